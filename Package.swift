@@ -1,0 +1,146 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "CitizenCard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "citizencard", targets: ["citizencard"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        // Pure rules: no I/O, no dependencies.
+        .target(name: "CitizenCardDomain", swiftSettings: swiftSettings),
+        // Encryption at rest, blind indexes, key files (swift-crypto).
+        .target(
+            name: "DataProtection",
+            dependencies: [
+                "CitizenCardDomain",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Repository protocols and the SQLite (GRDB) backend.
+        .target(
+            name: "Storage",
+            dependencies: [
+                "CitizenCardDomain",
+                "DataProtection",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Use cases: each one storage transaction; the only place that combines modules.
+        .target(
+            name: "CitizenCardServices",
+            dependencies: [
+                "CitizenCardDomain",
+                "DataProtection",
+                "Storage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Hummingbird 2 application: JSON API and the OpenAPI document.
+        .target(
+            name: "CitizenCardHTTP",
+            dependencies: [
+                "CitizenCardDomain",
+                "CitizenCardServices",
+                "Storage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            resources: [.copy("Resources")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "citizencard",
+            dependencies: [
+                "CitizenCardDomain",
+                "DataProtection",
+                "Storage",
+                "CitizenCardServices",
+                "CitizenCardHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Shared test support: clocks, fixtures, generators.
+        .target(
+            name: "CitizenCardTesting",
+            dependencies: [
+                "CitizenCardDomain",
+                "DataProtection",
+                "Storage",
+                "CitizenCardServices",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ],
+            path: "Tests/CitizenCardTesting",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CitizenCardDomainTests",
+            dependencies: [
+                "CitizenCardDomain",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DataProtectionTests",
+            dependencies: ["DataProtection", "CitizenCardDomain"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StorageContractTests",
+            dependencies: ["Storage", "CitizenCardDomain", "DataProtection", "CitizenCardTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CitizenCardServicesTests",
+            dependencies: [
+                "CitizenCardServices", "CitizenCardDomain", "Storage", "DataProtection", "CitizenCardTesting",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CitizenCardHTTPTests",
+            dependencies: [
+                "CitizenCardHTTP", "CitizenCardServices", "CitizenCardDomain", "CitizenCardTesting",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["CitizenCardTesting", "Storage", "CitizenCardDomain"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,94 @@
+public import Hummingbird
+public import CitizenCardServices
+public import Logging
+import CitizenCardDomain
+import Foundation
+import ServiceLifecycle
+
+/// Builds the HTTP application: the JSON API, the OpenAPI document, health, and the background
+/// job that records due time-based transitions.
+public enum CitizenCardApp {
+    /// The router with every route and middleware, and the list of endpoints as registered.
+    public static func router(env: ServiceEnvironment) -> (Router<AppContext>, [Endpoint]) {
+        let router = Router(context: AppContext.self)
+        router.add(middleware: AccessLogMiddleware())
+        router.add(middleware: ProblemMiddleware())
+        router.add(middleware: AuthenticationMiddleware(auth: AuthService(env)))
+        let registry = EndpointRegistry(router: router)
+        registry.add(.get, "/health", .everyone) { _, _, _ in
+            try JSONResponse.make(try await Health.check(env))
+        }
+        registry.add(.get, "/openapi.yaml", .everyone) { _, _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: try OpenAPIDocument.bytes())))
+        }
+        API(env: env).register(registry)
+        return (router, registry.endpoints)
+    }
+
+    public static func application(
+        env: ServiceEnvironment, host: String, port: Int, logger: Logger, sweepIntervalSeconds: Int = 60,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let (router, _) = router(env: env)
+        return Application(
+            router: router,
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "CitizenCard"),
+            services: [DueTransitionsService(cards: CardService(env), intervalSeconds: sweepIntervalSeconds, logger: logger)],
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+            logger: logger)
+    }
+}
+
+enum Health {
+    struct Status: Codable {
+        var status: String
+        var database: String
+        var time: Timestamp
+    }
+
+    static func check(_ env: ServiceEnvironment) async throws -> Status {
+        do {
+            _ = try await env.store.setting("schema")
+            return Status(status: "ok", database: "ok", time: env.clock.now())
+        } catch {
+            throw CitizenCardError(.unavailable, "the database does not answer")
+        }
+    }
+}
+
+enum OpenAPIDocument {
+    static func bytes() throws -> Data {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml", subdirectory: "Resources") else {
+            throw CitizenCardError(.internal, "openapi.yaml is not bundled")
+        }
+        return try Data(contentsOf: url)
+    }
+}
+
+/// Records lapsed pre-losses and expiries every `intervalSeconds`, so that a card stops being
+/// usable at its due time even if nobody touches it.
+struct DueTransitionsService: Service {
+    let cards: CardService
+    let intervalSeconds: Int
+    let logger: Logger
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    do {
+                        let changed = try await cards.recordDueTransitions()
+                        if changed > 0 { logger.info("recorded due transitions", metadata: ["cards": "\(changed)"]) }
+                    } catch {
+                        logger.warning("due transitions failed", metadata: ["error": "\(error)"])
+                    }
+                    try await Task.sleep(for: .seconds(intervalSeconds))
+                }
+            }
+        } catch is CancellationError {
+            return
+        }
+    }
+}

@@ -1,0 +1,216 @@
+public import CitizenCardDomain
+import Foundation
+import HummingbirdBcrypt
+import Storage
+
+/// The card center's reference data: fee schedule (R-19), eligibility rules (R-03), outlets and
+/// staff. Every change is audited.
+public struct AdministrationService: Sendable {
+    let env: ServiceEnvironment
+
+    public init(_ env: ServiceEnvironment) { self.env = env }
+
+    // MARK: Fees
+
+    public struct FeeScheduleView: Codable, Hashable, Sendable {
+        /// Every entry ever made, by item and start.
+        public var entries: [FeeEntry]
+        /// The amount in force now for each item that has one.
+        public var current: [String: Money]
+    }
+
+    public func feeSchedule(actor: Actor) async throws(CitizenCardError) -> FeeScheduleView {
+        try actor.require(.readCards)
+        let entries = try await env.fetch { () async throws(StorageError) in try await env.store.feeEntries() }
+        let schedule = FeeSchedule(entries: entries)
+        var current: [String: Money] = [:]
+        for item in FeeItem.allCases {
+            if let amount = try? schedule.fee(for: item, at: env.clock.now()) { current[item.rawValue] = amount }
+        }
+        return FeeScheduleView(entries: entries, current: current)
+    }
+
+    public struct NewFee: Codable, Sendable {
+        public var item: FeeItem
+        public var amountFen: Int64
+        /// From when; not in the past (a schedule never changes what was charged).
+        public var effectiveFrom: Timestamp
+        public var authority: String
+    }
+
+    public func addFee(_ request: NewFee, actor: Actor) async throws(CitizenCardError) -> FeeScheduleView {
+        try actor.require(.administer)
+        let entry = FeeEntry(
+            item: request.item, amount: Money(fen: request.amountFen), effectiveFrom: request.effectiveFrom,
+            authority: request.authority.trimmingSpaces)
+        try entry.validate()
+        guard entry.effectiveFrom >= env.clock.now() else {
+            throw CitizenCardError.invalid("effectiveFrom", "a fee takes effect now or later, never in the past")
+        }
+        var changes = ChangeSet()
+        changes.add(.insertFeeEntry(entry))
+        changes.record(
+            AuditDraft(
+                at: env.clock.now(), actor: actor.name, action: "fee.add", subject: "fee:\(entry.item.rawValue)",
+                purpose: entry.authority,
+                detail: #"{"amountFen":\#(entry.amount.fen),"effectiveFrom":"\#(entry.effectiveFrom.iso8601)"}"#))
+        try await env.commit(changes)
+        return try await feeSchedule(actor: actor)
+    }
+
+    // MARK: Eligibility rules
+
+    public func eligibilityRules(actor: Actor) async throws(CitizenCardError) -> [EligibilityRule] {
+        try actor.require(.readPersons)
+        return try await env.fetch { () async throws(StorageError) in try await env.store.eligibilityRules() }
+    }
+
+    public struct NewRule: Codable, Sendable {
+        public var code: String
+        public var title: String
+        public var titleZh: String
+        public var criteria: [Criterion]
+        public var effectiveFrom: CalendarDate
+        public var effectiveUntil: CalendarDate?
+    }
+
+    /// A rule the city adds (Art 4: "符合市政府相关规定的…"): data, effective-dated, audited.
+    public func addRule(_ request: NewRule, actor: Actor) async throws(CitizenCardError) -> EligibilityRule {
+        try actor.require(.administer)
+        let rule = EligibilityRule(
+            id: env.ids.make(), code: request.code, title: request.title.trimmingSpaces,
+            titleZh: request.titleZh.trimmingSpaces, criteria: request.criteria, effectiveFrom: request.effectiveFrom,
+            effectiveUntil: request.effectiveUntil)
+        try rule.validate()
+        var changes = ChangeSet()
+        changes.add(.insertEligibilityRule(rule))
+        changes.record(
+            AuditDraft(
+                at: env.clock.now(), actor: actor.name, action: "rule.add", subject: "rule:\(rule.id)",
+                purpose: "eligibility rule", detail: #"{"code":"\#(rule.code)","from":"\#(rule.effectiveFrom)"}"#))
+        try await env.commit(changes)
+        return rule
+    }
+
+    /// Ends a rule: it no longer applies from `effectiveUntil` on.
+    public func endRule(_ id: EligibilityRule.ID, effectiveUntil: CalendarDate, actor: Actor) async throws(CitizenCardError)
+        -> EligibilityRule
+    {
+        try actor.require(.administer)
+        let rules = try await env.fetch { () async throws(StorageError) in try await env.store.eligibilityRules() }
+        guard var rule = rules.first(where: { $0.id == id }) else { throw CitizenCardError.notFound("eligibility rule") }
+        rule.effectiveUntil = effectiveUntil
+        try rule.validate()
+        var changes = ChangeSet()
+        changes.add(.updateEligibilityRule(rule))
+        changes.record(
+            AuditDraft(
+                at: env.clock.now(), actor: actor.name, action: "rule.end", subject: "rule:\(rule.id)",
+                purpose: "eligibility rule", detail: #"{"code":"\#(rule.code)","until":"\#(effectiveUntil)"}"#))
+        try await env.commit(changes)
+        return rule
+    }
+
+    // MARK: Outlets and staff
+
+    public func outlets(actor: Actor) async throws(CitizenCardError) -> [Outlet] {
+        try actor.require(.readCards)
+        return try await env.fetch { () async throws(StorageError) in try await env.store.outlets() }
+    }
+
+    public struct NewOutlet: Codable, Sendable {
+        public var code: String
+        public var name: String
+        public var nameZh: String
+        public var regionCode: String
+        public var address: String
+    }
+
+    public func addOutlet(_ request: NewOutlet, actor: Actor) async throws(CitizenCardError) -> Outlet {
+        try actor.require(.administer)
+        let code = request.code.trimmingSpaces.uppercased()
+        guard (2...8).contains(code.count), code.utf8.allSatisfy({ $0.isASCIIAlphanumeric }) else {
+            throw CitizenCardError.invalid("code", "2-8 letters and digits")
+        }
+        guard request.regionCode.utf8.count == 6, request.regionCode.utf8.allSatisfy({ (0x30...0x39).contains($0) })
+        else { throw CitizenCardError.invalid("regionCode", "a 6-digit administrative division code") }
+        let outlet = Outlet(
+            id: env.ids.make(), code: code, name: try PersonFields.name(request.name, field: "name"),
+            nameZh: try PersonFields.name(request.nameZh, field: "nameZh"), regionCode: request.regionCode,
+            address: try PersonFields.text(request.address, field: "address", lengthMax: 200) ?? "")
+        var changes = ChangeSet()
+        changes.add(.insertOutlet(outlet))
+        changes.record(
+            AuditDraft(
+                at: env.clock.now(), actor: actor.name, action: "outlet.add", subject: "outlet:\(outlet.id)",
+                purpose: "administration", detail: #"{"code":"\#(code)"}"#))
+        do {
+            try await env.store.commit(changes)
+        } catch .duplicate(.outletCode) {
+            throw CitizenCardError(.conflict, field: "code", "an outlet with this code exists")
+        } catch {
+            throw ServiceEnvironment.translate(error)
+        }
+        return outlet
+    }
+
+    public func operators(actor: Actor) async throws(CitizenCardError) -> [OperatorView] {
+        try actor.require(.administer)
+        return try await env.fetch { () async throws(StorageError) in try await env.store.operators() }.map(OperatorView.init)
+    }
+
+    public struct NewOperator: Codable, Sendable {
+        public var username: String
+        public var displayName: String
+        public var role: Role
+        public var outletId: Outlet.ID?
+        public var password: String
+
+        public init(username: String, displayName: String, role: Role, outletId: Outlet.ID?, password: String) {
+            self.username = username
+            self.displayName = displayName
+            self.role = role
+            self.outletId = outletId
+            self.password = password
+        }
+    }
+
+    public static let passwordLengthMin = 10
+
+    public func addOperator(_ request: NewOperator, actor: Actor) async throws(CitizenCardError) -> OperatorView {
+        try actor.require(.administer)
+        let username = request.username.trimmingSpaces.lowercased()
+        guard (3...32).contains(username.count),
+            username.utf8.allSatisfy({ $0.isASCIIAlphanumeric || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") })
+        else { throw CitizenCardError.invalid("username", "3-32 of a-z, 0-9, '.', '-', '_'") }
+        guard request.role.isOutletBound == (request.outletId != nil) else {
+            throw CitizenCardError.invalid("outletId", "operators and supervisors belong to an outlet; administrators do not")
+        }
+        if let outletID = request.outletId,
+            try await env.fetch({ () async throws(StorageError) in try await env.store.outlet(id: outletID) }) == nil
+        {
+            throw CitizenCardError.notFound("outlet")
+        }
+        guard request.password.count >= Self.passwordLengthMin, request.password.utf8.count <= 72 else {
+            throw CitizenCardError.invalid("password", "\(Self.passwordLengthMin)-72 characters")
+        }
+        let staff = Operator(
+            id: env.ids.make(), username: username, displayName: try PersonFields.name(request.displayName, field: "displayName"),
+            role: request.role, outletID: request.outletId,
+            passwordHash: Bcrypt.hash(request.password, cost: env.passwordCost))
+        var changes = ChangeSet()
+        changes.add(.insertOperator(staff))
+        changes.record(
+            AuditDraft(
+                at: env.clock.now(), actor: actor.name, action: "operator.add", subject: "operator:\(staff.id)",
+                purpose: "administration", detail: #"{"username":"\#(username)","role":"\#(staff.role.rawValue)"}"#))
+        do {
+            try await env.store.commit(changes)
+        } catch .duplicate(.operatorUsername) {
+            throw CitizenCardError(.conflict, field: "username", "the user name is taken")
+        } catch {
+            throw ServiceEnvironment.translate(error)
+        }
+        return OperatorView(staff)
+    }
+}

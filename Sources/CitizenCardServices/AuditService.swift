@@ -1,0 +1,50 @@
+public import CitizenCardDomain
+public import Storage
+
+/// The audit trail: query it, and check its hash chain.
+public struct AuditService: Sendable {
+    let env: ServiceEnvironment
+
+    public init(_ env: ServiceEnvironment) { self.env = env }
+
+    public func entries(_ filter: AuditFilter, limit: Int, actor: Actor) async throws(CitizenCardError) -> [AuditEntryView] {
+        try actor.require(.readAudit)
+        return try await env.fetch { () async throws(StorageError) in try await env.store.auditEntries(filter, limit: limit) }
+            .map(Self.view)
+    }
+
+    static func view(_ entry: AuditEntry) -> AuditEntryView {
+        AuditEntryView(
+            sequence: entry.sequence, at: entry.draft.at, actor: entry.draft.actor, action: entry.draft.action,
+            subject: entry.draft.subject, personId: entry.draft.personID, purpose: entry.draft.purpose,
+            detail: entry.draft.detail, hash: hexString(entry.hash))
+    }
+
+    public struct VerificationView: Codable, Hashable, Sendable {
+        public var intact: Bool
+        public var entriesChecked: Int64
+        public var firstBadSequence: Int64?
+        public var problem: String?
+        public var headHash: String
+    }
+
+    public func verify(actor: Actor) async throws(CitizenCardError) -> VerificationView {
+        try actor.require(.readAudit)
+        return Self.view(try await env.fetch { () async throws(StorageError) in try await env.store.verifyAuditChain() })
+    }
+
+    public static func view(_ result: AuditVerification) -> VerificationView {
+        VerificationView(
+            intact: result.isIntact, entriesChecked: result.entriesChecked, firstBadSequence: result.firstBad?.sequence,
+            problem: result.firstBad.map { describe($0.problem) }, headHash: hexString(result.headHash))
+    }
+
+    public static func describe(_ problem: AuditVerification.Problem) -> String {
+        switch problem {
+        case .contentAltered: "its content does not match its hash (edited)"
+        case .brokenLink: "it does not follow the entry before it (an entry was removed, inserted or reordered)"
+        case .missingEntries(let expected): "entries from \(expected) on are missing"
+        case .headMismatch: "the chain head does not match the last entry (entries removed from the end)"
+        }
+    }
+}

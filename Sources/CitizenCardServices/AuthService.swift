@@ -1,0 +1,74 @@
+public import CitizenCardDomain
+import Crypto
+import Foundation
+import HummingbirdBcrypt
+import Storage
+
+/// Staff log-in: bcrypt-checked passwords, random bearer tokens of which only the SHA-256 is
+/// stored, sessions that expire.
+public struct AuthService: Sendable {
+    let env: ServiceEnvironment
+
+    public init(_ env: ServiceEnvironment) { self.env = env }
+
+    public static let sessionSeconds: Int64 = 12 * 3600
+
+    public struct LoginResult: Codable, Sendable {
+        public var token: String
+        public var expiresAt: Timestamp
+        public var `operator`: OperatorView
+    }
+
+    /// A wrong user name and a wrong password answer alike (`invalid_credentials`), and take
+    /// about as long, so that user names cannot be probed.
+    public func login(username: String, password: String) async throws(CitizenCardError) -> LoginResult {
+        let name = username.trimmingSpaces.lowercased()
+        let found = try await env.fetch { () async throws(StorageError) in try await env.store.operator(username: name) }
+        guard password.utf8.count <= 72 else { throw CitizenCardError(.invalidCredentials) }
+        let hash = found?.passwordHash ?? Self.decoyHash
+        let matches = Bcrypt.verify(password, hash: hash)
+        guard let staff = found, staff.active, matches else {
+            env.logger.notice("login refused", metadata: ["username.length": "\(name.count)"])
+            throw CitizenCardError(.invalidCredentials)
+        }
+        var random = SystemRandomNumberGenerator()
+        let token = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
+        let tokenText = Data(token).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let now = env.clock.now()
+        let session = Session(
+            tokenHash: Self.hash(tokenText), operatorID: staff.id, createdAt: now,
+            expiresAt: now.adding(seconds: Self.sessionSeconds))
+        var changes = ChangeSet()
+        changes.add(.insertSession(session))
+        changes.record(
+            AuditDraft(at: now, actor: staff.username, action: "auth.login", subject: "operator:\(staff.id)", purpose: "log in"))
+        try await env.commit(changes)
+        return LoginResult(token: tokenText, expiresAt: session.expiresAt, operator: OperatorView(staff))
+    }
+
+    /// The actor behind a bearer token, or `unauthenticated`.
+    public func authenticate(token: String) async throws(CitizenCardError) -> Actor {
+        let session = try await env.fetch { () async throws(StorageError) in try await env.store.session(tokenHash: Self.hash(token)) }
+        guard let session, session.expiresAt > env.clock.now(),
+            let staff = try await env.fetch({ () async throws(StorageError) in try await env.store.operator(id: session.operatorID) }),
+            staff.active
+        else { throw CitizenCardError(.unauthenticated, "the session is unknown or expired") }
+        return Actor(staff)
+    }
+
+    public func logout(token: String, actor: Actor) async throws(CitizenCardError) {
+        var changes = ChangeSet()
+        changes.add(.deleteSession(tokenHash: Self.hash(token)))
+        changes.record(
+            AuditDraft(
+                at: env.clock.now(), actor: actor.name, action: "auth.logout",
+                subject: "operator:\(actor.operatorID?.rawValue ?? "")", purpose: "log out"))
+        try await env.commit(changes)
+    }
+
+    static func hash(_ token: String) -> Data { Data(SHA256.hash(data: Data(token.utf8))) }
+
+    /// Checked against when the user name is unknown, so that both failures cost one bcrypt.
+    static let decoyHash = Bcrypt.hash("decoy-password-never-matches", cost: 10)
+}

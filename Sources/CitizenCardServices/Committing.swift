@@ -1,0 +1,75 @@
+public import CitizenCardDomain
+import Storage
+
+extension ServiceEnvironment {
+    /// Commits a use case's outcome, turning storage failures into operating errors.
+    func commit(_ changes: ChangeSet) async throws(CitizenCardError) {
+        do {
+            try await store.commit(changes)
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    /// Runs a store read, turning storage failures into operating errors.
+    func fetch<T>(_ body: () async throws(StorageError) -> T) async throws(CitizenCardError) -> T {
+        do {
+            return try await body()
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    static func translate(_ error: StorageError) -> CitizenCardError {
+        switch error {
+        case .conflict(let entity):
+            return CitizenCardError(.conflict, "the \(entity) was changed concurrently")
+        case .duplicate(.personIDNumber):
+            return CitizenCardError(.personExists, field: "idNumber")
+        case .duplicate(.cardSlot):
+            return CitizenCardError(.conflict, "the person's cards were changed concurrently")
+        case .duplicate(.idempotencyKey):
+            return CitizenCardError(.conflict, "a request with this idempotency key is being processed")
+        case .duplicate(let rule):
+            return CitizenCardError(.conflict, "duplicate \(rule.rawValue)")
+        case .unavailable(let reason):
+            return CitizenCardError(.unavailable, reason)
+        case .corrupt(let reason):
+            return CitizenCardError(.internal, "stored data unreadable: \(reason)")
+        }
+    }
+}
+
+/// Stated by a client that wants its request applied once: the key and a hash of the request.
+public struct IdempotencyKey: Hashable, Sendable {
+    public var key: String
+    public var requestHash: [UInt8]
+
+    public init(key: String, requestHash: [UInt8]) {
+        self.key = key
+        self.requestHash = requestHash
+    }
+}
+
+import Crypto
+import Foundation
+
+extension IdempotencyKey {
+    /// Ties a client's key to who sent what where: the same key with another actor, route or
+    /// body is a different request and is refused.
+    public static func make(key: String, actor: String, method: String, path: String, body: some Sequence<UInt8>)
+        throws(CitizenCardError) -> IdempotencyKey
+    {
+        let trimmed = key.trimmingSpaces
+        guard (1...100).contains(trimmed.utf8.count), trimmed.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw CitizenCardError.invalid("Idempotency-Key", "1-100 visible ASCII characters")
+        }
+        var hasher = SHA256()
+        for part in [actor, method, path] {
+            hasher.update(data: Data(part.utf8))
+            hasher.update(data: [0])
+        }
+        hasher.update(data: Data(body))
+        return IdempotencyKey(key: trimmed, requestHash: Array(hasher.finalize()))
+    }
+}

@@ -1,0 +1,193 @@
+public import CitizenCardDomain
+public import DataProtection
+public import Logging
+public import Storage
+import Foundation
+
+/// Everything a use case depends on, built once at start-up and injected (STYLE §4).
+public struct ServiceEnvironment: Sendable {
+    public var store: any CitizenCardStore
+    public var vault: PersonVault
+    public var clock: any Clock
+    public var ids: any IdentifierGenerator
+    public var city: CityConfiguration
+    public var policy: LifecyclePolicy
+    /// bcrypt cost for new password hashes (12 in production; tests use 4 to stay fast).
+    public var passwordCost: UInt8
+    public var logger: Logger
+
+    public init(
+        store: any CitizenCardStore, vault: PersonVault, clock: any Clock, ids: any IdentifierGenerator,
+        city: CityConfiguration = .zhoushan, policy: LifecyclePolicy = .default, passwordCost: UInt8 = 12,
+        logger: Logger
+    ) {
+        self.store = store
+        self.vault = vault
+        self.clock = clock
+        self.ids = ids
+        self.city = city
+        self.policy = policy
+        self.passwordCost = passwordCost
+        self.logger = logger
+    }
+
+    func context(_ actor: Actor) -> LifecycleContext {
+        LifecycleContext(now: clock.now(), policy: policy, actor: actor.name, outletID: actor.outletID)
+    }
+
+    /// Today's date in the city's time zone.
+    var today: CalendarDate { clock.now().calendarDate(offsetSeconds: city.utcOffsetSeconds) }
+}
+
+/// What makes one city's programme different from another's: configuration, not code.
+public struct CityConfiguration: Hashable, Codable, Sendable {
+    public var name: String
+    public var nameZh: String
+    /// The city's 6-digit administrative division code.
+    public var divisionCode: String
+    /// The 4 digits that start card numbers and application serial numbers.
+    public var cardPrefix: String
+    /// Offset of local time from UTC; Asia/Shanghai is +8 h all year.
+    public var utcOffsetSeconds: Int64
+    public var districts: [District]
+
+    public struct District: Hashable, Codable, Sendable {
+        public var code: String
+        public var name: String
+        public var nameZh: String
+
+        public init(code: String, name: String, nameZh: String) {
+            self.code = code
+            self.name = name
+            self.nameZh = nameZh
+        }
+    }
+
+    public init(
+        name: String, nameZh: String, divisionCode: String, cardPrefix: String, utcOffsetSeconds: Int64,
+        districts: [District]
+    ) {
+        self.name = name
+        self.nameZh = nameZh
+        self.divisionCode = divisionCode
+        self.cardPrefix = cardPrefix
+        self.utcOffsetSeconds = utcOffsetSeconds
+        self.districts = districts
+    }
+
+    public static let zhoushan = CityConfiguration(
+        name: "Zhoushan", nameZh: "舟山市", divisionCode: "330900", cardPrefix: "3309", utcOffsetSeconds: 8 * 3600,
+        districts: [
+            District(code: "330902", name: "Dinghai", nameZh: "定海区"),
+            District(code: "330903", name: "Putuo", nameZh: "普陀区"),
+            District(code: "330921", name: "Daishan", nameZh: "岱山县"),
+            District(code: "330922", name: "Shengsi", nameZh: "嵊泗县"),
+        ])
+}
+
+/// Who is acting: a logged-in member of staff, or the system itself.
+public struct Actor: Hashable, Sendable {
+    public var operatorID: Operator.ID?
+    /// User name as written into events and the audit log.
+    public var name: String
+    public var role: Role?
+    public var outletID: Outlet.ID?
+
+    public init(operatorID: Operator.ID?, name: String, role: Role?, outletID: Outlet.ID?) {
+        self.operatorID = operatorID
+        self.name = name
+        self.role = role
+        self.outletID = outletID
+    }
+
+    public init(_ staff: Operator) {
+        self.init(operatorID: staff.id, name: staff.username, role: staff.role, outletID: staff.outletID)
+    }
+
+    /// Time-based transitions and maintenance jobs.
+    public static let system = Actor(operatorID: nil, name: "system", role: nil, outletID: nil)
+
+    /// The command line, run by whoever operates the server (`citizencard import …`).
+    public static func commandLine(_ name: String) -> Actor {
+        Actor(operatorID: nil, name: name, role: .administrator, outletID: nil)
+    }
+
+    /// Throws `forbidden` unless the actor's role has the permission.
+    public func require(_ permission: Permission) throws(CitizenCardError) {
+        guard let role, permission.roles.contains(role) else {
+            throw CitizenCardError(.forbidden, "\(permission.rawValue) is not permitted for this role")
+        }
+    }
+
+    /// The outlet where a counter action happens: the actor's own. If the request names another
+    /// outlet, the actor may not act for it.
+    public func counterOutlet(requested: Outlet.ID? = nil) throws(CitizenCardError) -> Outlet.ID {
+        guard let outletID else {
+            throw CitizenCardError(.forbidden, "counter services need an outlet-bound role")
+        }
+        if let requested, requested != outletID {
+            throw CitizenCardError(.wrongOutlet, field: "outletId", "you may act only for your own outlet")
+        }
+        return outletID
+    }
+}
+
+/// What a role may do. The HTTP route table and every use case check these; a test checks every
+/// route against every role.
+public enum Permission: String, Sendable, CaseIterable {
+    /// Register persons, correct their data, take portraits.
+    case maintainPersons = "maintain_persons"
+    /// Find and read persons, masked.
+    case readPersons = "read_persons"
+    /// See personal data unmasked (counter identity checks).
+    case revealPersonalData = "reveal_personal_data"
+    /// Take applications, issue cards, losses, reissue, replacement, renewal, cancellation, fees.
+    case counterService = "counter_service"
+    /// 校核: approve or reject applications.
+    case verifyApplications = "verify_applications"
+    /// Production batches, personalisation files, factory results, delivery.
+    case manageProduction = "manage_production"
+    /// Fee schedule, eligibility rules, outlets, staff.
+    case administer
+    /// Read the audit trail and check its chain.
+    case readAudit = "read_audit"
+    /// Read receipts and cards.
+    case readCards = "read_cards"
+
+    public var roles: Set<Role> {
+        switch self {
+        case .maintainPersons, .revealPersonalData, .counterService: [.outletOperator, .supervisor]
+        case .readPersons, .readCards: [.outletOperator, .supervisor, .administrator]
+        case .verifyApplications: [.supervisor, .administrator]
+        case .manageProduction, .administer, .readAudit: [.administrator]
+        }
+    }
+}
+
+/// The wall clock, truncated to whole seconds.
+public struct SystemClock: Clock {
+    public init() {}
+
+    public func now() -> Timestamp {
+        Timestamp(secondsSinceEpoch: Int64(Date().timeIntervalSince1970.rounded(.down)))
+    }
+}
+
+/// UUID version 7: 48 bits of Unix milliseconds, then random bits. Ids sort by creation time.
+public struct UUIDv7Generator: IdentifierGenerator {
+    public init() {}
+
+    public func next() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let milliseconds = UInt64(Date().timeIntervalSince1970 * 1000)
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> UInt64(8 * (5 - index))) }
+        for index in 6..<16 { bytes[index] = UInt8.random(in: 0...255, using: &generator) }
+        bytes[6] = 0x70 | (bytes[6] & 0x0F)
+        bytes[8] = 0x80 | (bytes[8] & 0x3F)
+        let hex = bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        let characters = Array(hex)
+        return String(characters[0..<8]) + "-" + String(characters[8..<12]) + "-" + String(characters[12..<16]) + "-"
+            + String(characters[16..<20]) + "-" + String(characters[20..<32])
+    }
+}

@@ -1,0 +1,130 @@
+public import Foundation
+public import Crypto
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The keys that protect personal data: AES-256-GCM data keys by id (the newest seals, all open)
+/// and the blind-index key. Kept in one JSON file readable by its owner only; never logged.
+public struct KeyRing: Sendable {
+    public struct DataKey: Sendable {
+        public let id: String
+        public let createdAt: String
+        let symmetricKey: SymmetricKey
+    }
+
+    public let keys: [DataKey]
+    public let currentID: String
+    public let indexKey: SymmetricKey
+
+    public var current: DataKey { keys.first { $0.id == currentID }! }
+
+    public func key(id: String) -> DataKey? { keys.first { $0.id == id } }
+
+    public init(keys: [DataKey], currentID: String, indexKey: SymmetricKey) {
+        precondition(keys.contains { $0.id == currentID }, "the current key must be in the ring")
+        self.keys = keys
+        self.currentID = currentID
+        self.indexKey = indexKey
+    }
+
+    /// A new ring with one random data key and a random index key.
+    public static func generate(createdAt: String) -> KeyRing {
+        let key = DataKey(id: "k1", createdAt: createdAt, symmetricKey: SymmetricKey(size: .bits256))
+        return KeyRing(keys: [key], currentID: key.id, indexKey: SymmetricKey(size: .bits256))
+    }
+
+    /// The ring with one more random data key, which becomes current. Old keys stay to open old data.
+    public func rotated(createdAt: String) -> KeyRing {
+        let id = "k\((keys.compactMap { Int($0.id.dropFirst()) }.max() ?? 0) + 1)"
+        let key = DataKey(id: id, createdAt: createdAt, symmetricKey: SymmetricKey(size: .bits256))
+        return KeyRing(keys: keys + [key], currentID: id, indexKey: indexKey)
+    }
+
+    public var sealer: Sealer { Sealer(keyRing: self) }
+    public var blindIndex: BlindIndex { BlindIndex(key: indexKey) }
+
+    // MARK: File
+
+    struct File: Codable {
+        struct Key: Codable {
+            var id: String
+            var createdAt: String
+            var key: String
+        }
+        var format: Int
+        var current: String
+        var keys: [Key]
+        var indexKey: String
+    }
+
+    /// Reads the ring; refuses a file that group or others may read.
+    public static func load(from url: URL) throws(DataProtectionError) -> KeyRing {
+        let path = url.path
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw .keyFile("cannot read \(path)") }
+        guard info.st_mode & 0o077 == 0 else {
+            throw .keyFile("\(path) must be readable by its owner only (chmod 600)")
+        }
+        let file: File
+        do {
+            file = try JSONDecoder().decode(File.self, from: Data(contentsOf: url))
+        } catch {
+            throw .keyFile("\(path) is not a key file")
+        }
+        var keys: [DataKey] = []
+        for key in file.keys {
+            guard let bytes = Data(base64Encoded: key.key), bytes.count == 32 else {
+                throw .keyFile("key \(key.id) is not 32 bytes of base64")
+            }
+            keys.append(DataKey(id: key.id, createdAt: key.createdAt, symmetricKey: SymmetricKey(data: bytes)))
+        }
+        guard keys.contains(where: { $0.id == file.current }) else {
+            throw .keyFile("the current key \(file.current) is missing")
+        }
+        guard let index = Data(base64Encoded: file.indexKey), index.count == 32 else {
+            throw .keyFile("the index key is not 32 bytes of base64")
+        }
+        return KeyRing(keys: keys, currentID: file.current, indexKey: SymmetricKey(data: index))
+    }
+
+    /// Writes the ring with mode 0600 through a temporary file and a rename, so that a crash never
+    /// leaves a half-written key file.
+    public func write(to url: URL) throws(DataProtectionError) {
+        let file = File(
+            format: 1, current: currentID,
+            keys: keys.map { File.Key(id: $0.id, createdAt: $0.createdAt, key: $0.symmetricKey.base64) },
+            indexKey: indexKey.base64)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        do {
+            let data = try encoder.encode(file)
+            let directory = url.deletingLastPathComponent()
+            try FileManager.default.createDirectory(
+                at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp")
+            FileManager.default.createFile(atPath: temporary.path, contents: nil, attributes: [.posixPermissions: 0o600])
+            let handle = try FileHandle(forWritingTo: temporary)
+            try handle.write(contentsOf: data)
+            try handle.synchronize()
+            try handle.close()
+            guard rename(temporary.path, url.path) == 0 else { throw DataProtectionError.keyFile("rename failed") }
+        } catch let error as DataProtectionError {
+            throw error
+        } catch {
+            throw .keyFile("cannot write \(url.path)")
+        }
+    }
+
+    /// Loads the ring at `url`, or creates and writes a new one if there is no file.
+    public static func loadOrCreate(at url: URL, createdAt: String) throws(DataProtectionError) -> (KeyRing, created: Bool) {
+        if FileManager.default.fileExists(atPath: url.path) { return (try load(from: url), false) }
+        let ring = generate(createdAt: createdAt)
+        try ring.write(to: url)
+        return (ring, true)
+    }
+}
+
+extension SymmetricKey {
+    var base64: String { withUnsafeBytes { Data($0).base64EncodedString() } }
+}

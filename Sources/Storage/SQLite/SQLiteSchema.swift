@@ -1,0 +1,240 @@
+import GRDB
+
+/// Versioned migrations of the SQLite schema. A migration, once released, is never edited: a
+/// change is a new migration appended to the list.
+enum SQLiteSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("0001-core") { db in
+            for statement in core { try db.execute(sql: statement) }
+        }
+        return migrator
+    }
+
+    static let core: [String] = [
+        """
+        CREATE TABLE persons (
+            id TEXT PRIMARY KEY NOT NULL,
+            id_index BLOB NOT NULL,
+            fingerprint BLOB NOT NULL,
+            details BLOB NOT NULL,
+            household TEXT NOT NULL CHECK (household IN ('local', 'nonlocal')),
+            social_insurance INTEGER NOT NULL CHECK (social_insurance IN (0, 1)),
+            rural_medical INTEGER NOT NULL CHECK (rural_medical IN (0, 1)),
+            life_status TEXT NOT NULL CHECK (life_status IN ('alive', 'deceased')),
+            version INTEGER NOT NULL CHECK (version >= 1),
+            changed_at INTEGER NOT NULL,
+            changed_by TEXT NOT NULL,
+            change_reason TEXT NOT NULL,
+            change_source TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        ) WITHOUT ROWID
+        """,
+        "CREATE UNIQUE INDEX persons_id_index ON persons(id_index)",
+        """
+        CREATE TABLE person_versions (
+            person_id TEXT NOT NULL REFERENCES persons(id),
+            version INTEGER NOT NULL,
+            id_index BLOB NOT NULL,
+            fingerprint BLOB NOT NULL,
+            details BLOB NOT NULL,
+            household TEXT NOT NULL,
+            social_insurance INTEGER NOT NULL,
+            rural_medical INTEGER NOT NULL,
+            life_status TEXT NOT NULL,
+            changed_at INTEGER NOT NULL,
+            changed_by TEXT NOT NULL,
+            change_reason TEXT NOT NULL,
+            change_source TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (person_id, version)
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE photos (
+            id TEXT PRIMARY KEY NOT NULL,
+            person_id TEXT NOT NULL REFERENCES persons(id),
+            media_type TEXT NOT NULL,
+            content BLOB NOT NULL,
+            created_at INTEGER NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE outlets (
+            id TEXT PRIMARY KEY NOT NULL,
+            code TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            name_zh TEXT NOT NULL,
+            region_code TEXT NOT NULL,
+            address TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE operators (
+            id TEXT PRIMARY KEY NOT NULL,
+            username TEXT NOT NULL UNIQUE,
+            display_name TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('operator', 'supervisor', 'admin')),
+            outlet_id TEXT REFERENCES outlets(id),
+            password_hash TEXT NOT NULL,
+            active INTEGER NOT NULL CHECK (active IN (0, 1)),
+            CHECK ((role = 'admin') = (outlet_id IS NULL))
+        )
+        """,
+        """
+        CREATE TABLE sessions (
+            token_hash BLOB PRIMARY KEY NOT NULL,
+            operator_id TEXT NOT NULL REFERENCES operators(id),
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE production_batches (
+            id TEXT PRIMARY KEY NOT NULL,
+            number TEXT NOT NULL UNIQUE,
+            state TEXT NOT NULL CHECK (state IN ('exported', 'produced', 'delivered')),
+            card_count INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            created_by TEXT NOT NULL,
+            produced_at INTEGER,
+            delivered_at INTEGER,
+            version INTEGER NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE cards (
+            id TEXT PRIMARY KEY NOT NULL,
+            person_id TEXT NOT NULL REFERENCES persons(id),
+            kind TEXT NOT NULL,
+            state TEXT NOT NULL,
+            slot TEXT CHECK (slot IN ('pipeline', 'held')),
+            number TEXT NOT NULL,
+            asn TEXT NOT NULL,
+            channel_kind TEXT NOT NULL,
+            employer_code TEXT,
+            employer_name TEXT,
+            outlet_id TEXT NOT NULL REFERENCES outlets(id),
+            predecessor_id TEXT REFERENCES cards(id),
+            successor_id TEXT,
+            batch_id TEXT REFERENCES production_batches(id),
+            applied_at INTEGER NOT NULL,
+            approved_at INTEGER,
+            issued_at INTEGER,
+            expires_at INTEGER,
+            loss_kind TEXT,
+            loss_channel TEXT,
+            loss_effective_at INTEGER,
+            pre_loss_expires_at INTEGER,
+            loss_written_at INTEGER,
+            note TEXT,
+            replacement_reason TEXT,
+            cancel_reason TEXT,
+            cancel_applicant TEXT,
+            cancel_relationship TEXT,
+            cancel_document TEXT,
+            cancelled_at INTEGER,
+            closed_at INTEGER,
+            version INTEGER NOT NULL CHECK (version >= 1),
+            updated_at INTEGER NOT NULL
+        )
+        """,
+        "CREATE UNIQUE INDEX cards_number ON cards(number)",
+        "CREATE UNIQUE INDEX cards_asn ON cards(asn)",
+        // The one-card rule (R-12): at most one card per person in each of the pipeline and held slots.
+        "CREATE UNIQUE INDEX cards_one_per_slot ON cards(person_id, slot) WHERE slot IS NOT NULL",
+        "CREATE INDEX cards_person ON cards(person_id, applied_at)",
+        "CREATE INDEX cards_state ON cards(state, outlet_id, applied_at)",
+        "CREATE INDEX cards_batch ON cards(batch_id) WHERE batch_id IS NOT NULL",
+        "CREATE INDEX cards_pre_loss_due ON cards(pre_loss_expires_at) WHERE state = 'pre_lost'",
+        "CREATE INDEX cards_expiry_due ON cards(expires_at) WHERE slot = 'held'",
+        """
+        CREATE TABLE card_events (
+            card_id TEXT NOT NULL REFERENCES cards(id),
+            sequence INTEGER NOT NULL,
+            action TEXT NOT NULL,
+            from_state TEXT NOT NULL,
+            to_state TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            outlet_id TEXT,
+            reason TEXT,
+            receipt_id TEXT,
+            PRIMARY KEY (card_id, sequence)
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE receipts (
+            id TEXT PRIMARY KEY NOT NULL,
+            number TEXT NOT NULL UNIQUE,
+            at INTEGER NOT NULL,
+            outlet_id TEXT NOT NULL REFERENCES outlets(id),
+            operator_id TEXT NOT NULL REFERENCES operators(id),
+            person_id TEXT NOT NULL REFERENCES persons(id),
+            card_id TEXT NOT NULL REFERENCES cards(id),
+            item TEXT NOT NULL,
+            amount_fen INTEGER NOT NULL CHECK (amount_fen >= 0),
+            payment_method TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX receipts_outlet_time ON receipts(outlet_id, at)",
+        """
+        CREATE TABLE fee_entries (
+            item TEXT NOT NULL,
+            effective_from INTEGER NOT NULL,
+            amount_fen INTEGER NOT NULL CHECK (amount_fen >= 0),
+            authority TEXT NOT NULL,
+            PRIMARY KEY (item, effective_from)
+        )
+        """,
+        """
+        CREATE TABLE eligibility_rules (
+            id TEXT PRIMARY KEY NOT NULL,
+            code TEXT NOT NULL,
+            title TEXT NOT NULL,
+            title_zh TEXT NOT NULL,
+            criteria TEXT NOT NULL,
+            effective_from TEXT NOT NULL,
+            effective_until TEXT
+        )
+        """,
+        "CREATE UNIQUE INDEX eligibility_rules_code_from ON eligibility_rules(code, effective_from)",
+        """
+        CREATE TABLE audit_log (
+            sequence INTEGER PRIMARY KEY NOT NULL,
+            at INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            person_id TEXT,
+            purpose TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            previous_hash BLOB NOT NULL,
+            hash BLOB NOT NULL
+        )
+        """,
+        "CREATE INDEX audit_log_person ON audit_log(person_id, sequence) WHERE person_id IS NOT NULL",
+        "CREATE INDEX audit_log_subject ON audit_log(subject, sequence)",
+        "CREATE INDEX audit_log_actor ON audit_log(actor, sequence)",
+        """
+        CREATE TABLE audit_head (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            sequence INTEGER NOT NULL,
+            hash BLOB NOT NULL
+        )
+        """,
+        "INSERT INTO audit_head (id, sequence, hash) VALUES (1, 0, zeroblob(32))",
+        "CREATE TABLE sequences (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL)",
+        "INSERT INTO sequences (name, value) VALUES ('card', 0), ('receipt', 0), ('batch', 0)",
+        """
+        CREATE TABLE idempotency_records (
+            key TEXT PRIMARY KEY NOT NULL,
+            request_hash BLOB NOT NULL,
+            status INTEGER NOT NULL,
+            response BLOB NOT NULL,
+            created_at INTEGER NOT NULL
+        )
+        """,
+        "CREATE TABLE settings (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)",
+    ]
+}

@@ -1,0 +1,175 @@
+public import Foundation
+public import CitizenCardDomain
+
+/// Everything the system keeps, behind one protocol per aggregate. Both backends (SQLite, and
+/// PostgreSQL) implement all of them and pass the same contract suite (Tests/StorageContractTests).
+///
+/// Reads are plain queries. Writes happen only through `commit(_:)`: a use case reads what it
+/// needs, decides with the pure domain rules, and hands the whole outcome (state changes, events,
+/// receipts, audit entries) to one `commit`, which applies all of it in one transaction or none.
+/// Updates carry the version they were decided on; a concurrent change makes the commit fail
+/// with `StorageError.conflict`, so of many conflicting operations exactly one wins.
+public protocol CitizenCardStore: PersonStore, CardStore, ProductionStore, FeeStore, RuleStore, StaffStore,
+    AuditStore, IdempotencyStore, SettingStore
+{
+    /// Applies every change and appends every audit entry in one transaction.
+    ///
+    /// - Throws: `StorageError.conflict` if an update's expected version is not the stored one (or
+    ///   the row is gone); `StorageError.duplicate` if an insert breaks a unique rule (one card per
+    ///   slot per person, one person per ID number, unique numbers and names). Nothing is written then.
+    func commit(_ changes: ChangeSet) async throws(StorageError)
+
+    /// Reserves `count` consecutive values of a sequence and returns the first. Values are never
+    /// handed out twice, even across crashes; a failed commit leaves a gap.
+    func allocate(_ sequence: SequenceName, count: Int) async throws(StorageError) -> Int64
+
+    /// Inserts persons that are not registered yet (by `idIndex`) and appends `audit`, in one
+    /// transaction. Registered ones are left untouched and reported as `unchanged` or `differs`
+    /// by comparing fingerprints. Outcomes are in the order of `persons`.
+    func importPersons(_ persons: [SealedPerson], audit: AuditDraft) async throws(StorageError) -> [PersonImportOutcome]
+
+    /// Closes connections; the store must not be used afterwards.
+    func close() async throws
+}
+
+public protocol PersonStore: Sendable {
+    func person(id: Person.ID) async throws(StorageError) -> SealedPerson?
+    /// The person whose blind index of the resident ID number is `idIndex`.
+    func person(idIndex: Data) async throws(StorageError) -> SealedPerson?
+    /// Earlier versions, oldest first; the current version is `person(id:)`.
+    func personVersions(id: Person.ID) async throws(StorageError) -> [SealedPerson]
+    /// Persons ordered by id, after the given id, at most `limit` (capped at 1000).
+    func persons(after: Person.ID?, limit: Int) async throws(StorageError) -> [SealedPerson]
+    func personCount() async throws(StorageError) -> Int
+    func photo(id: PhotoID) async throws(StorageError) -> StoredPhoto?
+}
+
+public protocol CardStore: Sendable {
+    func card(id: Card.ID) async throws(StorageError) -> Card?
+    func card(number: String) async throws(StorageError) -> Card?
+    /// All cards of a person, oldest application first.
+    func cards(personID: Person.ID) async throws(StorageError) -> [Card]
+    /// Cards in a state, optionally of one outlet, oldest application first, after a card id.
+    func cards(state: CardState, outletID: Outlet.ID?, after: Card.ID?, limit: Int) async throws(StorageError) -> [Card]
+    func cards(batchID: ProductionBatch.ID) async throws(StorageError) -> [Card]
+    /// Cards with a time-based transition due at `time`: a pre-loss past its expiry or a held card
+    /// past its validity.
+    func cardsWithTransitionsDue(at time: Timestamp, limit: Int) async throws(StorageError) -> [Card]
+    /// A card's events, in order.
+    func cardEvents(cardID: Card.ID) async throws(StorageError) -> [CardEvent]
+}
+
+public protocol ProductionStore: Sendable {
+    func batch(id: ProductionBatch.ID) async throws(StorageError) -> ProductionBatch?
+    /// Newest first.
+    func batches(limit: Int) async throws(StorageError) -> [ProductionBatch]
+}
+
+public protocol FeeStore: Sendable {
+    func feeEntries() async throws(StorageError) -> [FeeEntry]
+    func receipt(id: Receipt.ID) async throws(StorageError) -> Receipt?
+    /// Receipts of an outlet in [from, until), oldest first.
+    func receipts(outletID: Outlet.ID, from: Timestamp, until: Timestamp) async throws(StorageError) -> [Receipt]
+}
+
+public protocol RuleStore: Sendable {
+    func eligibilityRules() async throws(StorageError) -> [EligibilityRule]
+}
+
+public protocol StaffStore: Sendable {
+    func outlets() async throws(StorageError) -> [Outlet]
+    func outlet(id: Outlet.ID) async throws(StorageError) -> Outlet?
+    func operators() async throws(StorageError) -> [Operator]
+    func `operator`(id: Operator.ID) async throws(StorageError) -> Operator?
+    func `operator`(username: String) async throws(StorageError) -> Operator?
+    func session(tokenHash: Data) async throws(StorageError) -> Session?
+}
+
+public protocol AuditStore: Sendable {
+    /// Newest first, at most `limit` (capped at 1000).
+    func auditEntries(_ filter: AuditFilter, limit: Int) async throws(StorageError) -> [AuditEntry]
+    /// Recomputes the whole chain from the first entry and compares it with the recorded head.
+    func verifyAuditChain() async throws(StorageError) -> AuditVerification
+}
+
+public protocol IdempotencyStore: Sendable {
+    func idempotencyRecord(key: String) async throws(StorageError) -> IdempotencyRecord?
+}
+
+public protocol SettingStore: Sendable {
+    func setting(_ key: String) async throws(StorageError) -> String?
+}
+
+/// The outcome of one use case, applied by `commit` all together or not at all.
+public struct ChangeSet: Sendable {
+    public private(set) var changes: [Change] = []
+    public private(set) var audit: [AuditDraft] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { changes.isEmpty && audit.isEmpty }
+
+    public mutating func add(_ change: Change) { changes.append(change) }
+    public mutating func record(_ entry: AuditDraft) { audit.append(entry) }
+
+    public enum Change: Sendable {
+        case insertPerson(SealedPerson)
+        /// Keeps the stored version in the history and replaces it; `person.version` must be
+        /// greater than `expectedVersion`.
+        case updatePerson(SealedPerson, expectedVersion: Int64)
+        case insertPhoto(StoredPhoto)
+        case insertCard(Card)
+        /// `card.version` must be greater than `expectedVersion` (one commit may record several
+        /// transitions, e.g. a lapsed pre-loss and then a written loss).
+        case updateCard(Card, expectedVersion: Int64)
+        case appendCardEvent(CardEvent)
+        case insertBatch(ProductionBatch)
+        case updateBatch(ProductionBatch, expectedVersion: Int64)
+        case insertReceipt(Receipt)
+        case insertOutlet(Outlet)
+        case insertOperator(Operator)
+        case updateOperator(Operator)
+        case insertSession(Session)
+        case deleteSession(tokenHash: Data)
+        case insertFeeEntry(FeeEntry)
+        case insertEligibilityRule(EligibilityRule)
+        case updateEligibilityRule(EligibilityRule)
+        case saveIdempotencyRecord(IdempotencyRecord)
+        case putSetting(key: String, value: String)
+    }
+}
+
+/// Why a store operation failed. Descriptions carry no personal data and no SQL.
+public enum StorageError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// An update's expected version did not match: someone changed the row meanwhile.
+    case conflict(entity: String)
+    /// An insert broke a unique rule.
+    case duplicate(UniqueRule)
+    /// The database is unreachable, locked too long, full, or failed; `reason` is safe to log.
+    case unavailable(reason: String)
+    /// The stored data is not what this version of the program expects.
+    case corrupt(reason: String)
+
+    public enum UniqueRule: String, Hashable, Sendable {
+        case personIDNumber = "person_id_number"
+        case cardSlot = "card_slot"
+        case cardNumber = "card_number"
+        case receiptNumber = "receipt_number"
+        case batchNumber = "batch_number"
+        case outletCode = "outlet_code"
+        case operatorUsername = "operator_username"
+        case idempotencyKey = "idempotency_key"
+        case eligibilityRule = "eligibility_rule"
+        case feeEntry = "fee_entry"
+        case other
+    }
+
+    public var description: String {
+        switch self {
+        case .conflict(let entity): "conflict: \(entity) was changed concurrently"
+        case .duplicate(let rule): "duplicate: \(rule.rawValue)"
+        case .unavailable(let reason): "database unavailable: \(reason)"
+        case .corrupt(let reason): "stored data unreadable: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import ArgumentParser
+import CitizenCardDomain
+import CitizenCardServices
+import DataProtection
+import Foundation
+import Logging
+import Storage
+
+/// `--data` and `--database`, the same on every subcommand so that they all work on the
+/// database a server uses.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: "Data directory: database, key files, configuration. Env: CITIZENCARD_DATA.")
+    var data: String?
+
+    @Option(
+        name: .long,
+        help: "Database URL: sqlite:PATH (default: DATA/citizencard.sqlite). Env: CITIZENCARD_DATABASE_URL.")
+    var database: String?
+
+    var dataDirectory: URL {
+        let path = data ?? ProcessInfo.processInfo.environment["CITIZENCARD_DATA"] ?? "citizencard-data"
+        return URL(fileURLWithPath: path, isDirectory: true).standardizedFileURL
+    }
+
+    var databaseURL: String? { database ?? ProcessInfo.processInfo.environment["CITIZENCARD_DATABASE_URL"] }
+}
+
+/// Everything a subcommand needs, opened from the options: configuration, keys, store, services.
+struct Runtime {
+    var configuration: Configuration
+    var env: ServiceEnvironment
+    var store: any CitizenCardStore
+    var dataDirectory: URL
+    var databaseDescription: String
+    var createdKeys: Bool
+
+    static func open(_ options: StoreOptions, logger: Logger, clock: any Clock = SystemClock()) throws -> Runtime {
+        let directory = options.dataDirectory
+        do {
+            try FileManager.default.createDirectory(
+                at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw ValidationError("cannot create the data directory \(directory.path)")
+        }
+        let configuration = try Configuration.loadOrCreate(in: directory)
+        let keyFile = directory.appendingPathComponent(configuration.keyFile)
+        let (keyRing, created) = try KeyRing.loadOrCreate(at: keyFile, createdAt: clock.now().iso8601)
+        let (store, description) = try openStore(options.databaseURL ?? configuration.database, directory: directory)
+        let env = ServiceEnvironment(
+            store: store, vault: PersonVault(keyRing: keyRing), clock: clock, ids: UUIDv7Generator(),
+            city: configuration.city, policy: configuration.policy, passwordCost: configuration.passwordCost,
+            logger: logger)
+        return Runtime(
+            configuration: configuration, env: env, store: store, dataDirectory: directory,
+            databaseDescription: description, createdKeys: created)
+    }
+
+    /// `sqlite:PATH` (relative paths are inside the data directory) or nothing for the default.
+    static func openStore(_ url: String?, directory: URL) throws -> (any CitizenCardStore, String) {
+        let text = url ?? "sqlite:citizencard.sqlite"
+        if text.hasPrefix("sqlite:") {
+            var path = String(text.dropFirst("sqlite:".count))
+            if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
+            guard !path.isEmpty else { throw ValidationError("sqlite: needs a file path, e.g. sqlite:citizencard.sqlite") }
+            let file = path.hasPrefix("/") ? URL(fileURLWithPath: path) : directory.appendingPathComponent(path)
+            do {
+                return (try SQLiteStore(path: file.path), "SQLite \(file.path)")
+            } catch {
+                throw ValidationError("cannot open the database: \(error)")
+            }
+        }
+        if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
+            throw ValidationError(
+                "PostgreSQL is not built into this version yet; use the embedded SQLite database (sqlite:PATH)")
+        }
+        throw ValidationError("unknown database URL scheme; use sqlite:PATH")
+    }
+}
+
+/// The one configuration file, DATA/citizencard.json, written with defaults on first start.
+struct Configuration: Codable {
+    var database: String?
+    var keyFile: String
+    var city: CityConfiguration
+    var policy: LifecyclePolicy
+    var passwordCost: UInt8
+    var sweepIntervalSeconds: Int
+
+    static let fileName = "citizencard.json"
+
+    static let defaults = Configuration(
+        database: nil, keyFile: "keys/personal-data.json", city: .zhoushan, policy: .default, passwordCost: 12,
+        sweepIntervalSeconds: 60)
+
+    static func loadOrCreate(in directory: URL) throws -> Configuration {
+        let url = directory.appendingPathComponent(fileName)
+        if let data = FileManager.default.contents(atPath: url.path) {
+            do {
+                return try JSONDecoder().decode(Configuration.self, from: data)
+            } catch {
+                throw ValidationError("\(url.path) is not a valid configuration file: \(error)")
+            }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        do {
+            try encoder.encode(defaults).write(to: url)
+        } catch {
+            throw ValidationError("cannot write \(url.path)")
+        }
+        return defaults
+    }
+}
+
+/// Logs to standard error, one line per event, with metadata; never personal data.
+func makeLogger(label: String, level: Logger.Level = .info) -> Logger {
+    var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+    if let text = ProcessInfo.processInfo.environment["LOG_LEVEL"], let value = Logger.Level(rawValue: text) {
+        logger.logLevel = value
+    } else {
+        logger.logLevel = level
+    }
+    return logger
+}
+
+/// Prints a `CitizenCardError` as `code: detail` and exits non-zero.
+struct CommandFailure: Error, CustomStringConvertible {
+    var description: String
+}

@@ -1,0 +1,94 @@
+import ArgumentParser
+import CitizenCardHTTP
+import CitizenCardServices
+import Foundation
+import Hummingbird
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the server; on first start create the database, the keys and a demo city.")
+
+    @OptionGroup var store: StoreOptions
+
+    @Option(help: "Address to listen on. Env: CITIZENCARD_HOST.")
+    var host: String?
+
+    @Option(help: "Port to listen on (0: any free port). Env: CITIZENCARD_PORT.")
+    var port: Int?
+
+    @Flag(help: "Do not create the demo city on an empty database.")
+    var noDemo = false
+
+    @Option(help: "Residents in the demo city.")
+    var demoPersons = 300
+
+    func run() async throws {
+        let logger = makeLogger(label: "citizencard")
+        let runtime = try Runtime.open(store, logger: logger)
+        let environment = ProcessInfo.processInfo.environment
+        let host = host ?? environment["CITIZENCARD_HOST"] ?? "127.0.0.1"
+        let port = try port ?? environment["CITIZENCARD_PORT"].map { text in
+            guard let value = Int(text) else { throw ValidationError("CITIZENCARD_PORT must be a number") }
+            return value
+        } ?? 8080
+        var demo: DemoCity.Summary? = nil
+        let city = DemoCity(runtime.env)
+        if !noDemo, try await !city.exists() {
+            print("Creating the demo city of \(runtime.configuration.city.name) in \(runtime.dataDirectory.path) …")
+            demo = try await city.create(personCount: demoPersons) { print("  \($0)") }
+        }
+        let logins = demo?.logins
+        let description = runtime.databaseDescription
+        let app = CitizenCardApp.application(
+            env: runtime.env, host: host, port: port, logger: logger,
+            sweepIntervalSeconds: runtime.configuration.sweepIntervalSeconds
+        ) { boundPort in
+            var text = "CitizenCard is running at http://\(host):\(boundPort)/  (database: \(description))\n"
+            text += "API description: http://\(host):\(boundPort)/openapi.yaml\n"
+            if let logins {
+                text += "Demo logins (password for all: \(DemoCity.password)):\n"
+                for login in logins {
+                    text += "  \(login.username.padding(toLength: 20, withPad: " ", startingAt: 0)) \(login.role.rawValue)\(login.outlet.map { " at \($0)" } ?? "")\n"
+                }
+            }
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+        try await app.runService()
+        try await runtime.store.close()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create or upgrade the database schema, then exit.")
+
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let runtime = try Runtime.open(store, logger: makeLogger(label: "citizencard.migrate"))
+        if let sqlite = runtime.store as? any SQLiteStoreMigrations {
+            let applied = try await sqlite.appliedMigrations()
+            print("\(runtime.databaseDescription): schema up to date (\(applied.count) migrations: \(applied.joined(separator: ", ")))")
+        }
+        try await runtime.store.close()
+    }
+}
+
+struct AuditVerify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify", abstract: "Recompute the audit hash chain; exit 1 and name the first bad entry if broken.")
+
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let runtime = try Runtime.open(store, logger: makeLogger(label: "citizencard.audit", level: .warning))
+        let result = try await runtime.store.verifyAuditChain()
+        try await runtime.store.close()
+        let view = AuditService.view(result)
+        if let bad = result.firstBad {
+            print("audit chain BROKEN at entry \(bad.sequence): \(AuditService.describe(bad.problem))")
+            print("entries checked: \(result.entriesChecked)")
+            throw ExitCode(1)
+        }
+        print("audit chain intact: \(view.entriesChecked) entries, head \(view.headHash)")
+    }
+}

@@ -1,0 +1,166 @@
+public import CitizenCardDomain
+public import CitizenCardServices
+public import DataProtection
+public import Storage
+public import Foundation
+public import Logging
+import HummingbirdBcrypt
+
+/// A clock that stands still until a test moves it.
+public final class TestClock: Clock, @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: Timestamp
+
+    public init(_ start: Timestamp = Timestamp(iso8601: "2026-03-02T09:00:00+08:00")!) { current = start }
+
+    public func now() -> Timestamp { lock.withLock { current } }
+
+    public func advance(seconds: Int64) { lock.withLock { current = current.adding(seconds: seconds) } }
+    public func advance(days: Int) { advance(seconds: Int64(days) * 86_400) }
+    public func set(_ time: Timestamp) { lock.withLock { current = time } }
+}
+
+/// Ids `00000000-0000-7000-8000-000000000001`, `…02` …: predictable and sorted by creation.
+public final class SequentialIDs: IdentifierGenerator, @unchecked Sendable {
+    private let lock = NSLock()
+    private var counter: UInt64 = 0
+
+    public init() {}
+
+    public func next() -> String {
+        let value = lock.withLock {
+            counter += 1
+            return counter
+        }
+        let hex = String(value, radix: 16)
+        return "00000000-0000-7000-8000-" + String(repeating: "0", count: 12 - hex.count) + hex
+    }
+}
+
+/// Collects log lines in memory so that tests can search them (for personal data, say).
+public final class LogCapture: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    public init() {}
+
+    public var text: String { lock.withLock { lines.joined(separator: "\n") } }
+
+    func append(_ line: String) { lock.withLock { lines.append(line) } }
+
+    public func logger(label: String = "test") -> Logger {
+        var logger = Logger(label: label) { label in CaptureHandler(label: label, capture: self) }
+        logger.logLevel = .trace
+        return logger
+    }
+
+    struct CaptureHandler: LogHandler {
+        let label: String
+        let capture: LogCapture
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+            let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            capture.append("\(event.level) \(label): \(event.message) \(fields)")
+        }
+    }
+}
+
+/// A temporary directory removed when the value is released.
+public final class TemporaryDirectory: @unchecked Sendable {
+    public let url: URL
+
+    public init(_ prefix: String = "citizencard-test") {
+        url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+
+    public func file(_ name: String) -> URL { url.appendingPathComponent(name) }
+}
+
+/// The storage backends the contract suite runs on. PostgreSQL joins when it is built in.
+public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
+    case sqlite
+
+    public var description: String { rawValue }
+
+    /// A fresh, empty, migrated store in `directory`.
+    public func makeStore(in directory: TemporaryDirectory) throws -> any CitizenCardStore {
+        switch self {
+        case .sqlite: try SQLiteStore(path: directory.file("test.sqlite").path)
+        }
+    }
+}
+
+/// A complete environment on a fresh store, with a test clock, sequential ids, captured logs and
+/// fast bcrypt; `seedReferenceData` adds rules, fees, two outlets and staff.
+public struct TestWorld: Sendable {
+    public let directory: TemporaryDirectory
+    public let env: ServiceEnvironment
+    public let clock: TestClock
+    public let logs: LogCapture
+    public let keyRing: KeyRing
+
+    public var store: any CitizenCardStore { env.store }
+
+    public init(backend: Backend = .sqlite) throws {
+        directory = TemporaryDirectory()
+        clock = TestClock()
+        logs = LogCapture()
+        keyRing = KeyRing.generate(createdAt: "test")
+        env = ServiceEnvironment(
+            store: try backend.makeStore(in: directory), vault: PersonVault(keyRing: keyRing), clock: clock,
+            ids: SequentialIDs(), passwordCost: 4, logger: logs.logger())
+    }
+
+    /// Staff of the seeded world.
+    public struct Staff: Sendable {
+        public var admin: Actor
+        public var clerk: Actor
+        public var supervisor: Actor
+        /// An operator of the second outlet.
+        public var otherClerk: Actor
+        public var otherSupervisor: Actor
+        public var outlet: Outlet
+        public var otherOutlet: Outlet
+    }
+
+    public static let password = "correct horse battery"
+
+    /// The regulation's rules, the demo fee schedule, outlets DH01 and PT01 and their staff.
+    public func seedReferenceData() async throws -> Staff {
+        var changes = ChangeSet()
+        let start = Timestamp(iso8601: "2012-03-10T00:00:00+08:00")!
+        for rule in Eligibility.regulationRules(from: start.calendarDate(), ids: env.ids) {
+            changes.add(.insertEligibilityRule(rule))
+        }
+        for entry in FeeSchedule.demo(from: start) { changes.add(.insertFeeEntry(entry)) }
+        let outlet = Outlet(id: env.ids.make(), code: "DH01", name: "Dinghai Hall", nameZh: "定海服务大厅", regionCode: "330902", address: "定海区")
+        let other = Outlet(id: env.ids.make(), code: "PT01", name: "Putuo Hall", nameZh: "普陀服务大厅", regionCode: "330903", address: "普陀区")
+        changes.add(.insertOutlet(outlet))
+        changes.add(.insertOutlet(other))
+        let hash = Bcrypt.hash(Self.password, cost: 4)
+        func staff(_ name: String, _ role: Role, _ outletID: Outlet.ID?) -> Operator {
+            Operator(id: env.ids.make(), username: name, displayName: name, role: role, outletID: outletID, passwordHash: hash)
+        }
+        let members = [
+            staff("admin", .administrator, nil), staff("clerk", .outletOperator, outlet.id),
+            staff("supervisor", .supervisor, outlet.id), staff("other.clerk", .outletOperator, other.id),
+            staff("other.supervisor", .supervisor, other.id),
+        ]
+        for member in members { changes.add(.insertOperator(member)) }
+        try await env.store.commit(changes)
+        return Staff(
+            admin: Actor(members[0]), clerk: Actor(members[1]), supervisor: Actor(members[2]),
+            otherClerk: Actor(members[3]), otherSupervisor: Actor(members[4]), outlet: outlet, otherOutlet: other)
+    }
+}
