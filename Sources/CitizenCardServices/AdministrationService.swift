@@ -36,6 +36,13 @@ public struct AdministrationService: Sendable {
         /// From when; not in the past (a schedule never changes what was charged).
         public var effectiveFrom: Timestamp
         public var authority: String
+
+        public init(item: FeeItem, amountFen: Int64, effectiveFrom: Timestamp, authority: String) {
+            self.item = item
+            self.amountFen = amountFen
+            self.effectiveFrom = effectiveFrom
+            self.authority = authority
+        }
     }
 
     public func addFee(_ request: NewFee, actor: Actor) async throws(CitizenCardError) -> FeeScheduleView {
@@ -72,6 +79,18 @@ public struct AdministrationService: Sendable {
         public var criteria: [Criterion]
         public var effectiveFrom: CalendarDate
         public var effectiveUntil: CalendarDate?
+
+        public init(
+            code: String, title: String, titleZh: String, criteria: [Criterion], effectiveFrom: CalendarDate,
+            effectiveUntil: CalendarDate? = nil
+        ) {
+            self.code = code
+            self.title = title
+            self.titleZh = titleZh
+            self.criteria = criteria
+            self.effectiveFrom = effectiveFrom
+            self.effectiveUntil = effectiveUntil
+        }
     }
 
     /// A rule the city adds (Art 4: "符合市政府相关规定的…"): data, effective-dated, audited.
@@ -124,6 +143,14 @@ public struct AdministrationService: Sendable {
         public var nameZh: String
         public var regionCode: String
         public var address: String
+
+        public init(code: String, name: String, nameZh: String, regionCode: String, address: String) {
+            self.code = code
+            self.name = name
+            self.nameZh = nameZh
+            self.regionCode = regionCode
+            self.address = address
+        }
     }
 
     public func addOutlet(_ request: NewOutlet, actor: Actor) async throws(CitizenCardError) -> Outlet {

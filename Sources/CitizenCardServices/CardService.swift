@@ -321,6 +321,12 @@ public struct CardService: Sendable {
             throw CitizenCardError.invalid("documentReference", "name the document shown (1-100 characters)", zh: "请填写证明材料编号")
         }
         let card = try await load(cardID)
+        if card.state.slot == .pipeline, let predecessorID = card.predecessorID,
+            let predecessor = try await env.fetch({ () async throws(StorageError) in try await env.store.card(id: predecessorID) }),
+            predecessor.state.slot == .held, predecessor.successorID == card.id
+        {
+            throw CitizenCardError(.transitionNotAllowed, "cancel the card it replaces; this one goes with it")
+        }
         let person = try registry.open(try await registry.load(card.personID))
         switch request.applicant {
         case .holder:
@@ -338,12 +344,6 @@ public struct CardService: Sendable {
             throw CitizenCardError(
                 .invalidField, field: "reason", "record the death in the population database first",
                 zh: "请先在人口库登记死亡信息")
-        }
-        if card.state.slot == .pipeline, let predecessorID = card.predecessorID,
-            let predecessor = try await env.fetch({ () async throws(StorageError) in try await env.store.card(id: predecessorID) }),
-            predecessor.state.slot == .held, predecessor.successorID == card.id
-        {
-            throw CitizenCardError(.transitionNotAllowed, "cancel the card it replaces; this one goes with it")
         }
         let cancellation = Cancellation(
             reason: request.reason, applicant: request.applicant, relationship: request.relationship,

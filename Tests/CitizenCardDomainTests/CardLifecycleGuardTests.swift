@@ -22,7 +22,8 @@ struct CardLifecycleGuardTests {
 
     @Test func anApplicationStartsApplied() {
         let card = Card(
-            id: F.cardID, personID: F.personID, kind: .application, number: "3309000000010", asn: "33090001000000000001",
+            id: F.cardID, personID: F.personID, kind: .application, number: "3309000000010",
+            asn: "33090001000000000001",
             channel: .employer(code: "91330900MA2A000001", name: "舟山某公司"), outletID: F.outlet, predecessorID: nil,
             at: F.now)
         #expect(card.state == .applied)
@@ -45,11 +46,15 @@ struct CardLifecycleGuardTests {
 
     // MARK: G12 reasons
 
-    @Test("G12: reject and production failure need a reason", arguments: ["", "   ", "\u{3000}\t\n\r", String(repeating: "长", count: 501)])
+    @Test(
+        "G12: reject and production failure need a reason",
+        arguments: ["", "   ", "\u{3000}\t\n\r", String(repeating: "长", count: 501)])
     func reasonRequired(reason: String) {
         let applied = F.card(in: .applied)
         let inProduction = F.card(in: .inProduction)
-        for (action, card) in [(CardAction.reject(reason: reason), applied), (.productionFailed(reason: reason), inProduction)] {
+        for (action, card) in [
+            (CardAction.reject(reason: reason), applied), (.productionFailed(reason: reason), inProduction),
+        ] {
             let error = Self.apply(action, to: card).failure
             #expect(error?.code == .invalidField)
             #expect(error?.field == "reason")
@@ -59,10 +64,13 @@ struct CardLifecycleGuardTests {
     @Test("G12: reasons are stored trimmed, up to 500 characters")
     func reasonTrimmed() throws {
         let long = String(repeating: "长", count: 500)
-        let (rejected, event) = try Self.apply(.reject(reason: " \u{3000}" + long + "\n"), to: F.card(in: .applied)).get()
+        let (rejected, event) = try Self.apply(.reject(reason: " \u{3000}" + long + "\n"), to: F.card(in: .applied))
+            .get()
         #expect(rejected.note == long)
         #expect(event.reason == long)
-        let (failed, failEvent) = try Self.apply(.productionFailed(reason: "  bad chip  "), to: F.card(in: .inProduction)).get()
+        let (failed, failEvent) = try Self.apply(
+            .productionFailed(reason: "  bad chip  "), to: F.card(in: .inProduction)
+        ).get()
         #expect(failed.note == "bad chip")
         #expect(failEvent.reason == "bad chip")
         #expect(failed.batchID == nil)
@@ -81,9 +89,12 @@ struct CardLifecycleGuardTests {
             fields.successorID = fixedID(950)
             return fields.card
         }
-        #expect(Self.code(.reissue(successor: F.successor), on: withSuccessor(.lost, for: .reissue)) == .successorExists)
         #expect(
-            Self.code(.requestReplacement(reason: .dataChanged, successor: F.successor), on: withSuccessor(.active, for: .requestReplacement))
+            Self.code(.reissue(successor: F.successor), on: withSuccessor(.lost, for: .reissue)) == .successorExists)
+        #expect(
+            Self.code(
+                .requestReplacement(reason: .dataChanged, successor: F.successor),
+                on: withSuccessor(.active, for: .requestReplacement))
                 == .successorExists)
         #expect(Self.code(.renew(successor: F.successor), on: withSuccessor(.active, for: .renew)) == .successorExists)
         #expect(Self.code(.renew(successor: F.successor), on: withSuccessor(.expired, for: .renew)) == .successorExists)
@@ -175,11 +186,16 @@ struct CardLifecycleGuardTests {
         let (lost, event) = try Self.apply(.reportWrittenLoss, to: F.card(in: .active)).get()
         #expect(lost.state == .lost)
         #expect(!lost.state.isUsable)
-        #expect(lost.loss == LossReport(kind: .written, channel: .outlet, effectiveAt: F.now, preLossExpiresAt: nil, writtenAt: F.now))
+        #expect(
+            lost.loss
+                == LossReport(
+                    kind: .written, channel: .outlet, effectiveAt: F.now, preLossExpiresAt: nil, writtenAt: F.now))
         #expect(event.at == F.now)
     }
 
-    @Test("G8: a pre-loss takes effect at once and lapses after the configured period", arguments: LossReport.Channel.allCases)
+    @Test(
+        "G8: a pre-loss takes effect at once and lapses after the configured period",
+        arguments: LossReport.Channel.allCases)
     func preLoss(channel: LossReport.Channel) throws {
         let policy = LifecyclePolicy(preLossSeconds: 3 * 86_400)
         let context = LifecycleContext(now: F.now, policy: policy, actor: "self-service", outletID: nil)
@@ -188,7 +204,9 @@ struct CardLifecycleGuardTests {
         #expect(!preLost.state.isUsable)
         #expect(
             preLost.loss
-                == LossReport(kind: .pre, channel: channel, effectiveAt: F.now, preLossExpiresAt: F.now.adding(days: 3), writtenAt: nil))
+                == LossReport(
+                    kind: .pre, channel: channel, effectiveAt: F.now, preLossExpiresAt: F.now.adding(days: 3),
+                    writtenAt: nil))
         #expect(event.at == F.now)
         #expect(event.actor == "self-service")
         #expect(event.outletID == nil)
@@ -201,17 +219,25 @@ struct CardLifecycleGuardTests {
         let written = reported.adding(days: 4).adding(seconds: 86_399)  // one second before it lapses
         let (lost, event) = try Self.apply(.reportWrittenLoss, to: preLost, at: written).get()
         #expect(lost.state == .lost)
-        #expect(lost.loss == LossReport(kind: .written, channel: .phone, effectiveAt: reported, preLossExpiresAt: nil, writtenAt: written))
+        #expect(
+            lost.loss
+                == LossReport(
+                    kind: .written, channel: .phone, effectiveAt: reported, preLossExpiresAt: nil, writtenAt: written))
         #expect(event.at == written, "the event is when the written report was made")
     }
 
     @Test("G8: a written report after the pre-loss lapsed takes effect at its own time")
     func writtenAfterLapse() throws {
         let reported = F.now
-        let (preLost, _) = try Self.apply(.reportPreLoss(channel: .selfService), to: F.card(in: .active), at: reported).get()
+        let (preLost, _) = try Self.apply(.reportPreLoss(channel: .selfService), to: F.card(in: .active), at: reported)
+            .get()
         for written in [reported.adding(days: 5), reported.adding(days: 9)] {
             let (lost, _) = try Self.apply(.reportWrittenLoss, to: preLost, at: written).get()
-            #expect(lost.loss == LossReport(kind: .written, channel: .outlet, effectiveAt: written, preLossExpiresAt: nil, writtenAt: written))
+            #expect(
+                lost.loss
+                    == LossReport(
+                        kind: .written, channel: .outlet, effectiveAt: written, preLossExpiresAt: nil,
+                        writtenAt: written))
         }
     }
 
@@ -229,7 +255,9 @@ struct CardLifecycleGuardTests {
         // A pre-loss must be confirmed in writing before a reissue.
         #expect(Self.code(.reissue(successor: F.successor), on: preLost) == .transitionNotAllowed)
 
-        let (replaced, reissueEvent) = try Self.apply(.reissue(successor: F.successor), to: lost, at: F.now.adding(seconds: 120)).get()
+        let (replaced, reissueEvent) = try Self.apply(
+            .reissue(successor: F.successor), to: lost, at: F.now.adding(seconds: 120)
+        ).get()
         #expect(replaced.state == .replaced)
         #expect(replaced.closedAt == F.now.adding(seconds: 120))
         #expect(reissueEvent.to == .replaced)
@@ -243,7 +271,9 @@ struct CardLifecycleGuardTests {
     @Test("G10: replacement keeps the old card usable until the successor is issued")
     func replacement() throws {
         let old = F.card(in: .active)
-        let (pending, request) = try Self.apply(.requestReplacement(reason: .dataChanged, successor: F.successor), to: old).get()
+        let (pending, request) = try Self.apply(
+            .requestReplacement(reason: .dataChanged, successor: F.successor), to: old
+        ).get()
         #expect(pending.state == .active && pending.state.isUsable)
         #expect(pending.successorID == F.successor)
         #expect(pending.replacementReason == .dataChanged)
@@ -251,7 +281,8 @@ struct CardLifecycleGuardTests {
 
         // The successor goes through production and is issued; the old card is then superseded.
         var new = Card(
-            id: F.successor, personID: F.personID, kind: .replacement, number: "3309000000028", asn: "33090001000000000002",
+            id: F.successor, personID: F.personID, kind: .replacement, number: "3309000000028",
+            asn: "33090001000000000002",
             channel: .individual, outletID: F.outlet, predecessorID: old.id, at: F.now)
         var time = F.now
         for action in [CardAction.addToBatch(F.batch), .productionSucceeded, .deliver, .issue] {
@@ -268,7 +299,9 @@ struct CardLifecycleGuardTests {
 
     @Test("G10: a card lost while its replacement is pending is superseded, not reissued")
     func lostWithPendingReplacement() throws {
-        let (pending, _) = try Self.apply(.requestReplacement(reason: .damaged, successor: F.successor), to: F.card(in: .active)).get()
+        let (pending, _) = try Self.apply(
+            .requestReplacement(reason: .damaged, successor: F.successor), to: F.card(in: .active)
+        ).get()
         let (lost, _) = try Self.apply(.reportWrittenLoss, to: pending).get()
         #expect(Self.code(.reissue(successor: fixedID(951)), on: lost) == .successorExists)
         #expect(Self.apply(.supersede, to: lost).success?.0.state == .replaced)
@@ -316,15 +349,24 @@ struct CardLifecycleGuardTests {
         var fields = CardFields(F.card(in: .preLost))
         let lapse = F.now.adding(days: -20)
         let expiry = F.now.adding(days: -10)
-        fields.loss = LossReport(kind: .pre, channel: .phone, effectiveAt: lapse.adding(days: -5), preLossExpiresAt: lapse, writtenAt: nil)
+        fields.loss = LossReport(
+            kind: .pre, channel: .phone, effectiveAt: lapse.adding(days: -5), preLossExpiresAt: lapse, writtenAt: nil)
         fields.expiresAt = expiry
         let card = fields.card
         let steps = card.dueTransitions(context: F.context)
         try #require(steps.count == 2)
         let (lapsed, first) = steps[0]
         let (expired, second) = steps[1]
-        #expect(first == CardEvent(cardID: card.id, sequence: 8, action: .expirePreLoss, from: .preLost, to: .active, at: lapse, actor: "system", outletID: nil, reason: nil))
-        #expect(second == CardEvent(cardID: card.id, sequence: 9, action: .expire, from: .active, to: .expired, at: expiry, actor: "system", outletID: nil, reason: nil))
+        #expect(
+            first
+                == CardEvent(
+                    cardID: card.id, sequence: 8, action: .expirePreLoss, from: .preLost, to: .active, at: lapse,
+                    actor: "system", outletID: nil, reason: nil))
+        #expect(
+            second
+                == CardEvent(
+                    cardID: card.id, sequence: 9, action: .expire, from: .active, to: .expired, at: expiry,
+                    actor: "system", outletID: nil, reason: nil))
         #expect(lapsed.state == .active && lapsed.loss == nil && lapsed.version == 8)
         #expect(expired.state == .expired && expired.version == 9 && expired.closedAt == expiry)
         #expect(expired.updatedAt == F.now)
@@ -334,7 +376,9 @@ struct CardLifecycleGuardTests {
     func preLossOutlivesTheCard() {
         var fields = CardFields(F.card(in: .preLost))
         let expiry = F.now.adding(days: -10)
-        fields.loss = LossReport(kind: .pre, channel: .phone, effectiveAt: expiry.adding(days: -1), preLossExpiresAt: expiry.adding(days: 4), writtenAt: nil)
+        fields.loss = LossReport(
+            kind: .pre, channel: .phone, effectiveAt: expiry.adding(days: -1), preLossExpiresAt: expiry.adding(days: 4),
+            writtenAt: nil)
         fields.expiresAt = expiry
         let steps = fields.card.dueTransitions(context: F.context)
         #expect(steps.map(\.1.action) == [.expire])

@@ -56,7 +56,9 @@ let transitionTable: [Pair: CardState] = [
 @Suite("Card lifecycle: the transition table")
 struct CardLifecycleTableTests {
     /// G1, G2, G3, G6, G7: walks every (state, action) pair.
-    @Test("G1-G3: every (state, action) pair does what the table says", arguments: CardState.allCases, CardAction.transitionKinds)
+    @Test(
+        "G1-G3: every (state, action) pair does what the table says", arguments: CardState.allCases,
+        CardAction.transitionKinds)
     func everyStateAndAction(state: CardState, kind: CardAction.Kind) {
         let card = Fixture.card(in: state, for: kind)
         let original = card

@@ -37,18 +37,19 @@ struct EligibilityTests {
         }
     }
 
-    @Test(arguments: [
-        // household, insured, rural medical → the rule that makes the person eligible (nil: none)
-        (Household.local, false, false, "local-household"),
-        (.local, true, false, "local-household"),
-        (.local, false, true, "local-household"),
-        (.local, true, true, "local-household"),
-        (.nonlocal, false, false, nil),
-        (.nonlocal, true, false, "nonlocal-insured"),
-        (.nonlocal, false, true, "nonlocal-rural-medical"),
-        // Both met: the first rule by code is reported.
-        (.nonlocal, true, true, "nonlocal-insured"),
-    ] as [(Household, Bool, Bool, String?)])
+    @Test(
+        arguments: [
+            // household, insured, rural medical → the rule that makes the person eligible (nil: none)
+            (Household.local, false, false, "local-household"),
+            (.local, true, false, "local-household"),
+            (.local, false, true, "local-household"),
+            (.local, true, true, "local-household"),
+            (.nonlocal, false, false, nil),
+            (.nonlocal, true, false, "nonlocal-insured"),
+            (.nonlocal, false, true, "nonlocal-rural-medical"),
+            // Both met: the first rule by code is reported.
+            (.nonlocal, true, true, "nonlocal-insured"),
+        ] as [(Household, Bool, Bool, String?)])
     func regulationDecides(household: Household, insured: Bool, ruralMedical: Bool, rule: String?) {
         let facts = Self.facts(household: household, socialInsurance: insured, ruralMedical: ruralMedical)
         let decision = Eligibility.decide(facts, rules: Self.regulation, on: Self.today)
@@ -71,7 +72,8 @@ struct EligibilityTests {
 
     @Test func aDeceasedPersonIsNeverEligible() async {
         let everyone = EligibilityRule(
-            id: fixedID(9), code: "everyone", title: "Everyone", titleZh: "所有人", criteria: [Criterion(.age, atLeast: 0)],
+            id: fixedID(9), code: "everyone", title: "Everyone", titleZh: "所有人",
+            criteria: [Criterion(.age, atLeast: 0)],
             effectiveFrom: .on("1900-01-01"))
         await propertyCheck(count: 200, input: Gen<Household>.case, Gen.bool, Gen.bool) { household, insured, rural in
             let facts = Self.facts(
@@ -115,11 +117,13 @@ struct EligibilityTests {
         // From 2025 non-local insured people must also be at least 16.
         let new = EligibilityRule(
             id: fixedID(20), code: "nonlocal-insured-16", title: "Non-local, insured, 16 or older",
-            titleZh: "参保的16周岁以上非本市户籍人员", criteria: [.household(.nonlocal), .socialInsurance(true), Criterion(.age, atLeast: 16)],
+            titleZh: "参保的16周岁以上非本市户籍人员",
+            criteria: [.household(.nonlocal), .socialInsurance(true), Criterion(.age, atLeast: 16)],
             effectiveFrom: .on("2025-01-01"))
         let child = Self.facts(household: .nonlocal, socialInsurance: true, birth: "2015-03-01", on: .on("2024-12-31"))
         #expect(Eligibility.decide(child, rules: [old, new], on: .on("2024-12-31")).eligible)
-        let childLater = Self.facts(household: .nonlocal, socialInsurance: true, birth: "2015-03-01", on: .on("2025-01-01"))
+        let childLater = Self.facts(
+            household: .nonlocal, socialInsurance: true, birth: "2015-03-01", on: .on("2025-01-01"))
         #expect(!Eligibility.decide(childLater, rules: [old, new], on: .on("2025-01-01")).eligible)
     }
 
@@ -161,7 +165,8 @@ struct EligibilityTests {
     }
 
     @Test func factsComeFromThePersonOnTheDate() {
-        let facts = Self.facts(household: .nonlocal, socialInsurance: true, region: "330903", birth: "2000-02-29", on: .on("2018-02-28"))
+        let facts = Self.facts(
+            household: .nonlocal, socialInsurance: true, region: "330903", birth: "2000-02-29", on: .on("2018-02-28"))
         #expect(facts.age == 17)
         #expect(facts.regionCode == "330903")
         #expect(facts.household == .nonlocal)

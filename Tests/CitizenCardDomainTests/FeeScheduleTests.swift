@@ -16,15 +16,18 @@ struct FeeScheduleTests {
         FeeEntry(item: .replacementDataChanged, amount: .zero, effectiveFrom: t1, authority: "浙价费〔2011〕1号"),
     ]
 
-    static func fee(_ item: FeeItem, at time: Timestamp, entries: [FeeEntry] = entries) -> Result<Money, CitizenCardError> {
+    static func fee(_ item: FeeItem, at time: Timestamp, entries: [FeeEntry] = entries) -> Result<
+        Money, CitizenCardError
+    > {
         let schedule = FeeSchedule(entries: entries)
         return Result { () throws(CitizenCardError) in try schedule.fee(for: item, at: time) }
     }
 
-    @Test(arguments: [
-        (t1.adding(seconds: -1), nil), (t1, 2000), (t2.adding(seconds: -1), 2000), (t2, 2500),
-        (t3.adding(seconds: -1), 2500), (t3, 1500), (t3.adding(days: 3650), 1500),
-    ] as [(Timestamp, Int64?)])
+    @Test(
+        arguments: [
+            (t1.adding(seconds: -1), nil), (t1, 2000), (t2.adding(seconds: -1), 2000), (t2, 2500),
+            (t3.adding(seconds: -1), 2500), (t3, 1500), (t3.adding(days: 3650), 1500),
+        ] as [(Timestamp, Int64?)])
     func theLatestEntryNotAfterTheTimeWins(time: Timestamp, fen: Int64?) {
         let result = Self.fee(.reissue, at: time)
         if let fen {
@@ -36,7 +39,10 @@ struct FeeScheduleTests {
     }
 
     @Test func theOrderOfEntriesDoesNotMatter() async {
-        await propertyCheck(count: 200, input: Gen.shuffled(Self.entries), Gen.int64(in: Self.t1.secondsSinceEpoch...Self.t3.secondsSinceEpoch + 86_400)) {
+        await propertyCheck(
+            count: 200, input: Gen.shuffled(Self.entries),
+            Gen.int64(in: Self.t1.secondsSinceEpoch...Self.t3.secondsSinceEpoch + 86_400)
+        ) {
             shuffled, seconds in
             let time = Timestamp(secondsSinceEpoch: seconds)
             #expect(Self.fee(.reissue, at: time, entries: shuffled).success == Self.fee(.reissue, at: time).success)
@@ -75,8 +81,12 @@ struct FeeScheduleTests {
 
     @Test func firstCardChargesNothingAndAcceptsOnlyZero() {
         let schedule = FeeSchedule(entries: [])
-        #expect(Result { () throws(CitizenCardError) in try schedule.charge(for: .firstCard, at: Self.t1, expected: .zero) }.success == .zero)
-        let error = caughtError { () throws(CitizenCardError) in try schedule.charge(for: .firstCard, at: Self.t1, expected: Money(yuan: 20)) }
+        #expect(
+            Result { () throws(CitizenCardError) in try schedule.charge(for: .firstCard, at: Self.t1, expected: .zero) }
+                .success == .zero)
+        let error = caughtError { () throws(CitizenCardError) in
+            try schedule.charge(for: .firstCard, at: Self.t1, expected: Money(yuan: 20))
+        }
         #expect(error?.code == .feeMismatch)
     }
 
@@ -84,8 +94,13 @@ struct FeeScheduleTests {
 
     @Test func chargeTakesTheScheduledAmount() {
         let schedule = FeeSchedule(entries: Self.entries)
-        #expect(Result { () throws(CitizenCardError) in try schedule.charge(for: .reissue, at: Self.t2, expected: nil) }.success == Money(yuan: 25))
-        #expect(Result { () throws(CitizenCardError) in try schedule.charge(for: .reissue, at: Self.t2, expected: Money(fen: 2500)) }.success == Money(yuan: 25))
+        #expect(
+            Result { () throws(CitizenCardError) in try schedule.charge(for: .reissue, at: Self.t2, expected: nil) }
+                .success == Money(yuan: 25))
+        #expect(
+            Result { () throws(CitizenCardError) in
+                try schedule.charge(for: .reissue, at: Self.t2, expected: Money(fen: 2500))
+            }.success == Money(yuan: 25))
     }
 
     @Test(arguments: [Int64(2000), 0, 2499, 2501, -2500])
@@ -101,7 +116,9 @@ struct FeeScheduleTests {
 
     @Test func chargingAnUnscheduledItemIsNotScheduledEvenWithAnExpectation() {
         let schedule = FeeSchedule(entries: Self.entries)
-        let error = caughtError { () throws(CitizenCardError) in try schedule.charge(for: .renewal, at: Self.t2, expected: .zero) }
+        let error = caughtError { () throws(CitizenCardError) in
+            try schedule.charge(for: .renewal, at: Self.t2, expected: .zero)
+        }
         #expect(error?.code == .feeNotScheduled)
     }
 
@@ -112,7 +129,11 @@ struct FeeScheduleTests {
         (FeeEntry(item: .reissue, amount: Money(fen: 100_001), effectiveFrom: t1, authority: "x"), "amount"),
         (FeeEntry(item: .reissue, amount: Money(yuan: 20), effectiveFrom: t1, authority: ""), "authority"),
         (FeeEntry(item: .reissue, amount: Money(yuan: 20), effectiveFrom: t1, authority: " \u{3000}\t"), "authority"),
-        (FeeEntry(item: .reissue, amount: Money(yuan: 20), effectiveFrom: t1, authority: String(repeating: "文", count: 201)), "authority"),
+        (
+            FeeEntry(
+                item: .reissue, amount: Money(yuan: 20), effectiveFrom: t1,
+                authority: String(repeating: "文", count: 201)), "authority"
+        ),
     ]
 
     @Test(arguments: invalidEntries)
@@ -125,7 +146,9 @@ struct FeeScheduleTests {
     @Test func entriesAtTheLimitsAreValid() {
         for entry in [
             FeeEntry(item: .reissue, amount: .zero, effectiveFrom: Self.t1, authority: "x"),
-            FeeEntry(item: .reissue, amount: Money(fen: 100_000), effectiveFrom: Self.t1, authority: String(repeating: "文", count: 200)),
+            FeeEntry(
+                item: .reissue, amount: Money(fen: 100_000), effectiveFrom: Self.t1,
+                authority: String(repeating: "文", count: 200)),
         ] {
             #expect(caughtError { () throws(CitizenCardError) in try entry.validate() } == nil)
         }

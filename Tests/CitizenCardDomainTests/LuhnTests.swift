@@ -30,7 +30,8 @@ struct LuhnTests {
     }
 
     @Test func everySingleDigitChangeIsDetected() async {
-        await propertyCheck(count: 500, input: Gen.number.string(of: 1...20), Gen.int(in: 0...100), Gen.int(in: 1...9)) {
+        await propertyCheck(count: 500, input: Gen.number.string(of: 1...20), Gen.int(in: 0...100), Gen.int(in: 1...9))
+        {
             payload, rawPosition, shift in
             var digits = Array(payload + String(Luhn.checkDigit(for: payload)))
             let position = rawPosition % digits.count

@@ -51,12 +51,16 @@ struct MoneyTests {
     @Test func codableAsIntegerFen() throws {
         let encoder = JSONEncoder()
         #expect(String(decoding: try encoder.encode([Money(fen: 1250)]), as: UTF8.self) == "[1250]")
-        #expect(String(decoding: try encoder.encode(Priced(amount: Money(fen: -5))), as: UTF8.self) == #"{"amount":-5}"#)
+        #expect(
+            String(decoding: try encoder.encode(Priced(amount: Money(fen: -5))), as: UTF8.self) == #"{"amount":-5}"#)
         let decoder = JSONDecoder()
-        #expect(try decoder.decode(Priced.self, from: Data(#"{"amount":2000}"#.utf8)) == Priced(amount: Money(yuan: 20)))
+        #expect(
+            try decoder.decode(Priced.self, from: Data(#"{"amount":2000}"#.utf8)) == Priced(amount: Money(yuan: 20)))
         #expect(throws: DecodingError.self) { try decoder.decode(Priced.self, from: Data(#"{"amount":12.5}"#.utf8)) }
         #expect(throws: DecodingError.self) { try decoder.decode(Priced.self, from: Data(#"{"amount":"1250"}"#.utf8)) }
-        #expect(throws: DecodingError.self) { try decoder.decode(Priced.self, from: Data(#"{"amount":{"fen":1250}}"#.utf8)) }
+        #expect(throws: DecodingError.self) {
+            try decoder.decode(Priced.self, from: Data(#"{"amount":{"fen":1250}}"#.utf8))
+        }
     }
 
     @Test func codableRoundTrip() async throws {
@@ -114,7 +118,8 @@ struct IdentifierTests {
 
     @Test(arguments: [
         "", "not-a-uuid", "0190f3a2-7c1b-7d8e-9f00-abcdef01234", "0190f3a2-7c1b-7d8e-9f00-abcdef0123456",
-        "0190f3a2_7c1b-7d8e-9f00-abcdef012345", "0190f3a2-7c1b-7d8e-9f00-abcdef01234g", "{0190f3a2-7c1b-7d8e-9f00-abcdef0123}",
+        "0190f3a2_7c1b-7d8e-9f00-abcdef012345", "0190f3a2-7c1b-7d8e-9f00-abcdef01234g",
+        "{0190f3a2-7c1b-7d8e-9f00-abcdef0123}",
         "0190f3a27c1b7d8e9f00abcdef012345",
     ])
     func refusesWhatIsNotAUUID(text: String) {

@@ -50,7 +50,10 @@ extension Result {
 
 /// Region codes that exist (Zhoushan's districts and a few others, including the special
 /// province-level codes 71, 81 and 82 whose county part is 0000).
-let knownRegions = ["330900", "330902", "330903", "330921", "330922", "110105", "360426", "440305", "650102", "710000", "810000", "820000"]
+let knownRegions = [
+    "330900", "330902", "330903", "330921", "330922", "110105", "360426", "440305", "650102", "710000", "810000",
+    "820000",
+]
 
 /// Runs `body` and returns the `CitizenCardError` it threw, or nil if it did not throw.
 func caughtError<T>(_ body: () throws(CitizenCardError) -> T) -> CitizenCardError? {

@@ -73,12 +73,15 @@ struct CalendarDateTests {
         #expect(expected == .on("2400-01-01"))
     }
 
-    @Test(arguments: [(2000, true), (1900, false), (2024, true), (2023, false), (2100, false), (2400, true), (4, true), (1, false)])
+    @Test(arguments: [
+        (2000, true), (1900, false), (2024, true), (2023, false), (2100, false), (2400, true), (4, true), (1, false),
+    ])
     func leapYears(year: Int, leap: Bool) {
         #expect(CalendarDate.isLeap(year) == leap)
         #expect(CalendarDate.daysIn(month: 2, year: year) == (leap ? 29 : 28))
         #expect((CalendarDate(year: year, month: 2, day: 29) != nil) == leap)
-        let length = CalendarDate(year: year + 1, month: 1, day: 1)!.daysSinceEpoch
+        let length =
+            CalendarDate(year: year + 1, month: 1, day: 1)!.daysSinceEpoch
             - CalendarDate(year: year, month: 1, day: 1)!.daysSinceEpoch
         #expect(length == (leap ? 366 : 365))
     }
@@ -88,13 +91,18 @@ struct CalendarDateTests {
         #expect(lengths == [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
     }
 
-    @Test(arguments: [(2026, 0, 1), (2026, 13, 1), (2026, 1, 0), (2026, 1, 32), (2026, 4, 31), (2026, 2, 29), (0, 1, 1), (10000, 1, 1), (-1, 1, 1)])
+    @Test(arguments: [
+        (2026, 0, 1), (2026, 13, 1), (2026, 1, 0), (2026, 1, 32), (2026, 4, 31), (2026, 2, 29), (0, 1, 1),
+        (10000, 1, 1), (-1, 1, 1),
+    ])
     func impossibleDatesDoNotExist(year: Int, month: Int, day: Int) {
         #expect(CalendarDate(year: year, month: month, day: day) == nil)
     }
 
-    @Test(arguments: ["2026-1-29", "2026/11/29", "2026-11-29T", "26-11-29", "2026-02-30", "+026-11-29", "2026-11-2a",
-        "", "20261129", "2026-11-29 ", " 2026-11-29", "２０２６-11-29", "0000-01-01", "2026-00-10"])
+    @Test(arguments: [
+        "2026-1-29", "2026/11/29", "2026-11-29T", "26-11-29", "2026-02-30", "+026-11-29", "2026-11-2a",
+        "", "20261129", "2026-11-29 ", " 2026-11-29", "２０２６-11-29", "0000-01-01", "2026-00-10",
+    ])
     func malformedISODatesAreRefused(text: String) {
         #expect(CalendarDate(iso8601: text) == nil)
     }
@@ -242,7 +250,8 @@ struct TimestampTests {
         let time = Timestamp.at("2026-11-29T08:30:05Z")
         let data = try JSONEncoder().encode([time])
         #expect(String(decoding: data, as: UTF8.self) == #"["2026-11-29T08:30:05Z"]"#)
-        #expect(try JSONDecoder().decode([Timestamp].self, from: Data(#"["2026-11-29T16:30:05+08:00"]"#.utf8)) == [time])
+        #expect(
+            try JSONDecoder().decode([Timestamp].self, from: Data(#"["2026-11-29T16:30:05+08:00"]"#.utf8)) == [time])
         #expect(throws: DecodingError.self) {
             try JSONDecoder().decode([Timestamp].self, from: Data(#"["2026-11-29T08:30:05.5Z"]"#.utf8))
         }

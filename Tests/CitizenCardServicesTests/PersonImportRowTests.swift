@@ -304,13 +304,11 @@ struct PersonImportRowTests {
         #expect(report == blocks[1])
     }
 
-    @Test func headerProblemsAsReportLines() {
-        let error = PersonImportHeaderError(missing: ["phone"], duplicate: ["name"], unknown: ["身份证"])
-        #expect(error.reportErrors.map(\.reportFields) == [
-            ["1", "phone", "required column is missing"], ["1", "name", "column appears more than once"],
-            ["1", "身份证", "not a column of the import format"],
-        ])
-        #expect(ImportRowError.registeredWithDifferentData(line: 9).column == "id_number")
+    @Test func reportLineForARegisteredPersonWithOtherData() {
+        #expect(
+            ImportRowError.registeredWithDifferentData(line: 9).reportFields == [
+                "9", "id_number", "already registered with different data; not changed (correct it at an outlet)",
+            ])
     }
 
     // MARK: Properties

@@ -70,7 +70,7 @@ public struct ImportRowError: Error, Hashable, Sendable, CustomStringConvertible
     public static func registeredWithDifferentData(line: Int) -> ImportRowError {
         ImportRowError(
             line: line, column: PersonImportColumn.idNumber.rawValue,
-            reason: "a person with this ID number is already registered with different data")
+            reason: "already registered with different data; not changed (correct it at an outlet)")
     }
 }
 
@@ -123,13 +123,6 @@ public struct PersonImportHeaderError: Error, Hashable, Sendable, CustomStringCo
             parts.append("unknown columns: " + unknown.map { $0.isEmpty ? "(empty)" : $0 }.joined(separator: ", "))
         }
         return "invalid header: " + parts.joined(separator: "; ")
-    }
-
-    /// The problems as lines of the error report (line 1, one per column).
-    public var reportErrors: [ImportRowError] {
-        missing.map { ImportRowError(line: 1, column: $0, reason: "required column is missing") }
-            + duplicate.map { ImportRowError(line: 1, column: $0, reason: "column appears more than once") }
-            + unknown.map { ImportRowError(line: 1, column: $0, reason: "not a column of the import format") }
     }
 }
 
