@@ -133,6 +133,7 @@ let package = Package(
             dependencies: [
                 "CitizenCardHTTP", "CitizenCardServices", "CitizenCardDomain", "CitizenCardTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings

@@ -1,0 +1,83 @@
+import CitizenCardDomain
+import CitizenCardHTTP
+import CitizenCardServices
+import CitizenCardTesting
+import Foundation
+import Hummingbird
+import Testing
+
+/// Every route against every role: a role the route does not admit gets 401 (not logged in) or
+/// 403 `forbidden` before anything else happens; an admitted role never does.
+@Suite("Access control")
+struct AccessTests {
+    @Test("every route, every role")
+    func everyRouteEveryRole() async throws {
+        let harness = try await Harness()
+        let endpoints = harness.endpoints
+        #expect(endpoints.count >= 40)
+        let roles: [(String?, Role?)] = [(nil, nil), ("clerk", .outletOperator), ("supervisor", .supervisor), ("admin", .administrator)]
+        let problems = try await harness.run { client in
+            var tokens: [String: String] = [:]
+            for case (let name?, _) in roles { tokens[name] = try await client.login(name) }
+            var problems: [String] = []
+            for endpoint in endpoints where !(endpoint.path == "/api/v1/auth/logout") {
+                let uri = endpoint.path.replacingOccurrences(of: "{cardNumber}", with: "3309000000010")
+                    .replacing(#/\{[a-zA-Z]+\}/#, with: "00000000-0000-7000-8000-00000000dead")
+                    + (endpoint.path == "/api/v1/cards" ? "?state=applied" : "")
+                for (name, role) in roles {
+                    let body: String? = [.post, .put, .patch].contains(endpoint.method) ? "{}" : nil
+                    let reply = try await client.send(endpoint.method, uri, token: name.flatMap { tokens[$0] }, json: body)
+                    let admitted = endpoint.access.admits(role)
+                    let label = "\(endpoint.method) \(endpoint.path) as \(name ?? "anonymous")"
+                    if admitted {
+                        if reply.status == 401 || (reply.status == 403 && reply.code == "forbidden") {
+                            problems.append("\(label): refused with \(reply.status) although admitted")
+                        }
+                    } else if role == nil {
+                        if reply.status != 401 || reply.code != "unauthenticated" { problems.append("\(label): \(reply.status), expected 401") }
+                    } else if reply.status != 403 || reply.code != "forbidden" {
+                        problems.append("\(label): \(reply.status) \(reply.code ?? ""), expected 403 forbidden")
+                    }
+                    if reply.status >= 500 { problems.append("\(label): server error \(reply.text)") }
+                }
+            }
+            return problems
+        }
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+    }
+
+    @Test("an operator cannot act for another outlet")
+    func otherOutlet() async throws {
+        let harness = try await Harness()
+        let resident = try await harness.fixtures.resident()
+        let other = harness.staff.otherOutlet.id
+        try await harness.run { client in
+            let token = try await client.login("clerk")
+            let reply = try await client.send(.post, "/api/v1/applications", token: token, json: #"{"personId":"\#(resident.person.id)","outletId":"\#(other)"}"#)
+            #expect(reply.status == 403 && reply.code == "wrong_outlet")
+            let own = try await client.send(.post, "/api/v1/applications", token: token, json: #"{"personId":"\#(resident.person.id)"}"#)
+            #expect(own.status == 201)
+        }
+    }
+
+    @Test("log-in, bad passwords, expired and ended sessions")
+    func sessions() async throws {
+        let harness = try await Harness()
+        try await harness.run { client in
+            let wrong = try await client.send(.post, "/api/v1/auth/login", json: #"{"username":"clerk","password":"nope"}"#)
+            #expect(wrong.status == 401 && wrong.code == "invalid_credentials")
+            let unknown = try await client.send(.post, "/api/v1/auth/login", json: #"{"username":"nobody","password":"nope"}"#)
+            #expect(unknown.status == 401 && unknown.code == "invalid_credentials")
+            let token = try await client.login("clerk")
+            let me = try await client.send(.get, "/api/v1/auth/me", token: token)
+            #expect(me.status == 200 && me.json["username"] as? String == "clerk" && me.json["passwordHash"] == nil)
+            let bogus = try await client.send(.get, "/api/v1/auth/me", token: "not-a-token")
+            #expect(bogus.status == 401 && bogus.headers[.wwwAuthenticate] == "Bearer")
+            #expect(try await client.send(.post, "/api/v1/auth/logout", token: token).status == 204)
+            #expect(try await client.send(.get, "/api/v1/auth/me", token: token).status == 401)
+            let second = try await client.login("clerk")
+            harness.world.clock.advance(seconds: AuthService.sessionSeconds)
+            #expect(try await client.send(.get, "/api/v1/auth/me", token: second).status == 401)
+        }
+    }
+}
