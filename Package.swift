@@ -140,7 +140,10 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["CitizenCardTesting", "Storage", "CitizenCardDomain"],
+            dependencies: [
+                "CitizenCardTesting", "Storage", "CitizenCardDomain", "citizencard",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

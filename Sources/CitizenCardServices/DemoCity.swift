@@ -110,16 +110,18 @@ public struct DemoCity: Sendable {
             }
             if (index + 1) % 100 == 0 { progress("\(index + 1) of \(count) residents") }
         }
-        // Verification: all but the last few applications.
-        let waiting = applied.suffix(8)
-        for (cardID, clerk, _) in applied.dropLast(8) {
+        // Verification of all but the last few applications, production of all but the last few
+        // approved cards, then issue most of them.
+        let unverified = min(8, applied.count / 5)
+        let unproduced = min(6, applied.count / 5)
+        for (cardID, clerk, _) in applied.dropLast(unverified) {
             let supervisor = staff.values.first { $0.operator.outletID == clerk.outletID }!.supervisor
             _ = try await cards.verify(cardID, decision: .approve, reason: nil, actor: supervisor)
         }
-        // Production of all but the last few approved cards, then issue most of them.
+        let produced = applied.dropLast(unverified).dropLast(unproduced)
+        guard !produced.isEmpty else { return applied.count }
         let production = ProductionService(env)
         let admin = Actor(operatorID: nil, name: "admin", role: .administrator, outletID: nil)
-        let produced = applied.dropLast(8).dropLast(6)
         let batch = try await production.createBatch(.init(limit: produced.count), actor: admin)
         _ = try await production.recordResults(batch.batch.id, .init(results: batch.cards.map { .init(cardNumber: $0.number, outcome: .ok) }), actor: admin)
         _ = try await production.deliver(batch.batch.id, actor: admin)
@@ -135,7 +137,6 @@ public struct DemoCity: Sendable {
             default: break
             }
         }
-        _ = waiting
         return applied.count
     }
 }

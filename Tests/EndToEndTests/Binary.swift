@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The real `citizencard` executable, as built by `swift build` / `swift test`.
+enum Binary {
+    static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    static var url: URL {
+        if let path = ProcessInfo.processInfo.environment["CITIZENCARD_BINARY"] { return URL(fileURLWithPath: path) }
+        var directory = Bundle.main.bundleURL
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("citizencard")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            directory.deleteLastPathComponent()
+        }
+        return packageRoot.appendingPathComponent(".build/debug/citizencard")
+    }
+
+    struct Result {
+        var status: Int32
+        var output: String
+        var errors: String
+    }
+
+    /// Runs the binary to completion.
+    static func run(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = url
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = directory.appendingPathComponent("run-\(UUID().uuidString).out")
+        let err = directory.appendingPathComponent("run-\(UUID().uuidString).err")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        try process.run()
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus, output: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+            errors: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+    }
+}
+
+/// `citizencard serve` running in the background on a free port.
+final class Server: @unchecked Sendable {
+    let process = Process()
+    let directory: URL
+    let output: URL
+    let errors: URL
+    private(set) var baseURL = ""
+
+    init(directory: URL, arguments: [String] = []) throws {
+        self.directory = directory
+        output = directory.appendingPathComponent("serve.out")
+        errors = directory.appendingPathComponent("serve.err")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        process.executableURL = Binary.url
+        process.arguments = ["serve", "--data", directory.appendingPathComponent("data").path, "--port", "0"] + arguments
+        process.currentDirectoryURL = directory
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = try FileHandle(forWritingTo: errors)
+        try process.run()
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            if let line = outputText.split(separator: "\n").first(where: { $0.hasPrefix("CitizenCard is running at ") }),
+                let url = line.split(separator: " ").first(where: { $0.hasPrefix("http://") })
+            {
+                baseURL = String(url.dropLast(url.hasSuffix("/") ? 1 : 0))
+                return
+            }
+            guard process.isRunning else { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        stop()
+        throw ServerFailure(description: "the server did not start:\n\(outputText)\n\(errorText)")
+    }
+
+    struct ServerFailure: Error, CustomStringConvertible { var description: String }
+
+    var outputText: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+    var errorText: String { (try? String(contentsOf: errors, encoding: .utf8)) ?? "" }
+
+    /// SIGTERM: graceful shutdown; waits for the exit.
+    @discardableResult
+    func stop() -> Int32 {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        return process.terminationStatus
+    }
+
+    deinit { stop() }
+
+    struct Reply {
+        var status: Int
+        var body: Data
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+    }
+
+    /// One HTTP request with a JSON body.
+    func send(_ method: String, _ path: String, token: String? = nil, json: String? = nil, bytes: Data? = nil, contentType: String = "application/json") async throws -> Reply {
+        var request = URLRequest(url: URL(string: baseURL + path)!)
+        request.httpMethod = method
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let json {
+            request.httpBody = Data(json.utf8)
+            request.setValue(contentType, forHTTPHeaderField: "Content-Type")
+        } else if let bytes {
+            request.httpBody = bytes
+            request.setValue(contentType, forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return Reply(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
+    }
+
+    func login(_ username: String, password: String = "citizencard") async throws -> String {
+        let reply = try await send("POST", "/api/v1/auth/login", json: #"{"username":"\#(username)","password":"\#(password)"}"#)
+        #expect(reply.status == 200)
+        return reply.json["token"] as? String ?? ""
+    }
+}
+
+/// A scratch directory for one test.
+final class Scratch: @unchecked Sendable {
+    let url: URL
+
+    init() throws {
+        url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("citizencard-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+
+    func file(_ name: String) -> URL { url.appendingPathComponent(name) }
+}

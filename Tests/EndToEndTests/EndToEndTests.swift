@@ -1,0 +1,153 @@
+import CitizenCardDomain
+import Foundation
+import GRDB
+import Testing
+
+/// The real binary, a real database file, real HTTP (R-…: the whole system end to end).
+@Suite("End to end through the citizencard binary", .serialized)
+struct EndToEndTests {
+    @Test("serve creates a demo city, prints the URL and logins, and the README walkthrough passes against it")
+    func serveAndWalkthrough() async throws {
+        let scratch = try Scratch()
+        let server = try Server(directory: scratch.url, arguments: ["--demo-persons", "40"])
+        #expect(server.outputText.contains("Demo logins (password for all: citizencard)"))
+        #expect(server.outputText.contains("dh01.operator"))
+        let data = scratch.file("data")
+        for name in ["citizencard.sqlite", "citizencard.json", "keys/personal-data.json"] {
+            #expect(FileManager.default.fileExists(atPath: data.appendingPathComponent(name).path), "\(name)")
+        }
+        let keyMode = try FileManager.default.attributesOfItem(atPath: data.appendingPathComponent("keys/personal-data.json").path)[.posixPermissions] as? Int
+        #expect(keyMode == 0o600)
+        let walk = Process()
+        walk.executableURL = URL(fileURLWithPath: "/bin/bash")
+        walk.arguments = [Binary.packageRoot.appendingPathComponent("scripts/walkthrough.sh").path, server.baseURL]
+        let log = scratch.file("walkthrough.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        walk.standardOutput = try FileHandle(forWritingTo: log)
+        walk.standardError = walk.standardOutput
+        try walk.run()
+        walk.waitUntilExit()
+        #expect(walk.terminationStatus == 0, "\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        #expect(server.stop() == 0, "graceful shutdown exits 0")
+        // A second start finds the city and does not create it again.
+        let again = try Server(directory: scratch.url)
+        #expect(!again.outputText.contains("Demo logins"))
+        again.stop()
+        let verify = try Binary.run(["audit", "verify", "--data", data.path], in: scratch.url)
+        #expect(verify.status == 0, "\(verify.output)\(verify.errors)")
+    }
+
+    @Test("a lifecycle through the server leaves no name or ID number in its logs or its database file (R-41)")
+    func noPersonalDataInLogsOrDatabase() async throws {
+        let scratch = try Scratch()
+        let server = try Server(directory: scratch.url, arguments: ["--demo-persons", "10"])
+        let name = "慕容复兴"
+        let number = ResidentID.make(region: "330903", birth: CalendarDate(year: 1977, month: 7, day: 7)!, sequence: 135).number
+        let clerk = try await server.login("dh01.operator")
+        let registered = try await server.send("POST", "/api/v1/persons", token: clerk, json: #"{"idNumber":"\#(number)","name":"\#(name)","phone":"13905807777","address":"舟山市普陀区东港街道海韵路99号","household":"local","socialInsurance":true,"ruralMedical":false}"#)
+        #expect(registered.status == 201)
+        let personID = try #require(registered.json["id"] as? String)
+        let png = Data(base64Encoded: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg==")!
+        #expect(try await server.send("PUT", "/api/v1/persons/\(personID)/photo", token: clerk, bytes: png, contentType: "image/png").status == 200)
+        let applied = try await server.send("POST", "/api/v1/applications", token: clerk, json: #"{"personId":"\#(personID)"}"#)
+        #expect(applied.status == 201)
+        let lookup = try await server.send("POST", "/api/v1/persons/lookup", token: clerk, json: #"{"idNumber":"\#(number)","reveal":true,"purpose":"e2e"}"#)
+        #expect(lookup.json["name"] as? String == name)
+        let bad = try await server.send("POST", "/api/v1/persons/lookup", token: clerk, json: #"{"idNumber":"\#(number.dropLast())0"}"#)
+        #expect(bad.status == 422 || bad.status == 404)
+        _ = try await server.send("POST", "/api/v1/auth/login", json: #"{"username":"\#(number)","password":"\#(name)"}"#)
+        server.stop()
+        let logs = server.outputText + server.errorText
+        #expect(logs.contains("request"), "the access log is on")
+        var raw = Data()
+        for suffix in ["", "-wal", "-shm"] {
+            raw.append((try? Data(contentsOf: scratch.file("data/citizencard.sqlite\(suffix)"))) ?? Data())
+        }
+        for secret in [name, number, String(number.prefix(14)), "13905807777", "海韵路"] {
+            #expect(!logs.contains(secret), "a log line holds personal data")
+            #expect(raw.range(of: Data(secret.utf8)) == nil, "the database file holds personal data in clear")
+        }
+    }
+
+    @Test("audit verify names the first bad entry after an edit, a deletion or a reordering in the file (R-42)")
+    func auditTampering() async throws {
+        let scratch = try Scratch()
+        let data = scratch.file("data")
+        let server = try Server(directory: scratch.url, arguments: ["--demo-persons", "12"])
+        server.stop()
+        let database = data.appendingPathComponent("citizencard.sqlite")
+        let intact = try Binary.run(["audit", "verify", "--data", data.path], in: scratch.url)
+        #expect(intact.status == 0 && intact.output.contains("audit chain intact"), "\(intact.output)\(intact.errors)")
+        let pristine = scratch.file("pristine.sqlite")
+        try checkpointAndCopy(database, to: pristine)
+        let count = try await DatabaseQueue(path: pristine.path).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM audit_log")! }
+        #expect(count > 20)
+        let tamperings: [(String, String, String)] = [
+            ("edit", "UPDATE audit_log SET actor = 'nobody' WHERE sequence = 7", "entry 7"),
+            ("delete", "DELETE FROM audit_log WHERE sequence = 9", "entry 10"),
+            ("reorder", "UPDATE audit_log SET sequence = -sequence WHERE sequence IN (11, 12); UPDATE audit_log SET sequence = 12 WHERE sequence = -11; UPDATE audit_log SET sequence = 11 WHERE sequence = -12", "entry 11"),
+            ("truncate", "DELETE FROM audit_log WHERE sequence = (SELECT max(sequence) FROM audit_log)", "entry"),
+            ("forge", "UPDATE audit_log SET detail = '{}', hash = previous_hash WHERE sequence = 3", "entry 3"),
+        ]
+        for (label, sql, expected) in tamperings {
+            try? FileManager.default.removeItem(at: database)
+            try FileManager.default.copyItem(at: pristine, to: database)
+            try await DatabaseQueue(path: database.path).write { try $0.execute(sql: sql) }
+            let result = try Binary.run(["audit", "verify", "--data", data.path], in: scratch.url)
+            #expect(result.status == 1, "\(label): \(result.output)")
+            #expect(result.output.contains("audit chain BROKEN at \(expected)"), "\(label): \(result.output)")
+        }
+    }
+
+    func checkpointAndCopy(_ database: URL, to copy: URL) throws {
+        try DatabaseQueue(path: database.path).writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        try FileManager.default.copyItem(at: database, to: copy)
+    }
+
+    @Test("import persons: progress, per-row error report, exit status, safe to run again")
+    func importCommand() throws {
+        let scratch = try Scratch()
+        let good = (1...3).map { ResidentID.make(region: "330921", birth: CalendarDate(year: 1990, month: 1, day: $0)!, sequence: 11).number }
+        let csv = scratch.file("persons.csv")
+        try Data("""
+            id_number,name,sex,household,phone,address,employer,social_insurance,rural_medical
+            \(good[0]),王一,male,local,,,,true,false
+            \(good[1]),王二,male,nonlocal,,,,true,false
+            \(good[2]),王三,female,local,,,,true,false
+            123,王四,male,local,,,,true,false
+
+            """.utf8).write(to: csv)
+        let data = scratch.file("data").path
+        let first = try Binary.run(["import", "persons", csv.path, "--data", data], in: scratch.url)
+        #expect(first.status == 2, "rejected rows give exit status 2: \(first.output)\(first.errors)")
+        #expect(first.output.contains("imported:           2"))
+        #expect(first.output.contains("rejected:           2"))
+        let report = try String(contentsOf: URL(fileURLWithPath: csv.path + ".errors.csv"), encoding: .utf8)
+        #expect(report.contains("4,sex,") && report.contains("5,id_number,"))
+        let second = try Binary.run(["import", "persons", csv.path, "--data", data], in: scratch.url)
+        #expect(second.output.contains("imported:           0") && second.output.contains("already registered: 2"))
+        let missing = try Binary.run(["import", "persons", scratch.file("nope.csv").path, "--data", data], in: scratch.url)
+        #expect(missing.status != 0 && missing.errors.contains("cannot read"))
+        let header = scratch.file("header.csv")
+        try Data("id_number,name\n".utf8).write(to: header)
+        let badHeader = try Binary.run(["import", "persons", header.path, "--data", data], in: scratch.url)
+        #expect(badHeader.status != 0 && badHeader.errors.contains("missing columns"), "\(badHeader.errors)")
+        let verify = try Binary.run(["audit", "verify", "--data", data], in: scratch.url)
+        #expect(verify.status == 0)
+    }
+
+    @Test("every subcommand takes --data and --database the same way; bad URLs are refused clearly")
+    func sharedOptions() throws {
+        let scratch = try Scratch()
+        let data = scratch.file("data").path
+        let migrate = try Binary.run(["migrate", "--data", data, "--database", "sqlite:other.sqlite"], in: scratch.url)
+        #expect(migrate.status == 0 && migrate.output.contains("0001-core"), "\(migrate.output)\(migrate.errors)")
+        #expect(FileManager.default.fileExists(atPath: data + "/other.sqlite"))
+        let verify = try Binary.run(["audit", "verify", "--data", data], in: scratch.url, environment: ["CITIZENCARD_DATABASE_URL": "sqlite:other.sqlite"])
+        #expect(verify.status == 0 && verify.output.contains("0 entries"))
+        let bad = try Binary.run(["migrate", "--data", data, "--database", "mysql://x"], in: scratch.url)
+        #expect(bad.status != 0 && bad.errors.contains("unknown database URL scheme"))
+        let help = try Binary.run(["--help"], in: scratch.url)
+        for command in ["serve", "migrate", "import", "audit", "bench"] { #expect(help.output.contains(command)) }
+    }
+}
