@@ -173,7 +173,8 @@ new_id_number() {
     local now days birth sequence
     now="$(date +%s)"
     days=$(((now + RANDOM) % 19700))
-    birth="$(date -u -d "1950-01-01 +$days days" +%Y%m%d)"
+    birth="$(python3 -c 'import datetime, sys
+print((datetime.date(1950, 1, 1) + datetime.timedelta(days=int(sys.argv[1]))).strftime("%Y%m%d"))' "$days")"
     sequence=$((RANDOM % 500 * 2))  # even: 000-998
     [[ "$SEX" == male ]] && sequence=$((sequence + 1))
     sequence="$(printf '%03d' "$sequence")"

@@ -244,6 +244,13 @@ public struct CardEvent: Hashable, Codable, Sendable {
     public var reason: String?
     public var receiptID: Receipt.ID?
 
+    enum CodingKeys: String, CodingKey {
+        case sequence, action, from, to, at, actor, reason
+        case cardID = "cardId"
+        case outletID = "outletId"
+        case receiptID = "receiptId"
+    }
+
     public init(
         cardID: Card.ID, sequence: Int64, action: CardAction.Kind, from: CardState, to: CardState, at: Timestamp,
         actor: String, outletID: Outlet.ID?, reason: String?, receiptID: Receipt.ID? = nil

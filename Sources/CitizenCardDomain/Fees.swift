@@ -100,6 +100,14 @@ public struct Receipt: Hashable, Codable, Sendable {
     public var amount: Money
     public var paymentMethod: PaymentMethod
 
+    enum CodingKeys: String, CodingKey {
+        case id, number, at, item, amount, paymentMethod
+        case outletID = "outletId"
+        case operatorID = "operatorId"
+        case personID = "personId"
+        case cardID = "cardId"
+    }
+
     public enum PaymentMethod: String, Codable, Sendable {
         case cash
         /// Nothing to pay (first card, free item).

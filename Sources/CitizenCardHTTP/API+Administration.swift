@@ -6,6 +6,8 @@ import Storage
 
 extension API {
     struct EndRuleRequest: Codable { var effectiveUntil: CalendarDate }
+    /// No body, or `{}`.
+    struct EmptyBody: Codable {}
 
     func registerProduction(_ routes: EndpointRegistry) {
         let batches = "\(Self.prefix)/production-batches"
@@ -34,7 +36,7 @@ extension API {
             }
         }
         routes.add(.post, "\(batches)/{batchId}/delivery", .permission(.manageProduction)) { request, context, actor in
-            let bytes = try await JSONBody.bytes(request, context: context)
+            let (_, bytes) = try await JSONBody.decode(EmptyBody.self, request, context: context)
             let id: ProductionBatch.ID = try context.id("batchId")
             return try await idempotent(request, context, actor, body: bytes) { key in
                 try await production.deliver(id, actor: actor, idempotency: key)
@@ -79,6 +81,10 @@ extension API {
         routes.add(.post, operators, .permission(.administer)) { request, context, actor in
             let (body, _) = try await JSONBody.decode(AdministrationService.NewOperator.self, request, context: context)
             return try JSONResponse.make(try await administration.addOperator(body, actor: actor), status: .created)
+        }
+        routes.add(.patch, "\(operators)/{operatorId}", .permission(.administer)) { request, context, actor in
+            let (body, _) = try await JSONBody.decode(AdministrationService.OperatorChange.self, request, context: context)
+            return try JSONResponse.make(try await administration.changeOperator(try context.id("operatorId"), body, actor: actor))
         }
         routes.add(.get, "\(Self.prefix)/audit", .permission(.readAudit)) { request, _, actor in
             let filter = try auditFilter(request)

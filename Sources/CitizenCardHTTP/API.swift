@@ -37,7 +37,7 @@ struct API {
         }
         let key = try IdempotencyKey.make(
             key: header, actor: actor.name, method: request.method.rawValue, path: request.uri.path,
-            body: body.readableBytesView)
+            body: body.readableBytesView, status: Int(status.code))
         if let stored = try await env.store.idempotencyRecord(key: key.key) {
             guard stored.requestHash == Data(key.requestHash) else { throw CitizenCardError(.idempotencyKeyReused) }
             return JSONResponse.raw(
@@ -50,6 +50,7 @@ struct API {
     // MARK: Authentication
 
     struct LoginRequest: Codable { var username: String; var password: String }
+    struct PasswordChange: Codable { var currentPassword: String; var newPassword: String }
 
     func registerAuth(_ routes: EndpointRegistry) {
         routes.add(.post, "\(Self.prefix)/auth/login", .everyone) { request, context, _ in
@@ -58,6 +59,11 @@ struct API {
         }
         routes.add(.post, "\(Self.prefix)/auth/logout", .authenticated) { _, context, actor in
             try await auth.logout(token: context.token ?? "", actor: actor)
+            return Response(status: .noContent)
+        }
+        routes.add(.post, "\(Self.prefix)/auth/password", .authenticated) { request, context, actor in
+            let (body, _) = try await JSONBody.decode(PasswordChange.self, request, context: context)
+            try await auth.changePassword(current: body.currentPassword, new: body.newPassword, token: context.token, actor: actor)
             return Response(status: .noContent)
         }
         routes.add(.get, "\(Self.prefix)/auth/me", .authenticated) { _, _, actor in

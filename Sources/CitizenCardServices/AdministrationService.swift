@@ -101,6 +101,9 @@ public struct AdministrationService: Sendable {
             titleZh: request.titleZh.trimmingSpaces, criteria: request.criteria, effectiveFrom: request.effectiveFrom,
             effectiveUntil: request.effectiveUntil)
         try rule.validate()
+        guard rule.effectiveFrom >= env.today else {
+            throw CitizenCardError.invalid("effectiveFrom", "a rule takes effect today or later; past eligibility is not rewritten")
+        }
         var changes = ChangeSet()
         changes.add(.insertEligibilityRule(rule))
         changes.record(
@@ -118,6 +121,12 @@ public struct AdministrationService: Sendable {
         try actor.require(.administer)
         let rules = try await env.fetch { () async throws(StorageError) in try await env.store.eligibilityRules() }
         guard var rule = rules.first(where: { $0.id == id }) else { throw CitizenCardError.notFound("eligibility rule") }
+        guard effectiveUntil >= env.today else {
+            throw CitizenCardError.invalid("effectiveUntil", "a rule ends today or later; past eligibility is not rewritten")
+        }
+        if let current = rule.effectiveUntil, current <= env.today {
+            throw CitizenCardError.invalid("effectiveUntil", "the rule has ended already")
+        }
         rule.effectiveUntil = effectiveUntil
         try rule.validate()
         var changes = ChangeSet()
@@ -204,6 +213,75 @@ public struct AdministrationService: Sendable {
 
     public static let passwordLengthMin = 10
 
+    static func checkPassword(_ password: String, field: String = "password") throws(CitizenCardError) {
+        guard password.count >= passwordLengthMin, password.utf8.count <= 72 else {
+            throw CitizenCardError.invalid(field, "\(passwordLengthMin)-72 characters", zh: "密码须为\(passwordLengthMin)至72个字符")
+        }
+    }
+
+    public struct OperatorChange: Codable, Sendable {
+        public var displayName: String?
+        /// false ends every session of the account at once and refuses new log-ins.
+        public var active: Bool?
+        /// A new password (a reset by an administrator).
+        public var password: String?
+
+        public init(displayName: String? = nil, active: Bool? = nil, password: String? = nil) {
+            self.displayName = displayName
+            self.active = active
+            self.password = password
+        }
+    }
+
+    /// Renames, deactivates or reactivates an account, or resets its password.
+    public func changeOperator(_ id: Operator.ID, _ change: OperatorChange, actor: Actor) async throws(CitizenCardError)
+        -> OperatorView
+    {
+        try actor.require(.administer)
+        guard var staff = try await env.fetch({ () async throws(StorageError) in try await env.store.operator(id: id) }) else {
+            throw CitizenCardError.notFound("operator")
+        }
+        var fields: [String] = []
+        if let name = change.displayName {
+            staff.displayName = try PersonFields.name(name, field: "displayName")
+            fields.append("displayName")
+        }
+        if let active = change.active {
+            if staff.id == actor.operatorID && !active {
+                throw CitizenCardError.invalid("active", "you cannot deactivate your own account")
+            }
+            staff.active = active
+            fields.append("active")
+        }
+        if let password = change.password {
+            try Self.checkPassword(password)
+            staff.passwordHash = Bcrypt.hash(password, cost: env.passwordCost)
+            fields.append("password")
+        }
+        guard !fields.isEmpty else { throw CitizenCardError.invalid("displayName", "the change changes nothing") }
+        var changes = ChangeSet()
+        changes.add(.updateOperator(staff))
+        if change.password != nil || change.active == false {
+            // A reset or a deactivation ends every session of the account at once.
+            changes.add(.deleteSessions(operatorID: staff.id, keeping: nil))
+        }
+        changes.record(
+            AuditDraft(
+                at: env.clock.now(), actor: actor.name, action: "operator.change", subject: "operator:\(staff.id)",
+                purpose: "administration", detail: #"{"fields":"\#(fields.joined(separator: ","))","active":\#(staff.active)}"#))
+        try await env.commit(changes)
+        return OperatorView(staff)
+    }
+
+    /// The account of a user name (the command line manages staff by name).
+    public func operatorID(username: String) async throws(CitizenCardError) -> Operator.ID {
+        let name = username.trimmingSpaces.lowercased()
+        guard let staff = try await env.fetch({ () async throws(StorageError) in try await env.store.operator(username: name) }) else {
+            throw CitizenCardError.notFound("operator")
+        }
+        return staff.id
+    }
+
     public func addOperator(_ request: NewOperator, actor: Actor) async throws(CitizenCardError) -> OperatorView {
         try actor.require(.administer)
         let username = request.username.trimmingSpaces.lowercased()
@@ -218,9 +296,7 @@ public struct AdministrationService: Sendable {
         {
             throw CitizenCardError.notFound("outlet")
         }
-        guard request.password.count >= Self.passwordLengthMin, request.password.utf8.count <= 72 else {
-            throw CitizenCardError.invalid("password", "\(Self.passwordLengthMin)-72 characters")
-        }
+        try Self.checkPassword(request.password)
         let staff = Operator(
             id: env.ids.make(), username: username, displayName: try PersonFields.name(request.displayName, field: "displayName"),
             role: request.role, outletID: request.outletId,

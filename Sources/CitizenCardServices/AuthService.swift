@@ -57,6 +57,28 @@ public struct AuthService: Sendable {
         return Actor(staff)
     }
 
+    /// Changes one's own password after checking the current one.
+    /// Other sessions of the account end; the one making the change (`token`) stays.
+    public func changePassword(current: String, new: String, token: String?, actor: Actor) async throws(CitizenCardError) {
+        guard let id = actor.operatorID,
+            var staff = try await env.fetch({ () async throws(StorageError) in try await env.store.operator(id: id) })
+        else { throw CitizenCardError(.unauthenticated) }
+        guard current.utf8.count <= 72, Bcrypt.verify(current, hash: staff.passwordHash) else {
+            throw CitizenCardError(.invalidCredentials, field: "currentPassword")
+        }
+        try AdministrationService.checkPassword(new, field: "newPassword")
+        guard new != current else { throw CitizenCardError.invalid("newPassword", "choose a different password") }
+        staff.passwordHash = Bcrypt.hash(new, cost: env.passwordCost)
+        var changes = ChangeSet()
+        changes.add(.updateOperator(staff))
+        changes.add(.deleteSessions(operatorID: staff.id, keeping: token.map(Self.hash)))
+        changes.record(
+            AuditDraft(
+                at: env.clock.now(), actor: actor.name, action: "auth.password", subject: "operator:\(staff.id)",
+                purpose: "password change"))
+        try await env.commit(changes)
+    }
+
     public func logout(token: String, actor: Actor) async throws(CitizenCardError) {
         var changes = ChangeSet()
         changes.add(.deleteSession(tokenHash: Self.hash(token)))

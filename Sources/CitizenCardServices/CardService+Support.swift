@@ -67,7 +67,7 @@ extension CardService {
 
     /// Commits and, when the client gave an idempotency key, stores the answer in the same commit.
     func commit<Result: Encodable & Sendable>(
-        _ changes: ChangeSet, result: Result, status: Int = 200, idempotency: IdempotencyKey?
+        _ changes: ChangeSet, result: Result, idempotency: IdempotencyKey?
     ) async throws(CitizenCardError) -> Result {
         var changes = changes
         if let idempotency {
@@ -75,7 +75,7 @@ extension CardService {
             changes.add(
                 .saveIdempotencyRecord(
                     IdempotencyRecord(
-                        key: idempotency.key, requestHash: Data(idempotency.requestHash), status: status,
+                        key: idempotency.key, requestHash: Data(idempotency.requestHash), status: idempotency.status,
                         response: body, createdAt: env.clock.now())))
         }
         try await env.commit(changes)

@@ -44,10 +44,13 @@ extension ServiceEnvironment {
 public struct IdempotencyKey: Hashable, Sendable {
     public var key: String
     public var requestHash: [UInt8]
+    /// The HTTP status the first answer had (201 for a creation), replayed with it.
+    public var status: Int
 
-    public init(key: String, requestHash: [UInt8]) {
+    public init(key: String, requestHash: [UInt8], status: Int = 200) {
         self.key = key
         self.requestHash = requestHash
+        self.status = status
     }
 }
 
@@ -57,8 +60,9 @@ import Foundation
 extension IdempotencyKey {
     /// Ties a client's key to who sent what where: the same key with another actor, route or
     /// body is a different request and is refused.
-    public static func make(key: String, actor: String, method: String, path: String, body: some Sequence<UInt8>)
-        throws(CitizenCardError) -> IdempotencyKey
+    public static func make(
+        key: String, actor: String, method: String, path: String, body: some Sequence<UInt8>, status: Int = 200
+    ) throws(CitizenCardError) -> IdempotencyKey
     {
         let trimmed = key.trimmingSpaces
         guard (1...100).contains(trimmed.utf8.count), trimmed.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
@@ -70,6 +74,7 @@ extension IdempotencyKey {
             hasher.update(data: [0])
         }
         hasher.update(data: Data(body))
-        return IdempotencyKey(key: trimmed, requestHash: Array(hasher.finalize()))
+        // Keys are scoped to the actor: two operators who happen to pick the same key do not collide.
+        return IdempotencyKey(key: "\(actor):\(trimmed)", requestHash: Array(hasher.finalize()), status: status)
     }
 }

@@ -98,6 +98,7 @@ public struct DemoCity: Sendable {
         for index in 0..<count {
             let code = codes[index % codes.count]
             let (clerk, _) = staff[code]!
+            if index > 0 && index % 100 == 0 { progress("\(index) of \(count) residents") }
             let resident = generator.resident(index: index, districts: env.city.districts.map(\.code))
             let person = try await registry.register(resident.registration, actor: clerk, source: .demo)
             _ = try await registry.storePhoto(person.id, bytes: DemoGenerator.portrait, actor: clerk)
@@ -108,7 +109,6 @@ public struct DemoCity: Sendable {
             } catch where error.code == .notEligible {
                 continue
             }
-            if (index + 1) % 100 == 0 { progress("\(index + 1) of \(count) residents") }
         }
         // Verification of all but the last few applications, production of all but the last few
         // approved cards, then issue most of them.

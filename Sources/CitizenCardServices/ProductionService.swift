@@ -19,10 +19,13 @@ public struct ProductionService: Sendable {
         public var limit: Int?
         /// Only cards applied for at this outlet.
         public var outletId: Outlet.ID?
+        /// Exactly these cards (each must be approved); `limit` and `outletId` then do not apply.
+        public var cardIds: [Card.ID]?
 
-        public init(limit: Int? = nil, outletId: Outlet.ID? = nil) {
+        public init(limit: Int? = nil, outletId: Outlet.ID? = nil, cardIds: [Card.ID]? = nil) {
             self.limit = limit
             self.outletId = outletId
+            self.cardIds = cardIds
         }
     }
 
@@ -40,7 +43,15 @@ public struct ProductionService: Sendable {
         guard (1...Self.batchSizeMax).contains(limit) else {
             throw CitizenCardError.invalid("limit", "1-\(Self.batchSizeMax)")
         }
-        let approved = try await approvedCards(outletID: request.outletId, limit: limit)
+        let approved: [Card]
+        if let ids = request.cardIds {
+            guard (1...Self.batchSizeMax).contains(ids.count), Set(ids).count == ids.count else {
+                throw CitizenCardError.invalid("cardIds", "1-\(Self.batchSizeMax) distinct card ids")
+            }
+            approved = try await chosenCards(ids)
+        } else {
+            approved = try await approvedCards(outletID: request.outletId, limit: limit)
+        }
         guard !approved.isEmpty else {
             throw CitizenCardError(.batchNotOpen, "no approved cards are waiting for production", zh: "没有待制卡的卡片")
         }
@@ -60,6 +71,20 @@ public struct ProductionService: Sendable {
                 purpose: "card production", detail: #"{"cards":\#(approved.count)}"#))
         return try await cards.commit(
             changes, result: BatchView(batch: batch, cards: inBatch.map(CardView.init)), idempotency: idempotency)
+    }
+
+    /// The named cards, all approved, or an error naming the positions that are not.
+    func chosenCards(_ ids: [Card.ID]) async throws(CitizenCardError) -> [Card] {
+        var cards: [Card] = []
+        var problems: [String] = []
+        for (index, id) in ids.enumerated() {
+            let card = try await env.fetch { () async throws(StorageError) in try await env.store.card(id: id) }
+            if let card, card.state == .approved { cards.append(card) } else { problems.append("\(index + 1)") }
+        }
+        guard problems.isEmpty else {
+            throw CitizenCardError.invalid("cardIds", "not approved cards at positions \(problems.prefix(20).joined(separator: ", "))")
+        }
+        return cards
     }
 
     func approvedCards(outletID: Outlet.ID?, limit: Int) async throws(CitizenCardError) -> [Card] {

@@ -337,10 +337,20 @@ public struct RegistryService: Sendable {
         return trimmed
     }
 
-    static func imageMediaType(_ bytes: Data) -> String? {
-        let head = [UInt8](bytes.prefix(8))
-        if head.starts(with: [0xFF, 0xD8, 0xFF]) { return "image/jpeg" }
-        if head == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] { return "image/png" }
+    /// JPEG (starts with SOI `FF D8 FF`, ends with EOI `FF D9`) or PNG (signature, an IHDR chunk
+    /// first, an IEND chunk last); anything else is not a portrait.
+    static func imageMediaType(_ data: Data) -> String? {
+        let bytes = [UInt8](data)
+        if bytes.count >= 4, bytes.starts(with: [0xFF, 0xD8, 0xFF]), bytes.suffix(2).elementsEqual([0xFF, 0xD9]) {
+            return "image/jpeg"
+        }
+        let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        let iend: [UInt8] = [0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82]
+        if bytes.count >= 8 + 25 + 12, bytes.starts(with: signature), bytes[12..<16].elementsEqual([0x49, 0x48, 0x44, 0x52]),
+            bytes.suffix(12).elementsEqual(iend)
+        {
+            return "image/png"
+        }
         return nil
     }
 

@@ -131,6 +131,8 @@ public struct ChangeSet: Sendable {
         case updateOperator(Operator)
         case insertSession(Session)
         case deleteSession(tokenHash: Data)
+        /// Ends every session of an account except, optionally, the one with this token hash.
+        case deleteSessions(operatorID: Operator.ID, keeping: Data?)
         case insertFeeEntry(FeeEntry)
         case insertEligibilityRule(EligibilityRule)
         case updateEligibilityRule(EligibilityRule)

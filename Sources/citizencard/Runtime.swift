@@ -127,3 +127,9 @@ func makeLogger(label: String, level: Logger.Level = .info) -> Logger {
 struct CommandFailure: Error, CustomStringConvertible {
     var description: String
 }
+
+/// Writes to standard output at once (no buffering), so that a supervisor reading a pipe sees
+/// each line when it happens.
+func say(_ text: String, newline: Bool = true) {
+    FileHandle.standardOutput.write(Data((newline ? text + "\n" : text).utf8))
+}

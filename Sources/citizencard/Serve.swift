@@ -31,11 +31,14 @@ struct Serve: AsyncParsableCommand {
             guard let value = Int(text) else { throw ValidationError("CITIZENCARD_PORT must be a number") }
             return value
         } ?? 8080
+        if runtime.createdKeys {
+            say("Created a new key file \(runtime.dataDirectory.appendingPathComponent(runtime.configuration.keyFile).path): back it up; without it the personal data cannot be read.")
+        }
         var demo: DemoCity.Summary? = nil
         let city = DemoCity(runtime.env)
         if !noDemo, try await !city.exists() {
-            print("Creating the demo city of \(runtime.configuration.city.name) in \(runtime.dataDirectory.path) …")
-            demo = try await city.create(personCount: demoPersons) { print("  \($0)") }
+            say("Creating the demo city of \(runtime.configuration.city.name) in \(runtime.dataDirectory.path) …")
+            demo = try await city.create(personCount: demoPersons) { say("  \($0)") }
         }
         let logins = demo?.logins
         let description = runtime.databaseDescription
@@ -51,7 +54,7 @@ struct Serve: AsyncParsableCommand {
                     text += "  \(login.username.padding(toLength: 20, withPad: " ", startingAt: 0)) \(login.role.rawValue)\(login.outlet.map { " at \($0)" } ?? "")\n"
                 }
             }
-            FileHandle.standardOutput.write(Data(text.utf8))
+            say(text, newline: false)
         }
         try await app.runService()
         try await runtime.store.close()

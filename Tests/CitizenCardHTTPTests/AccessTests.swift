@@ -80,4 +80,37 @@ struct AccessTests {
             #expect(try await client.send(.get, "/api/v1/auth/me", token: second).status == 401)
         }
     }
+
+    @Test("staff change their password; an administrator resets or deactivates an account at once")
+    func accounts() async throws {
+        let harness = try await Harness()
+        let clerkID = try #require(harness.staff.clerk.operatorID)
+        try await harness.run { client in
+            let clerk = try await client.login("clerk")
+            let wrong = try await client.send(.post, "/api/v1/auth/password", token: clerk, json: #"{"currentPassword":"nope","newPassword":"a much better one"}"#)
+            #expect(wrong.status == 401 && wrong.code == "invalid_credentials")
+            let short = try await client.send(.post, "/api/v1/auth/password", token: clerk, json: #"{"currentPassword":"\#(TestWorld.password)","newPassword":"short"}"#)
+            #expect(short.status == 422 && short.code == "invalid_field")
+            let elsewhere = try await client.login("clerk")
+            let changed = try await client.send(.post, "/api/v1/auth/password", token: clerk, json: #"{"currentPassword":"\#(TestWorld.password)","newPassword":"a much better one"}"#)
+            #expect(changed.status == 204)
+            #expect(try await client.send(.get, "/api/v1/auth/me", token: clerk).status == 200, "the session that changed it stays")
+            #expect(try await client.send(.get, "/api/v1/auth/me", token: elsewhere).status == 401, "other sessions end")
+            #expect(try await client.send(.post, "/api/v1/auth/login", json: #"{"username":"clerk","password":"\#(TestWorld.password)"}"#).status == 401)
+            _ = try await client.login("clerk", password: "a much better one")
+            let admin = try await client.login("admin")
+            let off = try await client.send(.patch, "/api/v1/operators/\(clerkID)", token: admin, json: #"{"active":false}"#)
+            #expect(off.status == 200 && off.json["active"] as? Bool == false)
+            #expect(try await client.send(.get, "/api/v1/auth/me", token: clerk).status == 401, "deactivation ends sessions at once")
+            #expect(try await client.send(.post, "/api/v1/auth/login", json: #"{"username":"clerk","password":"a much better one"}"#).status == 401)
+            let reset = try await client.send(.patch, "/api/v1/operators/\(clerkID)", token: admin, json: #"{"active":true,"password":"reset by the center"}"#)
+            #expect(reset.status == 200)
+            let fresh = try await client.login("clerk", password: "reset by the center")
+            _ = try await client.send(.patch, "/api/v1/operators/\(clerkID)", token: admin, json: #"{"password":"reset once more!"}"#)
+            #expect(try await client.send(.get, "/api/v1/auth/me", token: fresh).status == 401, "a reset ends the account's sessions")
+            let adminID = try #require(harness.staff.admin.operatorID)
+            let selfOff = try await client.send(.patch, "/api/v1/operators/\(adminID)", token: admin, json: #"{"active":false}"#)
+            #expect(selfOff.status == 422)
+        }
+    }
 }

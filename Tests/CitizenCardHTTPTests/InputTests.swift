@@ -112,6 +112,16 @@ struct InputTests {
             #expect(try await harness.world.store.cardEvents(cardID: card.id).filter { $0.action == .reportWrittenLoss }.count == 1)
             let plain = try await client.send(.post, "/api/v1/cards/\(card.id)/loss", token: token, json: body)
             #expect(plain.status == 409, "without a key a repeat is a new request")
+            let reissue = #"{"identity":{"idNumber":"\#(resident.idNumber)","documentChecked":true},"expectedFeeFen":2000}"#
+            let created = try await client.send(.post, "/api/v1/cards/\(card.id)/reissue", token: token, json: reissue, headers: [HTTPField.Name("Idempotency-Key")!: "reissue-1"])
+            #expect(created.status == 201)
+            let replayed = try await client.send(.post, "/api/v1/cards/\(card.id)/reissue", token: token, json: reissue, headers: [HTTPField.Name("Idempotency-Key")!: "reissue-1"])
+            #expect(replayed.status == 201 && replayed.body == created.body, "a replay keeps the first status")
+            #expect(try await harness.world.store.cards(personID: resident.person.id).count == 2, "one new card, not two")
+            let supervisor = try await client.login("supervisor")
+            let (_, applied) = try await harness.fixtures.application()
+            let same = try await client.send(.post, "/api/v1/cards/\(applied.id)/verification", token: supervisor, json: #"{"decision":"approve"}"#, headers: [HTTPField.Name("Idempotency-Key")!: "loss-1"])
+            #expect(same.status == 200, "keys are per user: another user's 'loss-1' is a different key")
         }
     }
 

@@ -82,6 +82,13 @@ struct LifecycleServiceTests {
             .init(code: "nonlocal-resident-permit", title: "Residence permit holders", titleZh: "持居住证人员",
                 criteria: [.household(.nonlocal)], effectiveFrom: tomorrow, effectiveUntil: nil), actor: staff.admin)
         #expect(try await fixtures.registry.eligibility(visitor.person.id, actor: staff.clerk).eligible == false)
+        let yesterday = CalendarDate(daysSinceEpoch: today.daysSinceEpoch - 1)
+        await expectError(.invalidField) {
+            try await admin.addRule(.init(code: "backdated", title: "x", titleZh: "x", criteria: [.household(.nonlocal)], effectiveFrom: yesterday), actor: staff.admin)
+        }
+        let rules = try await admin.eligibilityRules(actor: staff.admin)
+        let local = try #require(rules.first { $0.code == "local-household" })
+        await expectError(.invalidField) { try await admin.endRule(local.id, effectiveUntil: yesterday, actor: staff.admin) }
         world.clock.advance(days: 1)
         let decision = try await fixtures.registry.eligibility(visitor.person.id, actor: staff.clerk)
         #expect(decision.eligible && decision.matchedRule == "nonlocal-resident-permit")
@@ -126,6 +133,11 @@ struct LifecycleServiceTests {
         let delivered = try await production.deliver(batch.batch.id, actor: staff.admin)
         #expect(delivered.batch.state == .delivered)
         #expect(try await cards.card(cardA.id, actor: staff.admin).state == .delivered)
+        let (_, cardC) = try await fixtures.application()
+        _ = try await cards.verify(cardC.id, decision: .approve, reason: nil, actor: staff.supervisor)
+        let chosen = try await production.createBatch(.init(cardIds: [cardC.id]), actor: staff.admin)
+        #expect(chosen.cards.map(\.id) == [cardC.id], "a batch of chosen cards")
+        await expectError(.invalidField) { try await production.createBatch(.init(cardIds: [cardA.id]), actor: staff.admin) }
         let next = try await production.createBatch(.init(), actor: staff.admin)
         #expect(next.cards.map(\.id) == [cardB.id], "the failed card goes into the next batch")
     }

@@ -112,10 +112,15 @@ struct RegistryServiceTests {
     func photos() async throws {
         let resident = try await fixtures.resident(photo: false)
         #expect(await code { try await registry.storePhoto(resident.person.id, bytes: Data("GIF89a".utf8), actor: staff.clerk) } == .invalidPhoto)
+        var truncated = Fixtures.png
+        truncated.removeLast(12)
+        #expect(await code { try await registry.storePhoto(resident.person.id, bytes: truncated, actor: staff.clerk) } == .invalidPhoto)
+        #expect(await code { try await registry.storePhoto(resident.person.id, bytes: Fixtures.png.prefix(8) + Data(repeating: 0, count: 64), actor: staff.clerk) } == .invalidPhoto)
+        #expect(await code { try await registry.storePhoto(resident.person.id, bytes: Data([0xFF, 0xD8, 0xFF, 0xE0, 0x00]), actor: staff.clerk) } == .invalidPhoto)
         var big = Data([0xFF, 0xD8, 0xFF, 0xE0])
         big.append(Data(repeating: 0, count: RegistryService.photoSizeMax))
         #expect(await code { try await registry.storePhoto(resident.person.id, bytes: big, actor: staff.clerk) } == .invalidPhoto)
-        let jpeg = Data([0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 0x4A, 0x46, 0x49, 0x46])
+        let jpeg = Data([0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 0x4A, 0x46, 0x49, 0x46, 0xFF, 0xD9])
         let view = try await registry.storePhoto(resident.person.id, bytes: jpeg, actor: staff.clerk)
         #expect(view.hasPhoto && view.version == 2)
         let photo = try await registry.photo(resident.person.id, purpose: "print receipt", actor: staff.clerk)

@@ -66,7 +66,7 @@ public struct Fixtures: Sendable {
 
     /// Takes a card from `approved` to `delivered` through a batch of its own.
     public func produceAndDeliver(_ card: CardView) async throws -> CardView {
-        let batch = try await production.createBatch(.init(), actor: staff.admin)
+        let batch = try await production.createBatch(.init(cardIds: [card.id]), actor: staff.admin)
         _ = try await production.recordResults(
             batch.batch.id, .init(results: batch.cards.map { .init(cardNumber: $0.number, outcome: .ok) }),
             actor: staff.admin)
@@ -95,7 +95,7 @@ public struct Fixtures: Sendable {
         case .inProduction, .produced, .delivered:
             let (resident, card) = try await application()
             _ = try await cards.verify(card.id, decision: .approve, reason: nil, actor: staff.supervisor)
-            let batch = try await production.createBatch(.init(), actor: staff.admin)
+            let batch = try await production.createBatch(.init(cardIds: [card.id]), actor: staff.admin)
             if state != .inProduction {
                 _ = try await production.recordResults(
                     batch.batch.id, .init(results: batch.cards.map { .init(cardNumber: $0.number, outcome: .ok) }),

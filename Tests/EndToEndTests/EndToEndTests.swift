@@ -136,6 +136,25 @@ struct EndToEndTests {
         #expect(verify.status == 0)
     }
 
+    @Test("without the demo, the first administrator is created on the command line and can log in")
+    func firstAdministrator() async throws {
+        let scratch = try Scratch()
+        let data = scratch.file("data").path
+        let added = try Binary.run(["staff", "add", "chief", "--role", "admin", "--data", data], in: scratch.url, environment: ["CITIZENCARD_PASSWORD": "first admin password"])
+        #expect(added.status == 0, "\(added.output)\(added.errors)")
+        let weak = try Binary.run(["staff", "add", "weak", "--role", "admin", "--data", data], in: scratch.url, environment: ["CITIZENCARD_PASSWORD": "short"])
+        #expect(weak.status != 0 && weak.errors.contains("invalid_field"))
+        let server = try Server(directory: scratch.url, arguments: ["--no-demo"])
+        #expect(!server.outputText.contains("Demo logins"))
+        let token = try await server.login("chief", password: "first admin password")
+        #expect(try await server.send("GET", "/api/v1/outlets", token: token).status == 200)
+        server.stop()
+        let reset = try Binary.run(["staff", "password", "chief", "--data", data], in: scratch.url, environment: ["CITIZENCARD_PASSWORD": "second admin password"])
+        #expect(reset.status == 0)
+        let off = try Binary.run(["staff", "deactivate", "CHIEF", "--data", data], in: scratch.url)
+        #expect(off.status == 0 && off.output.contains("chief deactivated"))
+    }
+
     @Test("every subcommand takes --data and --database the same way; bad URLs are refused clearly")
     func sharedOptions() throws {
         let scratch = try Scratch()

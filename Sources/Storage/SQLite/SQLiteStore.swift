@@ -257,6 +257,10 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
                 ])
         case .deleteSession(let tokenHash):
             try db.execute(sql: "DELETE FROM sessions WHERE token_hash = ?", arguments: [tokenHash])
+        case .deleteSessions(let operatorID, let keeping):
+            try db.execute(
+                sql: "DELETE FROM sessions WHERE operator_id = ? AND token_hash IS NOT ?",
+                arguments: [operatorID.rawValue, keeping])
         case .insertFeeEntry(let entry):
             try db.execute(
                 sql: "INSERT INTO fee_entries (item, effective_from, amount_fen, authority) VALUES (?, ?, ?, ?)",
