@@ -3,6 +3,7 @@ public import DataProtection
 public import Logging
 public import Storage
 import Foundation
+import Synchronization
 
 /// Everything a use case depends on, built once at start-up and injected (STYLE §4).
 public struct ServiceEnvironment: Sendable {
@@ -173,21 +174,55 @@ public struct SystemClock: Clock {
     }
 }
 
-/// UUID version 7: 48 bits of Unix milliseconds, then random bits. Ids sort by creation time.
-public struct UUIDv7Generator: IdentifierGenerator {
-    public init() {}
+/// UUID version 7: 48 bits of Unix milliseconds, then 74 bits that are unique: a random
+/// per-generator seed mixed with a counter. Ids sort by creation time; two ids from one generator
+/// never collide, ids from different processes collide only if 64 random bits do.
+public final class UUIDv7Generator: IdentifierGenerator, Sendable {
+    private let seed: UInt64
+    private let counter = Atomic<UInt64>(0)
+
+    public init() {
+        var generator = SystemRandomNumberGenerator()
+        seed = generator.next()
+    }
 
     public func next() -> String {
-        var generator = SystemRandomNumberGenerator()
         let milliseconds = UInt64(Date().timeIntervalSince1970 * 1000)
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> UInt64(8 * (5 - index))) }
-        for index in 6..<16 { bytes[index] = UInt8.random(in: 0...255, using: &generator) }
-        bytes[6] = 0x70 | (bytes[6] & 0x0F)
-        bytes[8] = 0x80 | (bytes[8] & 0x3F)
-        let hex = bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-        let characters = Array(hex)
-        return String(characters[0..<8]) + "-" + String(characters[8..<12]) + "-" + String(characters[12..<16]) + "-"
-            + String(characters[16..<20]) + "-" + String(characters[20..<32])
+        let count = counter.wrappingAdd(1, ordering: .relaxed).newValue
+        // A bijective mix of the counter keeps successive ids from looking sequential.
+        let unique = Self.mix(count ^ seed)
+        var bytes = (UInt64(0), UInt64(0))
+        bytes.0 = milliseconds << 16 | 0x7000 | (unique >> 52 & 0x0FFF)
+        bytes.1 = 0x8000_0000_0000_0000 | (unique & 0x3FFF_FFFF_FFFF_FFFF)
+        return Self.format(bytes.0, bytes.1)
+    }
+
+    static func mix(_ value: UInt64) -> UInt64 {
+        var z = value &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// 8-4-4-4-12 lowercase hexadecimal digits of the 128 bits `high ‖ low`.
+    static func format(_ high: UInt64, _ low: UInt64) -> String {
+        String(unsafeUninitializedCapacity: 36) { buffer in
+            var position = 0
+            func put(_ word: UInt64, nibbles: Range<Int>) {
+                for nibble in nibbles {
+                    if position == 8 || position == 13 || position == 18 || position == 23 {
+                        buffer[position] = UInt8(ascii: "-")
+                        position += 1
+                    }
+                    buffer[position] = hexDigits[Int(word >> UInt64(60 - 4 * nibble) & 0xF)]
+                    position += 1
+                }
+            }
+            put(high, nibbles: 0..<16)
+            put(low, nibbles: 0..<16)
+            return 36
+        }
     }
 }

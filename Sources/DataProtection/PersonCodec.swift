@@ -9,19 +9,22 @@ public enum PersonCodec {
     static let format: UInt8 = 0x01
     static let absent: UInt16 = 0xFFFF
 
-    public static func encode(_ details: PersonalDetails) -> Data {
-        var out = Data(capacity: 160)
+    public static func encode(_ details: PersonalDetails) -> Data { Data(bytes(details)) }
+
+    static func bytes(_ details: PersonalDetails) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(200)
         out.append(format)
         for field in fields(of: details) {
-            guard let field else {
+            guard var field else {
                 out.append(0xFF)
                 out.append(0xFF)
                 continue
             }
-            let bytes = Array(field.utf8.prefix(0xFFFE))
-            out.append(UInt8(bytes.count >> 8))
-            out.append(UInt8(bytes.count & 0xFF))
-            out.append(contentsOf: bytes)
+            let count = min(field.utf8.count, 0xFFFE)
+            out.append(UInt8(count >> 8))
+            out.append(UInt8(count & 0xFF))
+            field.withUTF8 { out.append(contentsOf: $0.prefix(count)) }
         }
         return out
     }
@@ -70,7 +73,18 @@ public struct PersonVault: Sendable {
     }
 
     public func seal(_ details: PersonalDetails, personID: Person.ID) throws -> Data {
-        try sealer.seal(PersonCodec.encode(details), context: "person:\(personID.rawValue)")
+        try sealer.seal(PersonCodec.bytes(details), context: "person:\(personID.rawValue)")
+    }
+
+    /// Sealed details and the fingerprint, encoding the details once (the import's hot path).
+    public func sealWithFingerprint(_ details: PersonalDetails, _ attributes: PersonAttributes, personID: Person.ID)
+        throws -> (sealed: Data, fingerprint: Data)
+    {
+        let encoded = PersonCodec.bytes(details)
+        return (
+            try sealer.seal(encoded, context: "person:\(personID.rawValue)"),
+            index.digest(domain: "fp", encoded + Self.attributeBytes(attributes))
+        )
     }
 
     public func open(_ sealed: Data, personID: Person.ID) throws(DataProtectionError) -> PersonalDetails {
@@ -89,10 +103,13 @@ public struct PersonVault: Sendable {
 
     /// Same value for the same details and attributes, whatever the person id or key id.
     public func fingerprint(_ details: PersonalDetails, _ attributes: PersonAttributes) -> Data {
-        var bytes = PersonCodec.encode(details)
-        bytes.append(contentsOf: Array(
-            "\(attributes.household.rawValue)|\(attributes.socialInsurance)|\(attributes.ruralMedical)|\(attributes.lifeStatus.rawValue)"
-                .utf8))
-        return index.digest(domain: "fp", bytes)
+        index.digest(domain: "fp", PersonCodec.bytes(details) + Self.attributeBytes(attributes))
+    }
+
+    static func attributeBytes(_ attributes: PersonAttributes) -> [UInt8] {
+        [
+            attributes.household == .local ? 1 : 2, attributes.socialInsurance ? 1 : 0,
+            attributes.ruralMedical ? 1 : 0, attributes.lifeStatus == .alive ? 1 : 2,
+        ]
     }
 }

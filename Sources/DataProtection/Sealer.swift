@@ -79,9 +79,10 @@ public enum DataProtectionError: Error, Equatable, Sendable, CustomStringConvert
 /// ID number without storing the number in clear, and fingerprints that tell whether two records
 /// hold the same data.
 public struct BlindIndex: Sendable {
-    let key: SymmetricKey
+    /// HMAC state after the key is absorbed; copying it saves the key setup for every digest.
+    let keyed: HMAC<SHA256>
 
-    public init(key: SymmetricKey) { self.key = key }
+    public init(key: SymmetricKey) { self.keyed = HMAC<SHA256>(key: key) }
 
     /// 16 bytes of HMAC-SHA256 over the normalised resident ID number.
     public func residentID(_ number: String) -> Data {
@@ -90,7 +91,7 @@ public struct BlindIndex: Sendable {
 
     /// 16 bytes of HMAC-SHA256 over arbitrary bytes in a named domain (e.g. `fp` for fingerprints).
     public func digest(domain: String, _ bytes: some DataProtocol) -> Data {
-        var hmac = HMAC<SHA256>(key: key)
+        var hmac = keyed
         hmac.update(data: Data(domain.utf8))
         hmac.update(data: [0])
         hmac.update(data: bytes)

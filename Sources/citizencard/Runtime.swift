@@ -34,7 +34,10 @@ struct Runtime {
     var databaseDescription: String
     var createdKeys: Bool
 
-    static func open(_ options: StoreOptions, logger: Logger, clock: any Clock = SystemClock()) throws -> Runtime {
+    /// - Parameter cacheMebibytes: SQLite page cache per connection (bulk work wants more).
+    static func open(_ options: StoreOptions, logger: Logger, clock: any Clock = SystemClock(), cacheMebibytes: Int = 32)
+        throws -> Runtime
+    {
         let directory = options.dataDirectory
         do {
             try FileManager.default.createDirectory(
@@ -45,7 +48,8 @@ struct Runtime {
         let configuration = try Configuration.loadOrCreate(in: directory)
         let keyFile = directory.appendingPathComponent(configuration.keyFile)
         let (keyRing, created) = try KeyRing.loadOrCreate(at: keyFile, createdAt: clock.now().iso8601)
-        let (store, description) = try openStore(options.databaseURL ?? configuration.database, directory: directory)
+        let (store, description) = try openStore(
+            options.databaseURL ?? configuration.database, directory: directory, cacheMebibytes: cacheMebibytes)
         let env = ServiceEnvironment(
             store: store, vault: PersonVault(keyRing: keyRing), clock: clock, ids: UUIDv7Generator(),
             city: configuration.city, policy: configuration.policy, passwordCost: configuration.passwordCost,
@@ -56,7 +60,7 @@ struct Runtime {
     }
 
     /// `sqlite:PATH` (relative paths are inside the data directory) or nothing for the default.
-    static func openStore(_ url: String?, directory: URL) throws -> (any CitizenCardStore, String) {
+    static func openStore(_ url: String?, directory: URL, cacheMebibytes: Int) throws -> (any CitizenCardStore, String) {
         let text = url ?? "sqlite:citizencard.sqlite"
         if text.hasPrefix("sqlite:") {
             var path = String(text.dropFirst("sqlite:".count))
@@ -64,7 +68,7 @@ struct Runtime {
             guard !path.isEmpty else { throw ValidationError("sqlite: needs a file path, e.g. sqlite:citizencard.sqlite") }
             let file = path.hasPrefix("/") ? URL(fileURLWithPath: path) : directory.appendingPathComponent(path)
             do {
-                return (try SQLiteStore(path: file.path), "SQLite \(file.path)")
+                return (try SQLiteStore(path: file.path, cacheMebibytes: cacheMebibytes), "SQLite \(file.path)")
             } catch {
                 throw ValidationError("cannot open the database: \(error)")
             }

@@ -15,7 +15,7 @@ public struct PersonImporter: Sendable {
 
     public init(_ env: ServiceEnvironment) { self.env = env }
 
-    public static let batchSizeDefault = 5000
+    public static let batchSizeDefault = 20_000
 
     public struct Progress: Sendable {
         public var bytesRead: Int64
@@ -144,15 +144,15 @@ public struct PersonImporter: Sendable {
                 errors.write(rowErrors.errors)
             case .success(let row):
                 let id: Person.ID = env.ids.make()
-                let sealed: Data
-                do { sealed = try env.vault.seal(row.details, personID: id) } catch {
+                let sealed: (sealed: Data, fingerprint: Data)
+                do { sealed = try env.vault.sealWithFingerprint(row.details, row.attributes, personID: id) } catch {
                     throw .storage(CitizenCardError(.internal, "sealing failed"))
                 }
                 batch.persons.append(
                     SealedPerson(
-                        id: id, idIndex: env.vault.indexOf(row.details.residentID),
-                        fingerprint: env.vault.fingerprint(row.details, row.attributes), details: sealed,
-                        attributes: row.attributes, version: 1, provenance: provenance, createdAt: now))
+                        id: id, idIndex: env.vault.indexOf(row.details.residentID), fingerprint: sealed.fingerprint,
+                        details: sealed.sealed, attributes: row.attributes, version: 1, provenance: provenance,
+                        createdAt: now))
                 batch.lines.append(row.line)
             }
         }
