@@ -46,6 +46,30 @@ struct StorageContractTests {
         LifecycleContext(now: time ?? t0, actor: "clerk", outletID: nil)
     }
 
+    /// Commits each step as its own update and event; a step into a batch first inserts the batch.
+    func walk(_ card: Card, through steps: [CardAction], in store: any CitizenCardStore) async throws -> Card {
+        var card = card
+        for step in steps {
+            if case .addToBatch(let id) = step {
+                var insert = ChangeSet()
+                insert.add(.insertBatch(ProductionBatch(id: id, number: "PB-\(id.rawValue.suffix(6))", cardCount: 1, createdAt: t0, createdBy: "admin")))
+                try await store.commit(insert)
+            }
+            let (next, event) = try card.applying(step, context: context())
+            var update = ChangeSet()
+            update.add(.updateCard(next, expectedVersion: card.version))
+            update.add(.appendCardEvent(event))
+            try await store.commit(update)
+            card = next
+        }
+        return card
+    }
+
+    /// From an application to an issued card.
+    var toActive: [CardAction] {
+        [.approve, .addToBatch(ProductionBatch.ID(rawValue: ids.next())), .productionSucceeded, .deliver, .issue]
+    }
+
     // MARK: Persons
 
     @Test("a person reads back as written, by id and by blind index", arguments: Backend.allCases)
@@ -137,24 +161,7 @@ struct StorageContractTests {
         #expect(try await store.card(id: card.id) == card)
         #expect(try await store.card(number: card.number) == card)
         // Walk it to a cancelled, formerly lost card so that loss and cancellation columns are set.
-        let steps: [CardAction] = [.approve, .addToBatch(ProductionBatch.ID(rawValue: ids.next())), .productionSucceeded, .deliver, .issue, .reportPreLoss(channel: .phone), .reportWrittenLoss]
-        var batch: ProductionBatch? = nil
-        for step in steps {
-            if case .addToBatch(let id) = step {
-                let value = ProductionBatch(id: id, number: "PB000001", cardCount: 1, createdAt: t0, createdBy: "admin")
-                batch = value
-                var insert = ChangeSet()
-                insert.add(.insertBatch(value))
-                try await store.commit(insert)
-            }
-            let (next, event) = try card.applying(step, context: context())
-            var update = ChangeSet()
-            update.add(.updateCard(next, expectedVersion: card.version))
-            update.add(.appendCardEvent(event))
-            try await store.commit(update)
-            card = next
-        }
-        #expect(batch != nil)
+        card = try await walk(card, through: toActive + [.reportPreLoss(channel: .phone), .reportWrittenLoss], in: store)
         #expect(try await store.card(id: card.id) == card)
         let cancellation = Cancellation(reason: .death, applicant: .relative, relationship: .child, documentReference: "死亡证明 123", at: t0)
         let (cancelled, event) = try card.applying(.cancel(cancellation), context: context())
@@ -216,27 +223,7 @@ struct StorageContractTests {
         var insert = ChangeSet()
         insert.add(.insertCard(card))
         try await store.commit(insert)
-        for step: CardAction in [.approve, .addToBatch(ProductionBatch.ID(rawValue: ids.next()))] {
-            if case .addToBatch(let id) = step {
-                var batch = ChangeSet()
-                batch.add(.insertBatch(ProductionBatch(id: id, number: "PB1", cardCount: 1, createdAt: t0, createdBy: "a")))
-                try await store.commit(batch)
-            }
-            let (next, event) = try card.applying(step, context: context())
-            var update = ChangeSet()
-            update.add(.updateCard(next, expectedVersion: card.version))
-            update.add(.appendCardEvent(event))
-            try await store.commit(update)
-            card = next
-        }
-        for step: CardAction in [.productionSucceeded, .deliver, .issue, .reportWrittenLoss] {
-            let (next, event) = try card.applying(step, context: context())
-            var update = ChangeSet()
-            update.add(.updateCard(next, expectedVersion: card.version))
-            update.add(.appendCardEvent(event))
-            try await store.commit(update)
-            card = next
-        }
+        card = try await walk(card, through: toActive + [.reportWrittenLoss], in: store)
         // A lost card: half the tasks reissue it (adding a successor), half cancel it.
         let lost = card
         let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
@@ -287,15 +274,8 @@ struct StorageContractTests {
         var card = card(of: person, outlet: outlet, sequence: 1)
         var insert = ChangeSet()
         insert.add(.insertCard(card))
-        insert.add(.insertBatch(ProductionBatch(id: ProductionBatch.ID(rawValue: "00000000-0000-7000-8000-00000000ffff"), number: "PB1", cardCount: 1, createdAt: t0, createdBy: "a")))
         try await store.commit(insert)
-        for step: CardAction in [.approve, .addToBatch(ProductionBatch.ID(rawValue: "00000000-0000-7000-8000-00000000ffff")), .productionSucceeded, .deliver, .issue, .reportPreLoss(channel: .phone)] {
-            let (next, _) = try card.applying(step, context: context())
-            var update = ChangeSet()
-            update.add(.updateCard(next, expectedVersion: card.version))
-            try await store.commit(update)
-            card = next
-        }
+        card = try await walk(card, through: toActive + [.reportPreLoss(channel: .phone)], in: store)
         #expect(try await store.cardsWithTransitionsDue(at: t0.adding(days: 4), limit: 10).isEmpty)
         #expect(try await store.cardsWithTransitionsDue(at: t0.adding(days: 5), limit: 10).map(\.id) == [card.id])
         #expect(try await store.cardsWithTransitionsDue(at: t0.adding(years: 11), limit: 10).map(\.id) == [card.id])
