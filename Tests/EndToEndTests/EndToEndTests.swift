@@ -126,6 +126,11 @@ struct EndToEndTests {
         #expect(report.contains("4,sex,") && report.contains("5,id_number,"))
         let second = try Binary.run(["import", "persons", csv.path, "--data", data], in: scratch.url)
         #expect(second.output.contains("imported:           0") && second.output.contains("already registered: 2"))
+        #expect(!second.errors.contains("rows/s"), "no progress bar when standard error is not a terminal")
+        // On a terminal (a pseudo-terminal made by script(1)) the progress bar is drawn.
+        let command = [Binary.url.path, "import", "persons", csv.path, "--data", data].map { "'\($0)'" }.joined(separator: " ")
+        let terminal = try Binary.run(["-qec", command, "/dev/null"], in: scratch.url, executable: URL(fileURLWithPath: "/usr/bin/script"))
+        #expect(terminal.output.contains("100%") && terminal.output.contains("█"), "\(terminal.output)")
         let missing = try Binary.run(["import", "persons", scratch.file("nope.csv").path, "--data", data], in: scratch.url)
         #expect(missing.status != 0 && missing.errors.contains("cannot read"))
         let header = scratch.file("header.csv")
