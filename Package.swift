@@ -10,7 +10,7 @@ let package = Package(
     name: "CitizenCard",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "citizencard", targets: ["citizencard"]),
+        .executable(name: "citizencard", targets: ["citizencard"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),

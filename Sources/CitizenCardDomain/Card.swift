@@ -184,7 +184,9 @@ public struct LossReport: Hashable, Codable, Sendable {
     /// When the written report was made (equal to `effectiveAt` unless it confirmed a pre-loss).
     public var writtenAt: Timestamp?
 
-    public init(kind: Kind, channel: Channel, effectiveAt: Timestamp, preLossExpiresAt: Timestamp?, writtenAt: Timestamp?) {
+    public init(
+        kind: Kind, channel: Channel, effectiveAt: Timestamp, preLossExpiresAt: Timestamp?, writtenAt: Timestamp?
+    ) {
         self.kind = kind
         self.channel = channel
         self.effectiveAt = effectiveAt
@@ -219,7 +221,9 @@ public struct Cancellation: Hashable, Codable, Sendable {
     public var documentReference: String
     public var at: Timestamp
 
-    public init(reason: Reason, applicant: Applicant, relationship: Relationship?, documentReference: String, at: Timestamp) {
+    public init(
+        reason: Reason, applicant: Applicant, relationship: Relationship?, documentReference: String, at: Timestamp
+    ) {
         self.reason = reason
         self.applicant = applicant
         self.relationship = relationship

@@ -109,7 +109,8 @@ extension Card {
     ///
     /// Time-based transitions (`expirePreLoss`, `expire`) take effect at the moment they were due,
     /// not at `context.now`, so that the record shows when the card really changed.
-    public func applying(_ action: CardAction, context: LifecycleContext) throws(CitizenCardError) -> (Card, CardEvent) {
+    public func applying(_ action: CardAction, context: LifecycleContext) throws(CitizenCardError) -> (Card, CardEvent)
+    {
         var next = self
         var reason: String? = nil
         var effectiveAt = context.now

@@ -95,7 +95,8 @@ public struct Criterion: Hashable, Codable, Sendable {
             }
         case .socialInsurance, .ruralMedical:
             guard equals == "true" || equals == "false", atLeast == nil, atMost == nil else {
-                throw CitizenCardError(.invalidField, field: "criteria", "\(attribute.rawValue) takes equals: true or false")
+                throw CitizenCardError(
+                    .invalidField, field: "criteria", "\(attribute.rawValue) takes equals: true or false")
             }
         case .regionCode:
             guard let equals, (1...6).contains(equals.utf8.count), equals.utf8.allSatisfy(\.isASCIIDigit),
@@ -150,7 +151,9 @@ public struct EligibilityDecision: Hashable, Codable, Sendable {
 
 public enum Eligibility {
     /// Decides eligibility on `date` under `rules` (rules not in force on that date are ignored).
-    public static func decide(_ facts: EligibilityFacts, rules: [EligibilityRule], on date: CalendarDate)
+    public static func decide(
+        _ facts: EligibilityFacts, rules: [EligibilityRule], on date: CalendarDate
+    )
         -> EligibilityDecision
     {
         guard facts.lifeStatus == .alive else {

@@ -9,7 +9,8 @@ public enum PersonFields {
     public static func name(_ value: String, field: String = "name") throws(CitizenCardError) -> String {
         let trimmed = value.trimmingSpaces
         guard !trimmed.isEmpty, trimmed.count <= nameLengthMax, !hasControlCharacters(trimmed) else {
-            throw CitizenCardError.invalid(field, "a name is 1-\(nameLengthMax) characters without control characters",
+            throw CitizenCardError.invalid(
+                field, "a name is 1-\(nameLengthMax) characters without control characters",
                 zh: "姓名须为1至\(nameLengthMax)个字符")
         }
         return trimmed
@@ -26,7 +27,8 @@ public enum PersonFields {
                     || (index == 0 && byte == UInt8(ascii: "+"))
             } && bytes.contains(where: \.isASCIIDigit)
         guard valid else {
-            throw CitizenCardError.invalid(field, "a phone number is 5-20 digits, '+' first and '-' allowed",
+            throw CitizenCardError.invalid(
+                field, "a phone number is 5-20 digits, '+' first and '-' allowed",
                 zh: "电话号码须为5至20位数字")
         }
         return trimmed
@@ -36,13 +38,16 @@ public enum PersonFields {
     public static func text(_ value: String?, field: String, lengthMax: Int) throws(CitizenCardError) -> String? {
         guard let trimmed = value?.trimmingSpaces, !trimmed.isEmpty else { return nil }
         guard trimmed.count <= lengthMax, !hasControlCharacters(trimmed) else {
-            throw CitizenCardError.invalid(field, "at most \(lengthMax) characters without control characters",
+            throw CitizenCardError.invalid(
+                field, "at most \(lengthMax) characters without control characters",
                 zh: "最多\(lengthMax)个字符")
         }
         return trimmed
     }
 
-    public static func residentID(_ value: String, today: CalendarDate, field: String = "idNumber")
+    public static func residentID(
+        _ value: String, today: CalendarDate, field: String = "idNumber"
+    )
         throws(CitizenCardError) -> ResidentID
     {
         switch ResidentID.parse(value, today: today) {

@@ -12,13 +12,15 @@ extension API {
     func registerProduction(_ routes: EndpointRegistry) {
         let batches = "\(Self.prefix)/production-batches"
         routes.add(.post, batches, .permission(.manageProduction)) { request, context, actor in
-            let (body, bytes) = try await JSONBody.decode(ProductionService.BatchRequest.self, request, context: context)
+            let (body, bytes) = try await JSONBody.decode(
+                ProductionService.BatchRequest.self, request, context: context)
             return try await idempotent(request, context, actor, body: bytes, status: .created) { key in
                 try await production.createBatch(body, actor: actor, idempotency: key)
             }
         }
         routes.add(.get, batches, .permission(.manageProduction)) { request, _, actor in
-            try JSONResponse.make(Page(items: try await production.batches(limit: try request.queryLimit(), actor: actor), next: nil))
+            try JSONResponse.make(
+                Page(items: try await production.batches(limit: try request.queryLimit(), actor: actor), next: nil))
         }
         routes.add(.get, "\(batches)/{batchId}", .permission(.manageProduction)) { _, context, actor in
             try JSONResponse.make(try await production.batch(try context.id("batchId"), actor: actor))
@@ -29,7 +31,8 @@ extension API {
                 headers: [.cacheControl: "no-store"])
         }
         routes.add(.post, "\(batches)/{batchId}/results", .permission(.manageProduction)) { request, context, actor in
-            let (body, bytes) = try await JSONBody.decode(ProductionService.ResultsRequest.self, request, context: context)
+            let (body, bytes) = try await JSONBody.decode(
+                ProductionService.ResultsRequest.self, request, context: context)
             let id: ProductionBatch.ID = try context.id("batchId")
             return try await idempotent(request, context, actor, body: bytes) { key in
                 try await production.recordResults(id, body, actor: actor, idempotency: key)
@@ -64,7 +67,8 @@ extension API {
         routes.add(.post, "\(rules)/{ruleId}/end", .permission(.administer)) { request, context, actor in
             let (body, _) = try await JSONBody.decode(EndRuleRequest.self, request, context: context)
             return try JSONResponse.make(
-                try await administration.endRule(try context.id("ruleId"), effectiveUntil: body.effectiveUntil, actor: actor))
+                try await administration.endRule(
+                    try context.id("ruleId"), effectiveUntil: body.effectiveUntil, actor: actor))
         }
         let outlets = "\(Self.prefix)/outlets"
         routes.add(.get, outlets, .permission(.readCards)) { _, _, actor in
@@ -83,8 +87,10 @@ extension API {
             return try JSONResponse.make(try await administration.addOperator(body, actor: actor), status: .created)
         }
         routes.add(.patch, "\(operators)/{operatorId}", .permission(.administer)) { request, context, actor in
-            let (body, _) = try await JSONBody.decode(AdministrationService.OperatorChange.self, request, context: context)
-            return try JSONResponse.make(try await administration.changeOperator(try context.id("operatorId"), body, actor: actor))
+            let (body, _) = try await JSONBody.decode(
+                AdministrationService.OperatorChange.self, request, context: context)
+            return try JSONResponse.make(
+                try await administration.changeOperator(try context.id("operatorId"), body, actor: actor))
         }
         routes.add(.get, "\(Self.prefix)/audit", .permission(.readAudit)) { request, _, actor in
             let filter = try auditFilter(request)

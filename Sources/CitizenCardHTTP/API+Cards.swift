@@ -23,7 +23,8 @@ extension API {
         let cardsPath = "\(Self.prefix)/cards"
         routes.add(.get, cardsPath, .permission(.readCards)) { request, context, actor in
             guard let text = request.query("state"), let state = CardState(rawValue: text) else {
-                throw CitizenCardError.invalid("state", "one of \(CardState.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw CitizenCardError.invalid(
+                    "state", "one of \(CardState.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             let outlet = try request.query("outletId").map { text throws(CitizenCardError) in
                 guard let id = Outlet.ID(parsing: text) else { throw CitizenCardError.invalid("outletId", "a UUID") }
@@ -38,15 +39,18 @@ extension API {
             return try JSONResponse.make(Page(items: items, next: items.count == limit ? items.last?.id.rawValue : nil))
         }
         routes.add(.get, "\(cardsPath)/by-number/{cardNumber}", .permission(.readCards)) { _, context, actor in
-            try JSONResponse.make(try await cards.card(number: context.parameters.get("cardNumber") ?? "", actor: actor))
+            try JSONResponse.make(
+                try await cards.card(number: context.parameters.get("cardNumber") ?? "", actor: actor))
         }
         routes.add(.get, "\(cardsPath)/{cardId}", .permission(.readCards)) { _, context, actor in
             try JSONResponse.make(try await cards.card(try context.id("cardId"), actor: actor))
         }
         routes.add(.get, "\(cardsPath)/{cardId}/events", .permission(.readCards)) { _, context, actor in
-            try JSONResponse.make(Page(items: try await cards.events(of: try context.id("cardId"), actor: actor), next: nil))
+            try JSONResponse.make(
+                Page(items: try await cards.events(of: try context.id("cardId"), actor: actor), next: nil))
         }
-        routes.add(.post, "\(cardsPath)/{cardId}/verification", .permission(.verifyApplications)) { request, context, actor in
+        routes.add(.post, "\(cardsPath)/{cardId}/verification", .permission(.verifyApplications)) {
+            request, context, actor in
             let (body, bytes) = try await JSONBody.decode(VerificationRequest.self, request, context: context)
             let id: Card.ID = try context.id("cardId")
             return try await idempotent(request, context, actor, body: bytes) { key in
@@ -66,7 +70,8 @@ extension API {
             let (body, bytes) = try await JSONBody.decode(PreLossRequest.self, request, context: context)
             let id: Card.ID = try context.id("cardId")
             return try await idempotent(request, context, actor, body: bytes) { key in
-                try await cards.reportPreLoss(id, idNumber: body.idNumber, channel: body.channel, actor: actor, idempotency: key)
+                try await cards.reportPreLoss(
+                    id, idNumber: body.idNumber, channel: body.channel, actor: actor, idempotency: key)
             }
         }
         addSuccessorAction(routes, "reissue") { id, body, actor, key in
@@ -78,8 +83,10 @@ extension API {
         addSuccessorAction(routes, "renewal") { id, body, actor, key in
             try await cards.renew(id, body, actor: actor, idempotency: key)
         }
-        routes.add(.post, "\(cardsPath)/{cardId}/cancellation", .permission(.counterService)) { request, context, actor in
-            let (body, bytes) = try await JSONBody.decode(CardService.CancellationRequest.self, request, context: context)
+        routes.add(.post, "\(cardsPath)/{cardId}/cancellation", .permission(.counterService)) {
+            request, context, actor in
+            let (body, bytes) = try await JSONBody.decode(
+                CardService.CancellationRequest.self, request, context: context)
             let id: Card.ID = try context.id("cardId")
             return try await idempotent(request, context, actor, body: bytes) { key in
                 try await cards.cancel(id, body, actor: actor, idempotency: key)
@@ -92,9 +99,12 @@ extension API {
 
     func addIdentityAction(
         _ routes: EndpointRegistry, _ name: String,
-        _ run: @escaping @Sendable (Card.ID, CardService.IdentityCheck, Actor, IdempotencyKey?) async throws -> CardServiceResult
+        _ run:
+            @escaping @Sendable (Card.ID, CardService.IdentityCheck, Actor, IdempotencyKey?) async throws ->
+            CardServiceResult
     ) {
-        routes.add(.post, "\(Self.prefix)/cards/{cardId}/\(name)", .permission(.counterService)) { request, context, actor in
+        routes.add(.post, "\(Self.prefix)/cards/{cardId}/\(name)", .permission(.counterService)) {
+            request, context, actor in
             let (body, bytes) = try await JSONBody.decode(IdentityRequest.self, request, context: context)
             let id: Card.ID = try context.id("cardId")
             return try await idempotent(request, context, actor, body: bytes) { key in
@@ -105,9 +115,12 @@ extension API {
 
     func addSuccessorAction(
         _ routes: EndpointRegistry, _ name: String,
-        _ run: @escaping @Sendable (Card.ID, CardService.SuccessorRequest, Actor, IdempotencyKey?) async throws -> CardServiceResult
+        _ run:
+            @escaping @Sendable (Card.ID, CardService.SuccessorRequest, Actor, IdempotencyKey?) async throws ->
+            CardServiceResult
     ) {
-        routes.add(.post, "\(Self.prefix)/cards/{cardId}/\(name)", .permission(.counterService)) { request, context, actor in
+        routes.add(.post, "\(Self.prefix)/cards/{cardId}/\(name)", .permission(.counterService)) {
+            request, context, actor in
             let (body, bytes) = try await JSONBody.decode(CardService.SuccessorRequest.self, request, context: context)
             let id: Card.ID = try context.id("cardId")
             return try await idempotent(request, context, actor, body: bytes, status: .created) { key in

@@ -63,7 +63,8 @@ struct API {
         }
         routes.add(.post, "\(Self.prefix)/auth/password", .authenticated) { request, context, actor in
             let (body, _) = try await JSONBody.decode(PasswordChange.self, request, context: context)
-            try await auth.changePassword(current: body.currentPassword, new: body.newPassword, token: context.token, actor: actor)
+            try await auth.changePassword(
+                current: body.currentPassword, new: body.newPassword, token: context.token, actor: actor)
             return Response(status: .noContent)
         }
         routes.add(.get, "\(Self.prefix)/auth/me", .authenticated) { _, _, actor in
@@ -93,7 +94,8 @@ struct API {
         routes.add(.get, "\(persons)/{personId}", .permission(.readPersons)) { request, context, actor in
             try JSONResponse.make(
                 try await registry.read(
-                    try context.id("personId"), reveal: try request.queryFlag("reveal"), purpose: request.query("purpose"),
+                    try context.id("personId"), reveal: try request.queryFlag("reveal"),
+                    purpose: request.query("purpose"),
                     actor: actor))
         }
         routes.add(.patch, "\(persons)/{personId}", .permission(.maintainPersons)) { request, context, actor in
@@ -114,10 +116,12 @@ struct API {
             }
             let buffer = try await JSONBody.bytes(request, context: context, limit: RegistryService.photoSizeMax)
             return try JSONResponse.make(
-                try await registry.storePhoto(try context.id("personId"), bytes: Data(buffer.readableBytesView), actor: actor))
+                try await registry.storePhoto(
+                    try context.id("personId"), bytes: Data(buffer.readableBytesView), actor: actor))
         }
         routes.add(.get, "\(persons)/{personId}/photo", .permission(.readPersons)) { request, context, actor in
-            let photo = try await registry.photo(try context.id("personId"), purpose: request.query("purpose"), actor: actor)
+            let photo = try await registry.photo(
+                try context.id("personId"), purpose: request.query("purpose"), actor: actor)
             return Response(
                 status: .ok, headers: [.contentType: photo.mediaType, .cacheControl: "no-store"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: photo.bytes)))
@@ -126,7 +130,8 @@ struct API {
             try JSONResponse.make(try await registry.eligibility(try context.id("personId"), actor: actor))
         }
         routes.add(.get, "\(persons)/{personId}/cards", .permission(.readCards)) { _, context, actor in
-            try JSONResponse.make(Page(items: try await cards.cards(of: try context.id("personId"), actor: actor), next: nil))
+            try JSONResponse.make(
+                Page(items: try await cards.cards(of: try context.id("personId"), actor: actor), next: nil))
         }
     }
 }

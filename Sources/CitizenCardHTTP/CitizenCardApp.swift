@@ -35,7 +35,9 @@ public enum CitizenCardApp {
         return Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "CitizenCard"),
-            services: [DueTransitionsService(cards: CardService(env), intervalSeconds: sweepIntervalSeconds, logger: logger)],
+            services: [
+                DueTransitionsService(cards: CardService(env), intervalSeconds: sweepIntervalSeconds, logger: logger)
+            ],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: logger)
     }
@@ -60,7 +62,8 @@ enum Health {
 
 enum OpenAPIDocument {
     static func bytes() throws -> Data {
-        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml", subdirectory: "Resources") else {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml", subdirectory: "Resources")
+        else {
             throw CitizenCardError(.internal, "openapi.yaml is not bundled")
         }
         return try Data(contentsOf: url)

@@ -37,7 +37,8 @@ enum JSONBody {
         } catch let error as DecodingError {
             throw describe(error)
         }
-        if let unknown = unknownField(in: tree, known: try JSONSerialization.jsonObject(with: APIJSON.encoder.encode(value)))
+        if let unknown = unknownField(
+            in: tree, known: try JSONSerialization.jsonObject(with: APIJSON.encoder.encode(value)))
         {
             throw CitizenCardError(
                 .unknownField, field: unknown, "this operation does not take '\(unknown)'", zh: "此操作不接受字段'\(unknown)'")
@@ -45,7 +46,9 @@ enum JSONBody {
         return value
     }
 
-    static func decode<T: Codable>(_ type: T.Type, _ request: Request, context: AppContext) async throws -> (T, ByteBuffer) {
+    static func decode<T: Codable>(
+        _ type: T.Type, _ request: Request, context: AppContext
+    ) async throws -> (T, ByteBuffer) {
         let buffer = try await bytes(request, context: context)
         return (try decode(type, from: buffer, request: request), buffer)
     }
@@ -65,7 +68,9 @@ enum JSONBody {
             }
         } else if let sent = sent as? [Any], let known = known as? [Any] {
             for (index, element) in sent.enumerated() where index < known.count {
-                if let found = unknownField(in: element, known: known[index], path: "\(path)[\(index)]") { return found }
+                if let found = unknownField(in: element, known: known[index], path: "\(path)[\(index)]") {
+                    return found
+                }
             }
         }
         return nil
@@ -91,7 +96,8 @@ enum JSONBody {
         case .dataCorrupted(let context):
             let field = name(context.codingPath)
             if field.isEmpty { return CitizenCardError(.malformedRequest, "the body is not valid JSON") }
-            return CitizenCardError(.invalidField, field: field, "'\(field)' has an invalid value", zh: "字段\(field)的值无效")
+            return CitizenCardError(
+                .invalidField, field: field, "'\(field)' has an invalid value", zh: "字段\(field)的值无效")
         @unknown default:
             return CitizenCardError(.malformedRequest)
         }
@@ -110,7 +116,9 @@ enum JSONBody {
 
 /// Responses in the API's JSON conventions.
 enum JSONResponse {
-    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]) throws
+    static func make(
+        _ value: some Encodable, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]
+    ) throws
         -> Response
     {
         let data = try APIJSON.encoder.encode(value)

@@ -21,7 +21,7 @@ public struct AdministrationService: Sendable {
 
     public func feeSchedule(actor: Actor) async throws(CitizenCardError) -> FeeScheduleView {
         try actor.require(.readCards)
-        let entries = try await env.fetch { () async throws(StorageError) in try await env.store.feeEntries() }
+        let entries = try await env.fetch(try await env.store.feeEntries())
         let schedule = FeeSchedule(entries: entries)
         var current: [String: Money] = [:]
         for item in FeeItem.allCases {
@@ -69,7 +69,7 @@ public struct AdministrationService: Sendable {
 
     public func eligibilityRules(actor: Actor) async throws(CitizenCardError) -> [EligibilityRule] {
         try actor.require(.readPersons)
-        return try await env.fetch { () async throws(StorageError) in try await env.store.eligibilityRules() }
+        return try await env.fetch(try await env.store.eligibilityRules())
     }
 
     public struct NewRule: Codable, Sendable {
@@ -102,7 +102,8 @@ public struct AdministrationService: Sendable {
             effectiveUntil: request.effectiveUntil)
         try rule.validate()
         guard rule.effectiveFrom >= env.today else {
-            throw CitizenCardError.invalid("effectiveFrom", "a rule takes effect today or later; past eligibility is not rewritten")
+            throw CitizenCardError.invalid(
+                "effectiveFrom", "a rule takes effect today or later; past eligibility is not rewritten")
         }
         var changes = ChangeSet()
         changes.add(.insertEligibilityRule(rule))
@@ -115,14 +116,19 @@ public struct AdministrationService: Sendable {
     }
 
     /// Ends a rule: it no longer applies from `effectiveUntil` on.
-    public func endRule(_ id: EligibilityRule.ID, effectiveUntil: CalendarDate, actor: Actor) async throws(CitizenCardError)
+    public func endRule(
+        _ id: EligibilityRule.ID, effectiveUntil: CalendarDate, actor: Actor
+    ) async throws(CitizenCardError)
         -> EligibilityRule
     {
         try actor.require(.administer)
-        let rules = try await env.fetch { () async throws(StorageError) in try await env.store.eligibilityRules() }
-        guard var rule = rules.first(where: { $0.id == id }) else { throw CitizenCardError.notFound("eligibility rule") }
+        let rules = try await env.fetch(try await env.store.eligibilityRules())
+        guard var rule = rules.first(where: { $0.id == id }) else {
+            throw CitizenCardError.notFound("eligibility rule")
+        }
         guard effectiveUntil >= env.today else {
-            throw CitizenCardError.invalid("effectiveUntil", "a rule ends today or later; past eligibility is not rewritten")
+            throw CitizenCardError.invalid(
+                "effectiveUntil", "a rule ends today or later; past eligibility is not rewritten")
         }
         if let current = rule.effectiveUntil, current <= env.today {
             throw CitizenCardError.invalid("effectiveUntil", "the rule has ended already")
@@ -143,7 +149,7 @@ public struct AdministrationService: Sendable {
 
     public func outlets(actor: Actor) async throws(CitizenCardError) -> [Outlet] {
         try actor.require(.readCards)
-        return try await env.fetch { () async throws(StorageError) in try await env.store.outlets() }
+        return try await env.fetch(try await env.store.outlets())
     }
 
     public struct NewOutlet: Codable, Sendable {
@@ -192,7 +198,8 @@ public struct AdministrationService: Sendable {
 
     public func operators(actor: Actor) async throws(CitizenCardError) -> [OperatorView] {
         try actor.require(.administer)
-        return try await env.fetch { () async throws(StorageError) in try await env.store.operators() }.map(OperatorView.init)
+        return try await env.fetch(try await env.store.operators()).map(
+            OperatorView.init)
     }
 
     public struct NewOperator: Codable, Sendable {
@@ -215,7 +222,8 @@ public struct AdministrationService: Sendable {
 
     static func checkPassword(_ password: String, field: String = "password") throws(CitizenCardError) {
         guard password.count >= passwordLengthMin, password.utf8.count <= 72 else {
-            throw CitizenCardError.invalid(field, "\(passwordLengthMin)-72 characters", zh: "密码须为\(passwordLengthMin)至72个字符")
+            throw CitizenCardError.invalid(
+                field, "\(passwordLengthMin)-72 characters", zh: "密码须为\(passwordLengthMin)至72个字符")
         }
     }
 
@@ -234,11 +242,14 @@ public struct AdministrationService: Sendable {
     }
 
     /// Renames, deactivates or reactivates an account, or resets its password.
-    public func changeOperator(_ id: Operator.ID, _ change: OperatorChange, actor: Actor) async throws(CitizenCardError)
+    public func changeOperator(
+        _ id: Operator.ID, _ change: OperatorChange, actor: Actor
+    ) async throws(CitizenCardError)
         -> OperatorView
     {
         try actor.require(.administer)
-        guard var staff = try await env.fetch({ () async throws(StorageError) in try await env.store.operator(id: id) }) else {
+        guard var staff = try await env.fetch(try await env.store.operator(id: id))
+        else {
             throw CitizenCardError.notFound("operator")
         }
         var fields: [String] = []
@@ -268,7 +279,8 @@ public struct AdministrationService: Sendable {
         changes.record(
             AuditDraft(
                 at: env.clock.now(), actor: actor.name, action: "operator.change", subject: "operator:\(staff.id)",
-                purpose: "administration", detail: #"{"fields":"\#(fields.joined(separator: ","))","active":\#(staff.active)}"#))
+                purpose: "administration",
+                detail: #"{"fields":"\#(fields.joined(separator: ","))","active":\#(staff.active)}"#))
         try await env.commit(changes)
         return OperatorView(staff)
     }
@@ -276,7 +288,9 @@ public struct AdministrationService: Sendable {
     /// The account of a user name (the command line manages staff by name).
     public func operatorID(username: String) async throws(CitizenCardError) -> Operator.ID {
         let name = username.trimmingSpaces.lowercased()
-        guard let staff = try await env.fetch({ () async throws(StorageError) in try await env.store.operator(username: name) }) else {
+        guard
+            let staff = try await env.fetch(try await env.store.operator(username: name))
+        else {
             throw CitizenCardError.notFound("operator")
         }
         return staff.id
@@ -286,19 +300,23 @@ public struct AdministrationService: Sendable {
         try actor.require(.administer)
         let username = request.username.trimmingSpaces.lowercased()
         guard (3...32).contains(username.count),
-            username.utf8.allSatisfy({ $0.isASCIIAlphanumeric || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") })
+            username.utf8.allSatisfy({
+                $0.isASCIIAlphanumeric || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_")
+            })
         else { throw CitizenCardError.invalid("username", "3-32 of a-z, 0-9, '.', '-', '_'") }
         guard request.role.isOutletBound == (request.outletId != nil) else {
-            throw CitizenCardError.invalid("outletId", "operators and supervisors belong to an outlet; administrators do not")
+            throw CitizenCardError.invalid(
+                "outletId", "operators and supervisors belong to an outlet; administrators do not")
         }
         if let outletID = request.outletId,
-            try await env.fetch({ () async throws(StorageError) in try await env.store.outlet(id: outletID) }) == nil
+            try await env.fetch(try await env.store.outlet(id: outletID)) == nil
         {
             throw CitizenCardError.notFound("outlet")
         }
         try Self.checkPassword(request.password)
         let staff = Operator(
-            id: env.ids.make(), username: username, displayName: try PersonFields.name(request.displayName, field: "displayName"),
+            id: env.ids.make(), username: username,
+            displayName: try PersonFields.name(request.displayName, field: "displayName"),
             role: request.role, outletID: request.outletId,
             passwordHash: Bcrypt.hash(request.password, cost: env.passwordCost))
         var changes = ChangeSet()

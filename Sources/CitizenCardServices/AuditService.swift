@@ -7,9 +7,11 @@ public struct AuditService: Sendable {
 
     public init(_ env: ServiceEnvironment) { self.env = env }
 
-    public func entries(_ filter: AuditFilter, limit: Int, actor: Actor) async throws(CitizenCardError) -> [AuditEntryView] {
+    public func entries(
+        _ filter: AuditFilter, limit: Int, actor: Actor
+    ) async throws(CitizenCardError) -> [AuditEntryView] {
         try actor.require(.readAudit)
-        return try await env.fetch { () async throws(StorageError) in try await env.store.auditEntries(filter, limit: limit) }
+        return try await env.fetch(try await env.store.auditEntries(filter, limit: limit))
             .map(Self.view)
     }
 
@@ -30,7 +32,8 @@ public struct AuditService: Sendable {
 
     public func verify(actor: Actor) async throws(CitizenCardError) -> VerificationView {
         try actor.require(.readAudit)
-        return Self.view(try await env.fetch { () async throws(StorageError) in try await env.store.verifyAuditChain() })
+        return Self.view(
+            try await env.fetch(try await env.store.verifyAuditChain()))
     }
 
     public static func view(_ result: AuditVerification) -> VerificationView {

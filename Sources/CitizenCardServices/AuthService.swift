@@ -23,7 +23,7 @@ public struct AuthService: Sendable {
     /// about as long, so that user names cannot be probed.
     public func login(username: String, password: String) async throws(CitizenCardError) -> LoginResult {
         let name = username.trimmingSpaces.lowercased()
-        let found = try await env.fetch { () async throws(StorageError) in try await env.store.operator(username: name) }
+        let found = try await env.fetch(try await env.store.operator(username: name))
         guard password.utf8.count <= 72 else { throw CitizenCardError(.invalidCredentials) }
         let hash = found?.passwordHash ?? Self.decoyHash
         let matches = Bcrypt.verify(password, hash: hash)
@@ -42,16 +42,18 @@ public struct AuthService: Sendable {
         var changes = ChangeSet()
         changes.add(.insertSession(session))
         changes.record(
-            AuditDraft(at: now, actor: staff.username, action: "auth.login", subject: "operator:\(staff.id)", purpose: "log in"))
+            AuditDraft(
+                at: now, actor: staff.username, action: "auth.login", subject: "operator:\(staff.id)", purpose: "log in"
+            ))
         try await env.commit(changes)
         return LoginResult(token: tokenText, expiresAt: session.expiresAt, operator: OperatorView(staff))
     }
 
     /// The actor behind a bearer token, or `unauthenticated`.
     public func authenticate(token: String) async throws(CitizenCardError) -> Actor {
-        let session = try await env.fetch { () async throws(StorageError) in try await env.store.session(tokenHash: Self.hash(token)) }
+        let session = try await env.fetch(try await env.store.session(tokenHash: Self.hash(token)))
         guard let session, session.expiresAt > env.clock.now(),
-            let staff = try await env.fetch({ () async throws(StorageError) in try await env.store.operator(id: session.operatorID) }),
+            let staff = try await env.fetch(try await env.store.operator(id: session.operatorID)),
             staff.active
         else { throw CitizenCardError(.unauthenticated, "the session is unknown or expired") }
         return Actor(staff)
@@ -59,9 +61,11 @@ public struct AuthService: Sendable {
 
     /// Changes one's own password after checking the current one.
     /// Other sessions of the account end; the one making the change (`token`) stays.
-    public func changePassword(current: String, new: String, token: String?, actor: Actor) async throws(CitizenCardError) {
+    public func changePassword(
+        current: String, new: String, token: String?, actor: Actor
+    ) async throws(CitizenCardError) {
         guard let id = actor.operatorID,
-            var staff = try await env.fetch({ () async throws(StorageError) in try await env.store.operator(id: id) })
+            var staff = try await env.fetch(try await env.store.operator(id: id))
         else { throw CitizenCardError(.unauthenticated) }
         guard current.utf8.count <= 72, Bcrypt.verify(current, hash: staff.passwordHash) else {
             throw CitizenCardError(.invalidCredentials, field: "currentPassword")

@@ -5,7 +5,8 @@ import Storage
 
 extension CardService {
     func load(_ id: Card.ID) async throws(CitizenCardError) -> Card {
-        guard let card = try await env.fetch({ () async throws(StorageError) in try await env.store.card(id: id) }) else {
+        guard let card = try await env.fetch(try await env.store.card(id: id))
+        else {
             throw CitizenCardError.notFound("card")
         }
         return card
@@ -23,13 +24,17 @@ extension CardService {
         changes.add(.updateCard(last, expectedVersion: card.version))
         for (stepCard, event) in steps {
             changes.add(.appendCardEvent(event))
-            changes.record(audit(stepCard, action: "card.\(event.action.rawValue)", actor: .system, detail: ["to": stepCard.state.rawValue]))
+            changes.record(
+                audit(
+                    stepCard, action: "card.\(event.action.rawValue)", actor: .system,
+                    detail: ["to": stepCard.state.rawValue]))
         }
         return last
     }
 
-    func normalizedCards(of personID: Person.ID, into changes: inout ChangeSet) async throws(CitizenCardError) -> [Card] {
-        let cards = try await env.fetch { () async throws(StorageError) in try await env.store.cards(personID: personID) }
+    func normalizedCards(of personID: Person.ID, into changes: inout ChangeSet) async throws(CitizenCardError) -> [Card]
+    {
+        let cards = try await env.fetch(try await env.store.cards(personID: personID))
         var result: [Card] = []
         for card in cards { result.append(try await normalized(card, into: &changes)) }
         return result
@@ -37,7 +42,9 @@ extension CardService {
 
     /// Normalises `card`, applies `action` and adds the update, the event and the audit entry to
     /// `changes`. When normalisation already updated the card, the update is merged into one.
-    func apply(_ action: CardAction, to stored: Card, actor: Actor, into changes: inout ChangeSet)
+    func apply(
+        _ action: CardAction, to stored: Card, actor: Actor, into changes: inout ChangeSet
+    )
         async throws(CitizenCardError) -> Card
     {
         var pending = ChangeSet()
@@ -51,13 +58,16 @@ extension CardService {
         changes.add(.updateCard(next, expectedVersion: stored.version))
         changes.add(.appendCardEvent(event))
         changes.record(
-            audit(next, action: "card.\(event.action.rawValue)", actor: actor,
+            audit(
+                next, action: "card.\(event.action.rawValue)", actor: actor,
                 detail: ["from": event.from.rawValue, "to": event.to.rawValue]))
         return next
     }
 
     /// One transition of one card, committed.
-    func transition(_ card: Card, _ action: CardAction, actor: Actor, idempotency: IdempotencyKey?)
+    func transition(
+        _ card: Card, _ action: CardAction, actor: Actor, idempotency: IdempotencyKey?
+    )
         async throws(CitizenCardError) -> CardServiceResult
     {
         var changes = ChangeSet()
@@ -82,10 +92,13 @@ extension CardService {
         return result
     }
 
-    func newCard(for personID: Person.ID, kind: Card.Kind, channel: ApplicationChannel, outletID: Outlet.ID, predecessor: Card.ID?)
+    func newCard(
+        for personID: Person.ID, kind: Card.Kind, channel: ApplicationChannel, outletID: Outlet.ID,
+        predecessor: Card.ID?
+    )
         async throws(CitizenCardError) -> Card
     {
-        let sequence = try await env.fetch { () async throws(StorageError) in try await env.store.allocate(.card, count: 1) }
+        let sequence = try await env.fetch(try await env.store.allocate(.card, count: 1))
         return Card(
             id: env.ids.make(), personID: personID, kind: kind,
             number: CardNumbering.cardNumber(prefix: env.city.cardPrefix, sequence: sequence),
@@ -93,16 +106,20 @@ extension CardService {
             outletID: outletID, predecessorID: predecessor, at: env.clock.now())
     }
 
-    func makeReceipt(_ item: FeeItem, card: Card, expectedFeeFen: Int64?, outletID: Outlet.ID, actor: Actor)
+    func makeReceipt(
+        _ item: FeeItem, card: Card, expectedFeeFen: Int64?, outletID: Outlet.ID, actor: Actor
+    )
         async throws(CitizenCardError) -> Receipt
     {
         let now = env.clock.now()
-        let schedule = FeeSchedule(entries: try await env.fetch { () async throws(StorageError) in try await env.store.feeEntries() })
+        let schedule = FeeSchedule(
+            entries: try await env.fetch(try await env.store.feeEntries()))
         let amount = try schedule.charge(for: item, at: now, expected: expectedFeeFen.map(Money.init(fen:)))
-        guard let outlet = try await env.fetch({ () async throws(StorageError) in try await env.store.outlet(id: outletID) }),
+        guard
+            let outlet = try await env.fetch(try await env.store.outlet(id: outletID)),
             let operatorID = actor.operatorID
         else { throw CitizenCardError(.forbidden, "receipts are made by outlet staff") }
-        let sequence = try await env.fetch { () async throws(StorageError) in try await env.store.allocate(.receipt, count: 1) }
+        let sequence = try await env.fetch(try await env.store.allocate(.receipt, count: 1))
         return Receipt(
             id: env.ids.make(), number: "R\(outlet.code)-\(CardNumbering.zeroPadded(sequence, width: 8))", at: now,
             outletID: outletID, operatorID: operatorID, personID: card.personID, cardID: card.id, item: item,
@@ -125,7 +142,8 @@ extension CardService {
     /// The document shown must be the holder's: its number's blind index equals the person's.
     func checkIdentity(_ identity: IdentityCheck, personID: Person.ID) async throws(CitizenCardError) {
         guard identity.documentChecked else {
-            throw CitizenCardError.invalid("identity.documentChecked", "check the identity document first", zh: "请先核验身份证件")
+            throw CitizenCardError.invalid(
+                "identity.documentChecked", "check the identity document first", zh: "请先核验身份证件")
         }
         let presented = try PersonFields.residentID(identity.idNumber, today: env.today, field: "identity.idNumber")
         let person = try await registry.load(personID)
@@ -146,9 +164,7 @@ extension RegistryService {
     func lookupSealed(idNumber: String) async throws(CitizenCardError) -> SealedPerson {
         let residentID = try PersonFields.residentID(idNumber, today: env.today)
         guard
-            let sealed = try await env.fetch({ () async throws(StorageError) in
-                try await env.store.person(idIndex: env.vault.indexOf(residentID))
-            })
+            let sealed = try await env.fetch(try await env.store.person(idIndex: env.vault.indexOf(residentID)))
         else { throw CitizenCardError.notFound("person") }
         return sealed
     }

@@ -66,7 +66,10 @@ public struct CardService: Sendable {
         changes.add(.insertCard(card))
         changes.add(.insertReceipt(receipt))
         changes.add(.appendCardEvent(creationEvent(card, actor: actor, receipt: receipt)))
-        changes.record(audit(card, action: "card.apply", actor: actor, detail: ["channel": channel.kind.rawValue, "feeFen": "\(receipt.amount.fen)"]))
+        changes.record(
+            audit(
+                card, action: "card.apply", actor: actor,
+                detail: ["channel": channel.kind.rawValue, "feeFen": "\(receipt.amount.fen)"]))
         let result = CardServiceResult(card: card, receipt: receipt)
         return try await commit(changes, result: result, idempotency: idempotency)
     }
@@ -130,7 +133,9 @@ public struct CardService: Sendable {
 
     public enum Decision: String, Codable, Sendable { case approve, reject }
 
-    public func verify(_ cardID: Card.ID, decision: Decision, reason: String?, actor: Actor, idempotency: IdempotencyKey? = nil)
+    public func verify(
+        _ cardID: Card.ID, decision: Decision, reason: String?, actor: Actor, idempotency: IdempotencyKey? = nil
+    )
         async throws(CitizenCardError) -> CardServiceResult
     {
         try actor.require(.verifyApplications)
@@ -150,7 +155,9 @@ public struct CardService: Sendable {
 
     /// Hands a delivered card to its holder after the identity check; a predecessor still held is
     /// superseded in the same commit (R-13: the old card ends when the new one is issued).
-    public func issue(_ cardID: Card.ID, identity: IdentityCheck, actor: Actor, idempotency: IdempotencyKey? = nil)
+    public func issue(
+        _ cardID: Card.ID, identity: IdentityCheck, actor: Actor, idempotency: IdempotencyKey? = nil
+    )
         async throws(CitizenCardError) -> CardServiceResult
     {
         try actor.require(.counterService)
@@ -173,7 +180,9 @@ public struct CardService: Sendable {
         return try await commit(changes, result: CardServiceResult(card: card), idempotency: idempotency)
     }
 
-    public func reportWrittenLoss(_ cardID: Card.ID, identity: IdentityCheck, actor: Actor, idempotency: IdempotencyKey? = nil)
+    public func reportWrittenLoss(
+        _ cardID: Card.ID, identity: IdentityCheck, actor: Actor, idempotency: IdempotencyKey? = nil
+    )
         async throws(CitizenCardError) -> CardServiceResult
     {
         try actor.require(.counterService)
@@ -186,7 +195,8 @@ public struct CardService: Sendable {
     /// A temporary loss report by phone (the caller states the holder's ID number) or by the holder
     /// through self-service; it lapses after the configured period unless confirmed in writing.
     public func reportPreLoss(
-        _ cardID: Card.ID, idNumber: String, channel: LossReport.Channel, actor: Actor, idempotency: IdempotencyKey? = nil
+        _ cardID: Card.ID, idNumber: String, channel: LossReport.Channel, actor: Actor,
+        idempotency: IdempotencyKey? = nil
     ) async throws(CitizenCardError) -> CardServiceResult {
         try actor.require(.counterService)
         _ = try actor.counterOutlet()
@@ -199,7 +209,9 @@ public struct CardService: Sendable {
     }
 
     /// 解挂, only before a reissue was applied for (after it the old card is `replaced`).
-    public func withdrawLoss(_ cardID: Card.ID, identity: IdentityCheck, actor: Actor, idempotency: IdempotencyKey? = nil)
+    public func withdrawLoss(
+        _ cardID: Card.ID, identity: IdentityCheck, actor: Actor, idempotency: IdempotencyKey? = nil
+    )
         async throws(CitizenCardError) -> CardServiceResult
     {
         try actor.require(.counterService)
@@ -226,7 +238,9 @@ public struct CardService: Sendable {
 
     /// 补领: the lost card ends at once (its loss can no longer be withdrawn) and a new card goes
     /// to production.
-    public func reissue(_ cardID: Card.ID, _ request: SuccessorRequest, actor: Actor, idempotency: IdempotencyKey? = nil)
+    public func reissue(
+        _ cardID: Card.ID, _ request: SuccessorRequest, actor: Actor, idempotency: IdempotencyKey? = nil
+    )
         async throws(CitizenCardError) -> CardServiceResult
     {
         try await succeed(cardID, request, item: .reissue, kind: .reissue, actor: actor, idempotency: idempotency) {
@@ -235,20 +249,26 @@ public struct CardService: Sendable {
     }
 
     /// 换领: the card stays usable until the new one is issued.
-    public func replace(_ cardID: Card.ID, _ request: SuccessorRequest, actor: Actor, idempotency: IdempotencyKey? = nil)
+    public func replace(
+        _ cardID: Card.ID, _ request: SuccessorRequest, actor: Actor, idempotency: IdempotencyKey? = nil
+    )
         async throws(CitizenCardError) -> CardServiceResult
     {
         guard let reason = request.reason else {
             throw CitizenCardError.invalid("reason", "damaged or data_changed", zh: "请选择换领原因")
         }
         let item: FeeItem = reason == .damaged ? .replacementDamaged : .replacementDataChanged
-        return try await succeed(cardID, request, item: item, kind: .replacement, actor: actor, idempotency: idempotency) {
+        return try await succeed(
+            cardID, request, item: item, kind: .replacement, actor: actor, idempotency: idempotency
+        ) {
             .requestReplacement(reason: reason, successor: $0)
         }
     }
 
     /// A new card for one that expires within the renewal window or has expired (Art 26).
-    public func renew(_ cardID: Card.ID, _ request: SuccessorRequest, actor: Actor, idempotency: IdempotencyKey? = nil)
+    public func renew(
+        _ cardID: Card.ID, _ request: SuccessorRequest, actor: Actor, idempotency: IdempotencyKey? = nil
+    )
         async throws(CitizenCardError) -> CardServiceResult
     {
         try await succeed(cardID, request, item: .renewal, kind: .renewal, actor: actor, idempotency: idempotency) {
@@ -281,7 +301,12 @@ public struct CardService: Sendable {
         changes.add(.insertCard(successor))
         changes.add(.insertReceipt(receipt))
         changes.add(.appendCardEvent(creationEvent(successor, actor: actor, receipt: receipt)))
-        changes.record(audit(closed, action: "card.\(event.action.rawValue)", actor: actor, detail: ["to": closed.state.rawValue, "successor": successor.id.rawValue, "feeFen": "\(receipt.amount.fen)"]))
+        changes.record(
+            audit(
+                closed, action: "card.\(event.action.rawValue)", actor: actor,
+                detail: [
+                    "to": closed.state.rawValue, "successor": successor.id.rawValue, "feeFen": "\(receipt.amount.fen)",
+                ]))
         let result = CardServiceResult(card: closed, newCard: successor, receipt: receipt)
         return try await commit(changes, result: result, idempotency: idempotency)
     }
@@ -298,7 +323,8 @@ public struct CardService: Sendable {
         public var identity: IdentityCheck?
 
         public init(
-            reason: Cancellation.Reason, applicant: Cancellation.Applicant, relationship: Cancellation.Relationship? = nil,
+            reason: Cancellation.Reason, applicant: Cancellation.Applicant,
+            relationship: Cancellation.Relationship? = nil,
             documentReference: String, identity: IdentityCheck? = nil
         ) {
             self.reason = reason
@@ -311,18 +337,21 @@ public struct CardService: Sendable {
 
     /// 注销 by the holder or a close relative with a document; a successor in progress is
     /// cancelled with it.
-    public func cancel(_ cardID: Card.ID, _ request: CancellationRequest, actor: Actor, idempotency: IdempotencyKey? = nil)
+    public func cancel(
+        _ cardID: Card.ID, _ request: CancellationRequest, actor: Actor, idempotency: IdempotencyKey? = nil
+    )
         async throws(CitizenCardError) -> CardServiceResult
     {
         try actor.require(.counterService)
         _ = try actor.counterOutlet()
         let document = request.documentReference.trimmingSpaces
         guard (1...100).contains(document.count) else {
-            throw CitizenCardError.invalid("documentReference", "name the document shown (1-100 characters)", zh: "请填写证明材料编号")
+            throw CitizenCardError.invalid(
+                "documentReference", "name the document shown (1-100 characters)", zh: "请填写证明材料编号")
         }
         let card = try await load(cardID)
         if card.state.slot == .pipeline, let predecessorID = card.predecessorID,
-            let predecessor = try await env.fetch({ () async throws(StorageError) in try await env.store.card(id: predecessorID) }),
+            let predecessor = try await env.fetch(try await env.store.card(id: predecessorID)),
             predecessor.state.slot == .held, predecessor.successorID == card.id
         {
             throw CitizenCardError(.transitionNotAllowed, "cancel the card it replaces; this one goes with it")
@@ -350,7 +379,8 @@ public struct CardService: Sendable {
             documentReference: document, at: env.clock.now())
         var changes = ChangeSet()
         let cancelled = try await apply(.cancel(cancellation), to: card, actor: actor, into: &changes)
-        if let successorID = cancelled.successorID, let successor = try await env.fetch({ () async throws(StorageError) in try await env.store.card(id: successorID) }),
+        if let successorID = cancelled.successorID,
+            let successor = try await env.fetch(try await env.store.card(id: successorID)),
             successor.state.slot == .pipeline
         {
             _ = try await apply(.cancel(cancellation), to: successor, actor: actor, into: &changes)
@@ -365,9 +395,7 @@ public struct CardService: Sendable {
     @discardableResult
     public func recordDueTransitions(limit: Int = 1000) async throws(CitizenCardError) -> Int {
         let now = env.clock.now()
-        let due = try await env.fetch { () async throws(StorageError) in
-            try await env.store.cardsWithTransitionsDue(at: now, limit: limit)
-        }
+        let due = try await env.fetch(try await env.store.cardsWithTransitionsDue(at: now, limit: limit))
         var changed = 0
         for card in due {
             var changes = ChangeSet()
@@ -376,7 +404,7 @@ public struct CardService: Sendable {
             do {
                 try await env.commit(changes)
                 changed += 1
-            } catch where error.code == .conflict {
+            } catch  where error.code == .conflict {
                 continue
             }
         }
@@ -392,7 +420,8 @@ public struct CardService: Sendable {
 
     public func card(number: String, actor: Actor) async throws(CitizenCardError) -> CardView {
         try actor.require(.readCards)
-        guard let card = try await env.fetch({ () async throws(StorageError) in try await env.store.card(number: number.trimmingSpaces) })
+        guard
+            let card = try await env.fetch(try await env.store.card(number: number.trimmingSpaces))
         else { throw CitizenCardError.notFound("card") }
         return CardView(card)
     }
@@ -400,31 +429,36 @@ public struct CardService: Sendable {
     public func cards(of personID: Person.ID, actor: Actor) async throws(CitizenCardError) -> [CardView] {
         try actor.require(.readCards)
         _ = try await registry.load(personID)
-        return try await env.fetch { () async throws(StorageError) in try await env.store.cards(personID: personID) }.map(
-            CardView.init)
+        return try await env.fetch(try await env.store.cards(personID: personID))
+            .map(
+                CardView.init)
     }
 
     public func events(of cardID: Card.ID, actor: Actor) async throws(CitizenCardError) -> [CardEvent] {
         try actor.require(.readCards)
         _ = try await load(cardID)
-        return try await env.fetch { () async throws(StorageError) in try await env.store.cardEvents(cardID: cardID) }
+        return try await env.fetch(try await env.store.cardEvents(cardID: cardID))
     }
 
     /// Cards in a state (e.g. `applied` for the verification queue); outlet-bound roles see their
     /// own outlet only.
-    public func cards(in state: CardState, outletID: Outlet.ID?, after: Card.ID?, limit: Int, actor: Actor)
+    public func cards(
+        in state: CardState, outletID: Outlet.ID?, after: Card.ID?, limit: Int, actor: Actor
+    )
         async throws(CitizenCardError) -> [CardView]
     {
         try actor.require(.readCards)
         let outlet = actor.role?.isOutletBound == true ? try actor.counterOutlet(requested: outletID) : outletID
-        return try await env.fetch { () async throws(StorageError) in
+        return try await env.fetch(
             try await env.store.cards(state: state, outletID: outlet, after: after, limit: limit)
-        }.map(CardView.init)
+        ).map(CardView.init)
     }
 
     public func receipt(_ id: Receipt.ID, actor: Actor) async throws(CitizenCardError) -> Receipt {
         try actor.require(.readCards)
-        guard let receipt = try await env.fetch({ () async throws(StorageError) in try await env.store.receipt(id: id) }) else {
+        guard
+            let receipt = try await env.fetch(try await env.store.receipt(id: id))
+        else {
             throw CitizenCardError.notFound("receipt")
         }
         if actor.role?.isOutletBound == true && actor.outletID != receipt.outletID {

@@ -12,7 +12,7 @@ extension ServiceEnvironment {
     }
 
     /// Runs a store read, turning storage failures into operating errors.
-    func fetch<T>(_ body: () async throws(StorageError) -> T) async throws(CitizenCardError) -> T {
+    func fetch<T>(_ body: @autoclosure () async throws(StorageError) -> T) async throws(CitizenCardError) -> T {
         do {
             return try await body()
         } catch {
@@ -62,8 +62,7 @@ extension IdempotencyKey {
     /// body is a different request and is refused.
     public static func make(
         key: String, actor: String, method: String, path: String, body: some Sequence<UInt8>, status: Int = 200
-    ) throws(CitizenCardError) -> IdempotencyKey
-    {
+    ) throws(CitizenCardError) -> IdempotencyKey {
         let trimmed = key.trimmingSpaces
         guard (1...100).contains(trimmed.utf8.count), trimmed.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
             throw CitizenCardError.invalid("Idempotency-Key", "1-100 visible ASCII characters")

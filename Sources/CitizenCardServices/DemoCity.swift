@@ -37,11 +37,13 @@ public struct DemoCity: Sendable {
 
     /// Whether the demo city exists already (the database has outlets).
     public func exists() async throws(CitizenCardError) -> Bool {
-        !(try await env.fetch { () async throws(StorageError) in try await env.store.outlets() }).isEmpty
+        !(try await env.fetch(try await env.store.outlets())).isEmpty
     }
 
     /// Creates the reference data (rules, fees, outlets, staff) and `personCount` residents.
-    public func create(personCount: Int = 300, progress: @Sendable (String) -> Void = { _ in }) async throws(CitizenCardError)
+    public func create(
+        personCount: Int = 300, progress: @Sendable (String) -> Void = { _ in }
+    ) async throws(CitizenCardError)
         -> Summary
     {
         let admin = Actor.commandLine("demo")
@@ -54,7 +56,8 @@ public struct DemoCity: Sendable {
         var outletIDs: [String: Outlet.ID] = [:]
         for outlet in Self.outlets {
             let value = Outlet(
-                id: env.ids.make(), code: outlet.code, name: outlet.name, nameZh: outlet.nameZh, regionCode: outlet.region,
+                id: env.ids.make(), code: outlet.code, name: outlet.name, nameZh: outlet.nameZh,
+                regionCode: outlet.region,
                 address: outlet.address)
             outletIDs[outlet.code] = value.id
             changes.add(.insertOutlet(value))
@@ -62,13 +65,21 @@ public struct DemoCity: Sendable {
         // One bcrypt for all demo accounts: they share the demo password.
         let hash = Bcrypt.hash(Self.password, cost: env.passwordCost)
         var logins = [Login(username: "admin", role: .administrator, outlet: nil)]
-        changes.add(.insertOperator(Operator(id: env.ids.make(), username: "admin", displayName: "市民卡管理中心管理员", role: .administrator, outletID: nil, passwordHash: hash)))
+        changes.add(
+            .insertOperator(
+                Operator(
+                    id: env.ids.make(), username: "admin", displayName: "市民卡管理中心管理员", role: .administrator,
+                    outletID: nil, passwordHash: hash)))
         var staff: [String: (operator: Actor, supervisor: Actor)] = [:]
         for outlet in Self.outlets {
             let id = outletIDs[outlet.code]!
             let code = outlet.code.lowercased()
-            let clerk = Operator(id: env.ids.make(), username: "\(code).operator", displayName: "\(outlet.nameZh)柜员", role: .outletOperator, outletID: id, passwordHash: hash)
-            let head = Operator(id: env.ids.make(), username: "\(code).supervisor", displayName: "\(outlet.nameZh)主管", role: .supervisor, outletID: id, passwordHash: hash)
+            let clerk = Operator(
+                id: env.ids.make(), username: "\(code).operator", displayName: "\(outlet.nameZh)柜员",
+                role: .outletOperator, outletID: id, passwordHash: hash)
+            let head = Operator(
+                id: env.ids.make(), username: "\(code).supervisor", displayName: "\(outlet.nameZh)主管",
+                role: .supervisor, outletID: id, passwordHash: hash)
             changes.add(.insertOperator(clerk))
             changes.add(.insertOperator(head))
             staff[outlet.code] = (Actor(clerk), Actor(head))
@@ -78,7 +89,10 @@ public struct DemoCity: Sendable {
             ]
         }
         changes.add(.putSetting(key: "demo", value: env.clock.now().iso8601))
-        changes.record(AuditDraft(at: env.clock.now(), actor: admin.name, action: "demo.create", subject: "city:\(env.city.divisionCode)", purpose: "demo city"))
+        changes.record(
+            AuditDraft(
+                at: env.clock.now(), actor: admin.name, action: "demo.create", subject: "city:\(env.city.divisionCode)",
+                purpose: "demo city"))
         try await env.commit(changes)
         progress("reference data, \(Self.outlets.count) outlets and \(logins.count) staff accounts")
         let cards = try await createResidents(count: personCount, staff: staff, progress: progress)
@@ -87,7 +101,9 @@ public struct DemoCity: Sendable {
 
     /// Residents with portraits; most get a card through the whole pipeline, some are left at
     /// each stage so that every screen has something to show.
-    func createResidents(count: Int, staff: [String: (operator: Actor, supervisor: Actor)], progress: @Sendable (String) -> Void)
+    func createResidents(
+        count: Int, staff: [String: (operator: Actor, supervisor: Actor)], progress: @Sendable (String) -> Void
+    )
         async throws(CitizenCardError) -> Int
     {
         let registry = RegistryService(env)
@@ -106,7 +122,7 @@ public struct DemoCity: Sendable {
             do {
                 let result = try await cards.apply(CardService.Application(personId: person.id), actor: clerk)
                 applied.append((result.card.id, clerk, resident.registration.idNumber))
-            } catch where error.code == .notEligible {
+            } catch  where error.code == .notEligible {
                 continue
             }
         }
@@ -123,7 +139,9 @@ public struct DemoCity: Sendable {
         let production = ProductionService(env)
         let admin = Actor(operatorID: nil, name: "admin", role: .administrator, outletID: nil)
         let batch = try await production.createBatch(.init(limit: produced.count), actor: admin)
-        _ = try await production.recordResults(batch.batch.id, .init(results: batch.cards.map { .init(cardNumber: $0.number, outcome: .ok) }), actor: admin)
+        _ = try await production.recordResults(
+            batch.batch.id, .init(results: batch.cards.map { .init(cardNumber: $0.number, outcome: .ok) }), actor: admin
+        )
         _ = try await production.deliver(batch.batch.id, actor: admin)
         let identity = { (number: String) in CardService.IdentityCheck(idNumber: number, documentChecked: true) }
         for (position, (cardID, clerk, number)) in produced.enumerated() where position % 12 != 11 {
@@ -152,7 +170,8 @@ struct DemoGenerator {
         return Int((state >> 33) % UInt64(bound))
     }
 
-    static let surnames = Array("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
+    static let surnames = Array(
+        "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
     static let given = Array("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏辉建国海波宁晨浩宇欣怡子涵梓轩诗雨佳琪俊杰文博思远舟岚渔帆")
     static let streets = ["解放路", "人民路", "东港街道", "沈家门街道", "高亭镇", "菜园镇", "临城街道", "环城南路", "昌国路", "海天大道"]
     static let employers = ["舟山港集团", "浙江海洋大学", "舟山市人民医院", "定海区教育局", "普陀渔业公司", "岱山造船厂", nil, nil]
@@ -162,7 +181,8 @@ struct DemoGenerator {
     }
 
     mutating func resident(index: Int, districts: [String]) -> Resident {
-        let name = String(Self.surnames[next(Self.surnames.count)]) + String(Self.given[next(Self.given.count)])
+        let name =
+            String(Self.surnames[next(Self.surnames.count)]) + String(Self.given[next(Self.given.count)])
             + (next(3) == 0 ? "" : String(Self.given[next(Self.given.count)]))
         let nonlocal = index % 7 == 3
         let region = nonlocal ? ["330106", "320102", "310104", "340102"][next(4)] : districts[index % districts.count]

@@ -35,7 +35,9 @@ public struct ProductionService: Sendable {
     }
 
     /// Puts approved cards into a new batch (state `exported`).
-    public func createBatch(_ request: BatchRequest, actor: Actor, idempotency: IdempotencyKey? = nil)
+    public func createBatch(
+        _ request: BatchRequest, actor: Actor, idempotency: IdempotencyKey? = nil
+    )
         async throws(CitizenCardError) -> BatchView
     {
         try actor.require(.manageProduction)
@@ -55,7 +57,7 @@ public struct ProductionService: Sendable {
         guard !approved.isEmpty else {
             throw CitizenCardError(.batchNotOpen, "no approved cards are waiting for production", zh: "没有待制卡的卡片")
         }
-        let sequence = try await env.fetch { () async throws(StorageError) in try await env.store.allocate(.batch, count: 1) }
+        let sequence = try await env.fetch(try await env.store.allocate(.batch, count: 1))
         let batch = ProductionBatch(
             id: env.ids.make(), number: "PB" + CardNumbering.zeroPadded(sequence, width: 6), cardCount: approved.count,
             createdAt: env.clock.now(), createdBy: actor.name)
@@ -78,11 +80,12 @@ public struct ProductionService: Sendable {
         var cards: [Card] = []
         var problems: [String] = []
         for (index, id) in ids.enumerated() {
-            let card = try await env.fetch { () async throws(StorageError) in try await env.store.card(id: id) }
+            let card = try await env.fetch(try await env.store.card(id: id))
             if let card, card.state == .approved { cards.append(card) } else { problems.append("\(index + 1)") }
         }
         guard problems.isEmpty else {
-            throw CitizenCardError.invalid("cardIds", "not approved cards at positions \(problems.prefix(20).joined(separator: ", "))")
+            throw CitizenCardError.invalid(
+                "cardIds", "not approved cards at positions \(problems.prefix(20).joined(separator: ", "))")
         }
         return cards
     }
@@ -92,9 +95,8 @@ public struct ProductionService: Sendable {
         var after: Card.ID? = nil
         while result.count < limit {
             let wanted = min(1000, limit - result.count)
-            let page = try await env.fetch { () async throws(StorageError) in
-                try await env.store.cards(state: .approved, outletID: outletID, after: after, limit: wanted)
-            }
+            let page = try await env.fetch(
+                try await env.store.cards(state: .approved, outletID: outletID, after: after, limit: wanted))
             result += page
             guard page.count == wanted, let last = page.last else { break }
             after = last.id
@@ -105,13 +107,13 @@ public struct ProductionService: Sendable {
     public func batch(_ id: ProductionBatch.ID, actor: Actor) async throws(CitizenCardError) -> BatchView {
         try actor.require(.manageProduction)
         let batch = try await load(id)
-        let members = try await env.fetch { () async throws(StorageError) in try await env.store.cards(batchID: id) }
+        let members = try await env.fetch(try await env.store.cards(batchID: id))
         return BatchView(batch: batch, cards: members.map(CardView.init))
     }
 
     public func batches(limit: Int, actor: Actor) async throws(CitizenCardError) -> [ProductionBatch] {
         try actor.require(.manageProduction)
-        return try await env.fetch { () async throws(StorageError) in try await env.store.batches(limit: limit) }
+        return try await env.fetch(try await env.store.batches(limit: limit))
     }
 
     /// One card of the personalisation file: only what is printed on or written into the card.
@@ -138,17 +140,20 @@ public struct ProductionService: Sendable {
     }
 
     /// The file the card factory needs; every person in it is an audited read.
-    public func personalisationFile(_ id: ProductionBatch.ID, actor: Actor) async throws(CitizenCardError)
+    public func personalisationFile(
+        _ id: ProductionBatch.ID, actor: Actor
+    ) async throws(CitizenCardError)
         -> PersonalisationFile
     {
         try actor.require(.manageProduction)
         let batch = try await load(id)
-        let members = try await env.fetch { () async throws(StorageError) in try await env.store.cards(batchID: id) }
+        let members = try await env.fetch(try await env.store.cards(batchID: id))
             .filter { $0.state == .inProduction }
         let outlets = Dictionary(
-            uniqueKeysWithValues: try await env.fetch { () async throws(StorageError) in try await env.store.outlets() }.map {
-                ($0.id, $0.code)
-            })
+            uniqueKeysWithValues: try await env.fetch(try await env.store.outlets())
+                .map {
+                    ($0.id, $0.code)
+                })
         var records: [PersonalisationRecord] = []
         var changes = ChangeSet()
         let now = env.clock.now()
@@ -174,7 +179,7 @@ public struct ProductionService: Sendable {
 
     func photo(of person: Person) async throws(CitizenCardError) -> (mediaType: String, bytes: Data) {
         guard let photoID = person.details.photoID,
-            let stored = try await env.fetch({ () async throws(StorageError) in try await env.store.photo(id: photoID) })
+            let stored = try await env.fetch(try await env.store.photo(id: photoID))
         else { throw CitizenCardError(.photoRequired) }
         do {
             return (stored.mediaType, try env.vault.openPhoto(stored.content, photoID: photoID))
@@ -205,7 +210,9 @@ public struct ProductionService: Sendable {
     /// Records the factory's per-card results, all or none: a row for a card that is not in the
     /// batch or not in production refuses the whole request, naming the rows. Failed cards go back
     /// to the production queue. When every card has a result the batch is `produced`.
-    public func recordResults(_ id: ProductionBatch.ID, _ request: ResultsRequest, actor: Actor, idempotency: IdempotencyKey? = nil)
+    public func recordResults(
+        _ id: ProductionBatch.ID, _ request: ResultsRequest, actor: Actor, idempotency: IdempotencyKey? = nil
+    )
         async throws(CitizenCardError) -> BatchView
     {
         try actor.require(.manageProduction)
@@ -214,7 +221,7 @@ public struct ProductionService: Sendable {
         guard (1...Self.batchSizeMax).contains(request.results.count) else {
             throw CitizenCardError.invalid("results", "give 1-\(Self.batchSizeMax) results")
         }
-        let members = try await env.fetch { () async throws(StorageError) in try await env.store.cards(batchID: id) }
+        let members = try await env.fetch(try await env.store.cards(batchID: id))
         let byNumber = Dictionary(uniqueKeysWithValues: members.map { ($0.number, $0) })
         var problems: [String] = []
         var seen = Set<String>()
@@ -256,7 +263,9 @@ public struct ProductionService: Sendable {
     }
 
     /// Sends the made cards of a produced batch to their outlets.
-    public func deliver(_ id: ProductionBatch.ID, actor: Actor, idempotency: IdempotencyKey? = nil) async throws(CitizenCardError)
+    public func deliver(
+        _ id: ProductionBatch.ID, actor: Actor, idempotency: IdempotencyKey? = nil
+    ) async throws(CitizenCardError)
         -> BatchView
     {
         try actor.require(.manageProduction)
@@ -264,7 +273,7 @@ public struct ProductionService: Sendable {
         guard batch.state == .produced else {
             throw CitizenCardError(.batchNotOpen, "only a produced batch can be delivered")
         }
-        let members = try await env.fetch { () async throws(StorageError) in try await env.store.cards(batchID: id) }
+        let members = try await env.fetch(try await env.store.cards(batchID: id))
         var changes = ChangeSet()
         var updated: [Card.ID: Card] = [:]
         for card in members where card.state == .produced {
@@ -285,7 +294,8 @@ public struct ProductionService: Sendable {
     }
 
     func load(_ id: ProductionBatch.ID) async throws(CitizenCardError) -> ProductionBatch {
-        guard let batch = try await env.fetch({ () async throws(StorageError) in try await env.store.batch(id: id) }) else {
+        guard let batch = try await env.fetch(try await env.store.batch(id: id))
+        else {
             throw CitizenCardError.notFound("production batch")
         }
         return batch

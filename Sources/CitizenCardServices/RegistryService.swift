@@ -46,7 +46,9 @@ public struct RegistryService: Sendable {
     }
 
     /// Registers a person. `person_exists` if the ID number is registered already.
-    public func register(_ registration: Registration, actor: Actor, source: Provenance.Source = .outlet)
+    public func register(
+        _ registration: Registration, actor: Actor, source: Provenance.Source = .outlet
+    )
         async throws(CitizenCardError) -> PersonView
     {
         try actor.require(.maintainPersons)
@@ -57,7 +59,8 @@ public struct RegistryService: Sendable {
             socialSecurityNumber: try PersonFields.text(
                 registration.socialSecurityNumber, field: "socialSecurityNumber", lengthMax: 20),
             phone: try PersonFields.phone(registration.phone),
-            address: try PersonFields.text(registration.address, field: "address", lengthMax: PersonFields.addressLengthMax),
+            address: try PersonFields.text(
+                registration.address, field: "address", lengthMax: PersonFields.addressLengthMax),
             employer: try PersonFields.text(
                 registration.employer, field: "employer", lengthMax: PersonFields.employerLengthMax))
         let attributes = PersonAttributes(
@@ -68,7 +71,7 @@ public struct RegistryService: Sendable {
         let person = Person(
             id: env.ids.make(), details: details, attributes: attributes, version: 1,
             provenance: Provenance(actor: actor.name, at: now, reason: reason, source: source), createdAt: now)
-        if try await env.fetch({ () async throws(StorageError) in try await env.store.person(idIndex: env.vault.indexOf(residentID)) }) != nil {
+        if try await env.fetch(try await env.store.person(idIndex: env.vault.indexOf(residentID))) != nil {
             throw CitizenCardError(.personExists, field: "idNumber")
         }
         var changes = ChangeSet()
@@ -82,21 +85,23 @@ public struct RegistryService: Sendable {
     }
 
     /// Finds a person by resident ID number (through the blind index) and audits the read.
-    public func lookup(idNumber: String, reveal: Bool, purpose: String?, actor: Actor) async throws(CitizenCardError)
+    public func lookup(
+        idNumber: String, reveal: Bool, purpose: String?, actor: Actor
+    ) async throws(CitizenCardError)
         -> PersonView
     {
         try actor.require(.readPersons)
         let residentID = try PersonFields.residentID(idNumber, today: env.today)
         guard
-            let sealed = try await env.fetch({ () async throws(StorageError) in
-                try await env.store.person(idIndex: env.vault.indexOf(residentID))
-            })
+            let sealed = try await env.fetch(try await env.store.person(idIndex: env.vault.indexOf(residentID)))
         else { throw CitizenCardError.notFound("person") }
         return try await audited(sealed, reveal: reveal, purpose: purpose, actor: actor, action: "person.lookup")
     }
 
     /// Reads a person and audits the read.
-    public func read(_ id: Person.ID, reveal: Bool, purpose: String?, actor: Actor) async throws(CitizenCardError)
+    public func read(
+        _ id: Person.ID, reveal: Bool, purpose: String?, actor: Actor
+    ) async throws(CitizenCardError)
         -> PersonView
     {
         try actor.require(.readPersons)
@@ -104,7 +109,9 @@ public struct RegistryService: Sendable {
         return try await audited(sealed, reveal: reveal, purpose: purpose, actor: actor, action: "person.read")
     }
 
-    func audited(_ sealed: SealedPerson, reveal: Bool, purpose: String?, actor: Actor, action: String)
+    func audited(
+        _ sealed: SealedPerson, reveal: Bool, purpose: String?, actor: Actor, action: String
+    )
         async throws(CitizenCardError) -> PersonView
     {
         if reveal { try actor.require(.revealPersonalData) }
@@ -140,7 +147,9 @@ public struct RegistryService: Sendable {
 
     /// Corrects a person record: a new version, the previous one kept in the history with who,
     /// when, why and from which source.
-    public func correct(_ id: Person.ID, _ correction: Correction, actor: Actor, source: Provenance.Source = .outlet)
+    public func correct(
+        _ id: Person.ID, _ correction: Correction, actor: Actor, source: Provenance.Source = .outlet
+    )
         async throws(CitizenCardError) -> PersonView
     {
         try actor.require(.maintainPersons)
@@ -153,7 +162,9 @@ public struct RegistryService: Sendable {
         var details = person.details
         if let number = correction.idNumber {
             details.residentID = try PersonFields.residentID(number, today: env.today)
-            if correction.socialSecurityNumber == nil && person.details.socialSecurityNumber == person.details.residentID.number {
+            if correction.socialSecurityNumber == nil
+                && person.details.socialSecurityNumber == person.details.residentID.number
+            {
                 details.socialSecurityNumber = details.residentID.number
             }
         }
@@ -164,7 +175,8 @@ public struct RegistryService: Sendable {
         }
         if correction.phone != nil { details.phone = try PersonFields.phone(correction.phone) }
         if correction.address != nil {
-            details.address = try PersonFields.text(correction.address, field: "address", lengthMax: PersonFields.addressLengthMax)
+            details.address = try PersonFields.text(
+                correction.address, field: "address", lengthMax: PersonFields.addressLengthMax)
         }
         if correction.employer != nil {
             details.employer = try PersonFields.text(
@@ -189,7 +201,8 @@ public struct RegistryService: Sendable {
         changes.record(
             AuditDraft(
                 at: now, actor: actor.name, action: "person.correct", subject: "person:\(id)", personID: id,
-                purpose: reason, detail: Self.json(["fields": changedFields.joined(separator: ","), "version": "\(person.version)"])))
+                purpose: reason,
+                detail: Self.json(["fields": changedFields.joined(separator: ","), "version": "\(person.version)"])))
         try await env.commit(changes)
         return PersonView(person, masked: true)
     }
@@ -213,13 +226,15 @@ public struct RegistryService: Sendable {
     }
 
     /// Every version, oldest first, the current one last; audited as one read.
-    public func history(_ id: Person.ID, reveal: Bool, purpose: String?, actor: Actor) async throws(CitizenCardError)
+    public func history(
+        _ id: Person.ID, reveal: Bool, purpose: String?, actor: Actor
+    ) async throws(CitizenCardError)
         -> [PersonView]
     {
         try actor.require(.readPersons)
         if reveal { try actor.require(.revealPersonalData) }
         let current = try await load(id)
-        let older = try await env.fetch { () async throws(StorageError) in try await env.store.personVersions(id: id) }
+        let older = try await env.fetch(try await env.store.personVersions(id: id))
         var views: [PersonView] = []
         for sealed in older + [current] { views.append(PersonView(try open(sealed), masked: !reveal)) }
         var changes = ChangeSet()
@@ -250,7 +265,9 @@ public struct RegistryService: Sendable {
         person.version = sealed.version + 1
         person.provenance = Provenance(actor: actor.name, at: now, reason: "portrait taken", source: .outlet)
         var changes = ChangeSet()
-        changes.add(.insertPhoto(StoredPhoto(id: photoID, personID: id, mediaType: mediaType, content: content, createdAt: now)))
+        changes.add(
+            .insertPhoto(StoredPhoto(id: photoID, personID: id, mediaType: mediaType, content: content, createdAt: now))
+        )
         changes.add(.updatePerson(try seal(person), expectedVersion: sealed.version))
         changes.record(
             AuditDraft(
@@ -261,11 +278,13 @@ public struct RegistryService: Sendable {
     }
 
     /// The current portrait; audited.
-    public func photo(_ id: Person.ID, purpose: String?, actor: Actor) async throws(CitizenCardError) -> (mediaType: String, bytes: Data) {
+    public func photo(
+        _ id: Person.ID, purpose: String?, actor: Actor
+    ) async throws(CitizenCardError) -> (mediaType: String, bytes: Data) {
         try actor.require(.readPersons)
         let person = try open(try await load(id))
         guard let photoID = person.details.photoID,
-            let stored = try await env.fetch({ () async throws(StorageError) in try await env.store.photo(id: photoID) })
+            let stored = try await env.fetch(try await env.store.photo(id: photoID))
         else { throw CitizenCardError.notFound("photo") }
         let bytes: Data
         do { bytes = try env.vault.openPhoto(stored.content, photoID: photoID) } catch {
@@ -288,7 +307,7 @@ public struct RegistryService: Sendable {
     }
 
     func decideEligibility(_ person: Person) async throws(CitizenCardError) -> EligibilityDecision {
-        let rules = try await env.fetch { () async throws(StorageError) in try await env.store.eligibilityRules() }
+        let rules = try await env.fetch(try await env.store.eligibilityRules())
         let today = env.today
         return Eligibility.decide(
             EligibilityFacts(person: person.details, attributes: person.attributes, on: today), rules: rules, on: today)
@@ -297,7 +316,8 @@ public struct RegistryService: Sendable {
     // MARK: Sealing
 
     func load(_ id: Person.ID) async throws(CitizenCardError) -> SealedPerson {
-        guard let sealed = try await env.fetch({ () async throws(StorageError) in try await env.store.person(id: id) }) else {
+        guard let sealed = try await env.fetch(try await env.store.person(id: id))
+        else {
             throw CitizenCardError.notFound("person")
         }
         return sealed
@@ -326,7 +346,9 @@ public struct RegistryService: Sendable {
     }
 
     /// A trimmed reason of 1-500 characters, or `default` when none was given.
-    static func reason(_ value: String?, default fallback: String?, field: String = "reason") throws(CitizenCardError)
+    static func reason(
+        _ value: String?, default fallback: String?, field: String = "reason"
+    ) throws(CitizenCardError)
         -> String
     {
         let trimmed = value?.trimmingSpaces ?? ""
@@ -346,7 +368,8 @@ public struct RegistryService: Sendable {
         }
         let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
         let iend: [UInt8] = [0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82]
-        if bytes.count >= 8 + 25 + 12, bytes.starts(with: signature), bytes[12..<16].elementsEqual([0x49, 0x48, 0x44, 0x52]),
+        if bytes.count >= 8 + 25 + 12, bytes.starts(with: signature),
+            bytes[12..<16].elementsEqual([0x49, 0x48, 0x44, 0x52]),
             bytes.suffix(12).elementsEqual(iend)
         {
             return "image/png"

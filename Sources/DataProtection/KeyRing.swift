@@ -1,7 +1,7 @@
 public import Foundation
 public import Crypto
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The keys that protect personal data: AES-256-GCM data keys by id (the newest seals, all open)
@@ -103,7 +103,8 @@ public struct KeyRing: Sendable {
             try FileManager.default.createDirectory(
                 at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp")
-            FileManager.default.createFile(atPath: temporary.path, contents: nil, attributes: [.posixPermissions: 0o600])
+            FileManager.default.createFile(
+                atPath: temporary.path, contents: nil, attributes: [.posixPermissions: 0o600])
             let handle = try FileHandle(forWritingTo: temporary)
             try handle.write(contentsOf: data)
             try handle.synchronize()
@@ -117,7 +118,9 @@ public struct KeyRing: Sendable {
     }
 
     /// Loads the ring at `url`, or creates and writes a new one if there is no file.
-    public static func loadOrCreate(at url: URL, createdAt: String) throws(DataProtectionError) -> (KeyRing, created: Bool) {
+    public static func loadOrCreate(
+        at url: URL, createdAt: String
+    ) throws(DataProtectionError) -> (KeyRing, created: Bool) {
         if FileManager.default.fileExists(atPath: url.path) { return (try load(from: url), false) }
         let ring = generate(createdAt: createdAt)
         try ring.write(to: url)

@@ -77,7 +77,9 @@ public struct PersonVault: Sendable {
     }
 
     /// Sealed details and the fingerprint, encoding the details once (the import's hot path).
-    public func sealWithFingerprint(_ details: PersonalDetails, _ attributes: PersonAttributes, personID: Person.ID)
+    public func sealWithFingerprint(
+        _ details: PersonalDetails, _ attributes: PersonAttributes, personID: Person.ID
+    )
         throws -> (sealed: Data, fingerprint: Data)
     {
         let encoded = PersonCodec.bytes(details)

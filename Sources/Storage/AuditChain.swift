@@ -18,7 +18,9 @@ public enum AuditChain {
             fields += bytes
         }
         func append(_ number: UInt64) {
-            for shift in stride(from: 56, through: 0, by: -8) { fields.append(UInt8(truncatingIfNeeded: number >> UInt64(shift))) }
+            for shift in stride(from: 56, through: 0, by: -8) {
+                fields.append(UInt8(truncatingIfNeeded: number >> UInt64(shift)))
+            }
         }
         append(UInt64(bitPattern: sequence))
         append(UInt64(bitPattern: draft.at.secondsSinceEpoch))

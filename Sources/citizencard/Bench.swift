@@ -42,7 +42,8 @@ struct BenchImport: AsyncParsableCommand {
             path: csv.path, errorReport: directory.appendingPathComponent("errors.csv"), actor: .commandLine("bench"))
         let importPeak = BenchData.peakResidentBytes()
 
-        let baselineSeconds = try BenchData.bareInsert(rows: rows, at: directory.appendingPathComponent("baseline.sqlite"))
+        let baselineSeconds = try BenchData.bareInsert(
+            rows: rows, at: directory.appendingPathComponent("baseline.sqlite"))
         let baselineRate = Double(rows) / baselineSeconds
         print(
             """
@@ -64,7 +65,9 @@ struct BenchImport: AsyncParsableCommand {
         for number in sample {
             let start = ContinuousClock.now
             let id = try FieldsBench.parse(number)
-            guard let sealed = try await store.person(idIndex: vault.indexOf(id)) else { throw CommandFailure(description: "lookup missed") }
+            guard let sealed = try await store.person(idIndex: vault.indexOf(id)) else {
+                throw CommandFailure(description: "lookup missed")
+            }
             _ = try vault.open(sealed.details, personID: sealed.id)
             raw.append(BenchData.milliseconds(since: start))
         }
@@ -90,7 +93,9 @@ struct BenchImport: AsyncParsableCommand {
 
 enum FieldsBench {
     static func parse(_ number: String) throws -> ResidentID {
-        guard case .success(let id) = ResidentID.parse(number) else { throw CommandFailure(description: "bad generated ID") }
+        guard case .success(let id) = ResidentID.parse(number) else {
+            throw CommandFailure(description: "bad generated ID")
+        }
         return id
     }
 }
@@ -135,7 +140,8 @@ enum BenchData {
                     numbers.append(id.number)
                     let name = String(surnames[index % surnames.count]) + String(given[(index / 20) % given.count])
                     let sex = id.sex == .male ? "male" : "female"
-                    out += "\(id.number),\(name),\(sex),local,1380571\(String(format: "%04d", index % 10000)),浙江省舟山市定海区解放路\(index % 500)号,\"舟山港集团, 码头\",true,false\n"
+                    out +=
+                        "\(id.number),\(name),\(sex),local,1380571\(String(format: "%04d", index % 10000)),浙江省舟山市定海区解放路\(index % 500)号,\"舟山港集团, 码头\",true,false\n"
                     index += 1
                     if out.utf8.count > 1 << 20 {
                         try handle.write(contentsOf: Data(out.utf8))
@@ -162,7 +168,9 @@ enum BenchData {
         var random = SplitMix64(seed: 20261129)
         func bytes(_ count: Int) -> Data {
             var data = Data(capacity: count)
-            while data.count < count { withUnsafeBytes(of: random.next()) { data.append(contentsOf: $0.prefix(count - data.count)) } }
+            while data.count < count {
+                withUnsafeBytes(of: random.next()) { data.append(contentsOf: $0.prefix(count - data.count)) }
+            }
             return data
         }
         let details = bytes(170)

@@ -28,7 +28,8 @@ struct ImportPersons: AsyncParsableCommand {
 
     func run() async throws {
         let runtime = try Runtime.open(
-            store, logger: makeLogger(label: "citizencard.import", level: .warning), cacheMebibytes: Self.cacheMebibytes)
+            store, logger: makeLogger(label: "citizencard.import", level: .warning), cacheMebibytes: Self.cacheMebibytes
+        )
         let reportURL = URL(fileURLWithPath: errors ?? file + ".errors.csv")
         let bar = ProgressBar(enabled: isatty(STDERR_FILENO) == 1)
         let report: PersonImporter.Report

@@ -35,7 +35,9 @@ struct Runtime {
     var createdKeys: Bool
 
     /// - Parameter cacheMebibytes: SQLite page cache per connection (bulk work wants more).
-    static func open(_ options: StoreOptions, logger: Logger, clock: any Clock = SystemClock(), cacheMebibytes: Int = 32)
+    static func open(
+        _ options: StoreOptions, logger: Logger, clock: any Clock = SystemClock(), cacheMebibytes: Int = 32
+    )
         throws -> Runtime
     {
         let directory = options.dataDirectory
@@ -60,12 +62,15 @@ struct Runtime {
     }
 
     /// `sqlite:PATH` (relative paths are inside the data directory) or nothing for the default.
-    static func openStore(_ url: String?, directory: URL, cacheMebibytes: Int) throws -> (any CitizenCardStore, String) {
+    static func openStore(_ url: String?, directory: URL, cacheMebibytes: Int) throws -> (any CitizenCardStore, String)
+    {
         let text = url ?? "sqlite:citizencard.sqlite"
         if text.hasPrefix("sqlite:") {
             var path = String(text.dropFirst("sqlite:".count))
             if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
-            guard !path.isEmpty else { throw ValidationError("sqlite: needs a file path, e.g. sqlite:citizencard.sqlite") }
+            guard !path.isEmpty else {
+                throw ValidationError("sqlite: needs a file path, e.g. sqlite:citizencard.sqlite")
+            }
             let file = path.hasPrefix("/") ? URL(fileURLWithPath: path) : directory.appendingPathComponent(path)
             do {
                 return (try SQLiteStore(path: file.path, cacheMebibytes: cacheMebibytes), "SQLite \(file.path)")

@@ -27,12 +27,15 @@ struct Serve: AsyncParsableCommand {
         let runtime = try Runtime.open(store, logger: logger)
         let environment = ProcessInfo.processInfo.environment
         let host = host ?? environment["CITIZENCARD_HOST"] ?? "127.0.0.1"
-        let port = try port ?? environment["CITIZENCARD_PORT"].map { text in
-            guard let value = Int(text) else { throw ValidationError("CITIZENCARD_PORT must be a number") }
-            return value
-        } ?? 8080
+        let port =
+            try port ?? environment["CITIZENCARD_PORT"].map { text in
+                guard let value = Int(text) else { throw ValidationError("CITIZENCARD_PORT must be a number") }
+                return value
+            } ?? 8080
         if runtime.createdKeys {
-            say("Created a new key file \(runtime.dataDirectory.appendingPathComponent(runtime.configuration.keyFile).path): back it up; without it the personal data cannot be read.")
+            say(
+                "Created a new key file \(runtime.dataDirectory.appendingPathComponent(runtime.configuration.keyFile).path): back it up; without it the personal data cannot be read."
+            )
         }
         var demo: DemoCity.Summary? = nil
         let city = DemoCity(runtime.env)
@@ -51,7 +54,8 @@ struct Serve: AsyncParsableCommand {
             if let logins {
                 text += "Demo logins (password for all: \(DemoCity.password)):\n"
                 for login in logins {
-                    text += "  \(login.username.padding(toLength: 20, withPad: " ", startingAt: 0)) \(login.role.rawValue)\(login.outlet.map { " at \($0)" } ?? "")\n"
+                    text +=
+                        "  \(login.username.padding(toLength: 20, withPad: " ", startingAt: 0)) \(login.role.rawValue)\(login.outlet.map { " at \($0)" } ?? "")\n"
                 }
             }
             say(text, newline: false)
@@ -70,7 +74,9 @@ struct Migrate: AsyncParsableCommand {
         let runtime = try Runtime.open(store, logger: makeLogger(label: "citizencard.migrate"))
         if let sqlite = runtime.store as? any SQLiteStoreMigrations {
             let applied = try await sqlite.appliedMigrations()
-            print("\(runtime.databaseDescription): schema up to date (\(applied.count) migrations: \(applied.joined(separator: ", ")))")
+            print(
+                "\(runtime.databaseDescription): schema up to date (\(applied.count) migrations: \(applied.joined(separator: ", ")))"
+            )
         }
         try await runtime.store.close()
     }
@@ -78,7 +84,8 @@ struct Migrate: AsyncParsableCommand {
 
 struct AuditVerify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "verify", abstract: "Recompute the audit hash chain; exit 1 and name the first bad entry if broken.")
+        commandName: "verify",
+        abstract: "Recompute the audit hash chain; exit 1 and name the first bad entry if broken.")
 
     @OptionGroup var store: StoreOptions
 

@@ -7,7 +7,8 @@ import Foundation
 /// password resets when nobody can log in.
 struct Staff: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Manage staff accounts (the password is read from CITIZENCARD_PASSWORD or the first line of standard input).",
+        abstract:
+            "Manage staff accounts (the password is read from CITIZENCARD_PASSWORD or the first line of standard input).",
         subcommands: [StaffAdd.self, StaffPassword.self, StaffDeactivate.self])
 }
 
@@ -38,7 +39,9 @@ struct StaffAdd: AsyncParsableCommand {
     var displayName: String?
 
     func run() async throws {
-        guard let role = Role(rawValue: role) else { throw ValidationError("--role must be operator, supervisor or admin") }
+        guard let role = Role(rawValue: role) else {
+            throw ValidationError("--role must be operator, supervisor or admin")
+        }
         let runtime = try Runtime.open(store, logger: makeLogger(label: "citizencard.staff", level: .warning))
         let actor = Actor.commandLine("cli")
         var outletID: Outlet.ID? = nil
@@ -49,7 +52,9 @@ struct StaffAdd: AsyncParsableCommand {
             outletID = found.id
         }
         let view = try await AdministrationService(runtime.env).addOperator(
-            .init(username: username, displayName: displayName ?? username, role: role, outletId: outletID, password: try readPassword()),
+            .init(
+                username: username, displayName: displayName ?? username, role: role, outletId: outletID,
+                password: try readPassword()),
             actor: actor)
         try await runtime.store.close()
         say("created \(view.username) (\(view.role.rawValue))")

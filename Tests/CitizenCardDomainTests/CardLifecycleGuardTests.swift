@@ -8,7 +8,9 @@ import Testing
 struct CardLifecycleGuardTests {
     typealias F = Fixture
 
-    static func apply(_ action: CardAction, to card: Card, at time: Timestamp = Fixture.now)
+    static func apply(
+        _ action: CardAction, to card: Card, at time: Timestamp = Fixture.now
+    )
         -> Result<(Card, CardEvent), CitizenCardError>
     {
         Result { () throws(CitizenCardError) in try card.applying(action, context: F.context(at: time)) }

@@ -16,7 +16,9 @@ struct FeeScheduleTests {
         FeeEntry(item: .replacementDataChanged, amount: .zero, effectiveFrom: t1, authority: "浙价费〔2011〕1号"),
     ]
 
-    static func fee(_ item: FeeItem, at time: Timestamp, entries: [FeeEntry] = entries) -> Result<
+    static func fee(
+        _ item: FeeItem, at time: Timestamp, entries: [FeeEntry] = entries
+    ) -> Result<
         Money, CitizenCardError
     > {
         let schedule = FeeSchedule(entries: entries)

@@ -15,18 +15,22 @@ struct AccessTests {
         let harness = try await Harness()
         let endpoints = harness.endpoints
         #expect(endpoints.count >= 40)
-        let roles: [(String?, Role?)] = [(nil, nil), ("clerk", .outletOperator), ("supervisor", .supervisor), ("admin", .administrator)]
+        let roles: [(String?, Role?)] = [
+            (nil, nil), ("clerk", .outletOperator), ("supervisor", .supervisor), ("admin", .administrator),
+        ]
         let problems = try await harness.run { client in
             var tokens: [String: String] = [:]
             for case (let name?, _) in roles { tokens[name] = try await client.login(name) }
             var problems: [String] = []
             for endpoint in endpoints where !(endpoint.path == "/api/v1/auth/logout") {
-                let uri = endpoint.path.replacingOccurrences(of: "{cardNumber}", with: "3309000000010")
+                let uri =
+                    endpoint.path.replacingOccurrences(of: "{cardNumber}", with: "3309000000010")
                     .replacing(#/\{[a-zA-Z]+\}/#, with: "00000000-0000-7000-8000-00000000dead")
                     + (endpoint.path == "/api/v1/cards" ? "?state=applied" : "")
                 for (name, role) in roles {
                     let body: String? = [.post, .put, .patch].contains(endpoint.method) ? "{}" : nil
-                    let reply = try await client.send(endpoint.method, uri, token: name.flatMap { tokens[$0] }, json: body)
+                    let reply = try await client.send(
+                        endpoint.method, uri, token: name.flatMap { tokens[$0] }, json: body)
                     let admitted = endpoint.access.admits(role)
                     let label = "\(endpoint.method) \(endpoint.path) as \(name ?? "anonymous")"
                     if admitted {
@@ -34,7 +38,9 @@ struct AccessTests {
                             problems.append("\(label): refused with \(reply.status) although admitted")
                         }
                     } else if role == nil {
-                        if reply.status != 401 || reply.code != "unauthenticated" { problems.append("\(label): \(reply.status), expected 401") }
+                        if reply.status != 401 || reply.code != "unauthenticated" {
+                            problems.append("\(label): \(reply.status), expected 401")
+                        }
                     } else if reply.status != 403 || reply.code != "forbidden" {
                         problems.append("\(label): \(reply.status) \(reply.code ?? ""), expected 403 forbidden")
                     }
@@ -53,9 +59,12 @@ struct AccessTests {
         let other = harness.staff.otherOutlet.id
         try await harness.run { client in
             let token = try await client.login("clerk")
-            let reply = try await client.send(.post, "/api/v1/applications", token: token, json: #"{"personId":"\#(resident.person.id)","outletId":"\#(other)"}"#)
+            let reply = try await client.send(
+                .post, "/api/v1/applications", token: token,
+                json: #"{"personId":"\#(resident.person.id)","outletId":"\#(other)"}"#)
             #expect(reply.status == 403 && reply.code == "wrong_outlet")
-            let own = try await client.send(.post, "/api/v1/applications", token: token, json: #"{"personId":"\#(resident.person.id)"}"#)
+            let own = try await client.send(
+                .post, "/api/v1/applications", token: token, json: #"{"personId":"\#(resident.person.id)"}"#)
             #expect(own.status == 201)
         }
     }
@@ -64,9 +73,11 @@ struct AccessTests {
     func sessions() async throws {
         let harness = try await Harness()
         try await harness.run { client in
-            let wrong = try await client.send(.post, "/api/v1/auth/login", json: #"{"username":"clerk","password":"nope"}"#)
+            let wrong = try await client.send(
+                .post, "/api/v1/auth/login", json: #"{"username":"clerk","password":"nope"}"#)
             #expect(wrong.status == 401 && wrong.code == "invalid_credentials")
-            let unknown = try await client.send(.post, "/api/v1/auth/login", json: #"{"username":"nobody","password":"nope"}"#)
+            let unknown = try await client.send(
+                .post, "/api/v1/auth/login", json: #"{"username":"nobody","password":"nope"}"#)
             #expect(unknown.status == 401 && unknown.code == "invalid_credentials")
             let token = try await client.login("clerk")
             let me = try await client.send(.get, "/api/v1/auth/me", token: token)
@@ -87,29 +98,53 @@ struct AccessTests {
         let clerkID = try #require(harness.staff.clerk.operatorID)
         try await harness.run { client in
             let clerk = try await client.login("clerk")
-            let wrong = try await client.send(.post, "/api/v1/auth/password", token: clerk, json: #"{"currentPassword":"nope","newPassword":"a much better one"}"#)
+            let wrong = try await client.send(
+                .post, "/api/v1/auth/password", token: clerk,
+                json: #"{"currentPassword":"nope","newPassword":"a much better one"}"#)
             #expect(wrong.status == 401 && wrong.code == "invalid_credentials")
-            let short = try await client.send(.post, "/api/v1/auth/password", token: clerk, json: #"{"currentPassword":"\#(TestWorld.password)","newPassword":"short"}"#)
+            let short = try await client.send(
+                .post, "/api/v1/auth/password", token: clerk,
+                json: #"{"currentPassword":"\#(TestWorld.password)","newPassword":"short"}"#)
             #expect(short.status == 422 && short.code == "invalid_field")
             let elsewhere = try await client.login("clerk")
-            let changed = try await client.send(.post, "/api/v1/auth/password", token: clerk, json: #"{"currentPassword":"\#(TestWorld.password)","newPassword":"a much better one"}"#)
+            let changed = try await client.send(
+                .post, "/api/v1/auth/password", token: clerk,
+                json: #"{"currentPassword":"\#(TestWorld.password)","newPassword":"a much better one"}"#)
             #expect(changed.status == 204)
-            #expect(try await client.send(.get, "/api/v1/auth/me", token: clerk).status == 200, "the session that changed it stays")
-            #expect(try await client.send(.get, "/api/v1/auth/me", token: elsewhere).status == 401, "other sessions end")
-            #expect(try await client.send(.post, "/api/v1/auth/login", json: #"{"username":"clerk","password":"\#(TestWorld.password)"}"#).status == 401)
+            #expect(
+                try await client.send(.get, "/api/v1/auth/me", token: clerk).status == 200,
+                "the session that changed it stays")
+            #expect(
+                try await client.send(.get, "/api/v1/auth/me", token: elsewhere).status == 401, "other sessions end")
+            #expect(
+                try await client.send(
+                    .post, "/api/v1/auth/login", json: #"{"username":"clerk","password":"\#(TestWorld.password)"}"#
+                ).status == 401)
             _ = try await client.login("clerk", password: "a much better one")
             let admin = try await client.login("admin")
-            let off = try await client.send(.patch, "/api/v1/operators/\(clerkID)", token: admin, json: #"{"active":false}"#)
+            let off = try await client.send(
+                .patch, "/api/v1/operators/\(clerkID)", token: admin, json: #"{"active":false}"#)
             #expect(off.status == 200 && off.json["active"] as? Bool == false)
-            #expect(try await client.send(.get, "/api/v1/auth/me", token: clerk).status == 401, "deactivation ends sessions at once")
-            #expect(try await client.send(.post, "/api/v1/auth/login", json: #"{"username":"clerk","password":"a much better one"}"#).status == 401)
-            let reset = try await client.send(.patch, "/api/v1/operators/\(clerkID)", token: admin, json: #"{"active":true,"password":"reset by the center"}"#)
+            #expect(
+                try await client.send(.get, "/api/v1/auth/me", token: clerk).status == 401,
+                "deactivation ends sessions at once")
+            #expect(
+                try await client.send(
+                    .post, "/api/v1/auth/login", json: #"{"username":"clerk","password":"a much better one"}"#
+                ).status == 401)
+            let reset = try await client.send(
+                .patch, "/api/v1/operators/\(clerkID)", token: admin,
+                json: #"{"active":true,"password":"reset by the center"}"#)
             #expect(reset.status == 200)
             let fresh = try await client.login("clerk", password: "reset by the center")
-            _ = try await client.send(.patch, "/api/v1/operators/\(clerkID)", token: admin, json: #"{"password":"reset once more!"}"#)
-            #expect(try await client.send(.get, "/api/v1/auth/me", token: fresh).status == 401, "a reset ends the account's sessions")
+            _ = try await client.send(
+                .patch, "/api/v1/operators/\(clerkID)", token: admin, json: #"{"password":"reset once more!"}"#)
+            #expect(
+                try await client.send(.get, "/api/v1/auth/me", token: fresh).status == 401,
+                "a reset ends the account's sessions")
             let adminID = try #require(harness.staff.admin.operatorID)
-            let selfOff = try await client.send(.patch, "/api/v1/operators/\(adminID)", token: admin, json: #"{"active":false}"#)
+            let selfOff = try await client.send(
+                .patch, "/api/v1/operators/\(adminID)", token: admin, json: #"{"active":false}"#)
             #expect(selfOff.status == 422)
         }
     }

@@ -61,7 +61,8 @@ struct Harness: @unchecked Sendable {
         }
 
         func login(_ username: String, password: String = TestWorld.password) async throws -> String {
-            let reply = try await send(.post, "/api/v1/auth/login", json: #"{"username":"\#(username)","password":"\#(password)"}"#)
+            let reply = try await send(
+                .post, "/api/v1/auth/login", json: #"{"username":"\#(username)","password":"\#(password)"}"#)
             #expect(reply.status == 200, "\(reply.text)")
             return reply.json["token"] as? String ?? ""
         }

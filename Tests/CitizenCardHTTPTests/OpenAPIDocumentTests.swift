@@ -81,7 +81,8 @@ struct OpenAPIDocumentTests {
         let world = try TestWorld()
         let (router, endpoints) = CitizenCardApp.router(env: world.env)
         let routed = Set(router.routes.map { Operation(method: $0.method.rawValue, path: $0.path.description) })
-        let registered = Set(endpoints.map { Operation(method: $0.method.rawValue, path: RouterPath($0.path).description) })
+        let registered = Set(
+            endpoints.map { Operation(method: $0.method.rawValue, path: RouterPath($0.path).description) })
         let documented = Set(try Self.documentedOperations(try Self.document()).keys)
 
         #expect(!routed.isEmpty)

@@ -6,14 +6,17 @@ import Testing
 
 /// Reads `text` (or bytes) and returns each record's fields, or the error.
 private func read(
-    _ bytes: [UInt8], chunkSize: Int = CSVReader.defaultChunkSize, maxRecordBytes: Int = CSVReader.defaultMaxRecordBytes,
+    _ bytes: [UInt8], chunkSize: Int = CSVReader.defaultChunkSize,
+    maxRecordBytes: Int = CSVReader.defaultMaxRecordBytes,
     skipsEmptyLines: Bool = true
 ) throws -> [Result<CSVRecord, CSVRecordError>] {
     try CSVReader(bytes: bytes, chunkSize: chunkSize, maxRecordBytes: maxRecordBytes, skipsEmptyLines: skipsEmptyLines)
         .readAll()
 }
 
-private func read(_ text: String, chunkSize: Int = CSVReader.defaultChunkSize) throws -> [Result<CSVRecord, CSVRecordError>] {
+private func read(
+    _ text: String, chunkSize: Int = CSVReader.defaultChunkSize
+) throws -> [Result<CSVRecord, CSVRecordError>] {
     try read(Array(text.utf8), chunkSize: chunkSize)
 }
 
@@ -128,27 +131,36 @@ struct CSVReaderTests {
     @Test func anUnterminatedQuoteCostsOneLineNotTheRestOfTheFile() throws {
         for chunkSize in chunkSizes {
             let results = try read("h1,h2\n1,\"abc\n2,x\n3,y\n", chunkSize: chunkSize)
-            #expect(summary(results) == ["1:h1|h2", "!2:unterminatedQuote(field: 1)", "3:2|x", "4:3|y"], "chunk \(chunkSize)")
+            #expect(
+                summary(results) == ["1:h1|h2", "!2:unterminatedQuote(field: 1)", "3:2|x", "4:3|y"],
+                "chunk \(chunkSize)")
         }
         // The quote is closed further on, followed by text: the error is still the record's first line.
         let results = try read("1,\"abc\n2,x\n3,\"y\"z\n4,w\n")
-        #expect(summary(results) == ["!1:textAfterClosingQuote(field: 1)", "2:2|x", "!3:textAfterClosingQuote(field: 1)", "4:4|w"])
+        #expect(
+            summary(results) == [
+                "!1:textAfterClosingQuote(field: 1)", "2:2|x", "!3:textAfterClosingQuote(field: 1)", "4:4|w",
+            ])
     }
 
     @Test func invalidUTF8IsAnErrorForThatRecordOnly() throws {
-        let bytes = Array("a,b\n".utf8) + [0x78, 0x2C, 0xFF, 0xFE, 0x0A] + Array("\"c\n\",d\n".utf8) + [0x22, 0xC3, 0x22, 0x0A]
+        let bytes =
+            Array("a,b\n".utf8) + [0x78, 0x2C, 0xFF, 0xFE, 0x0A] + Array("\"c\n\",d\n".utf8) + [0x22, 0xC3, 0x22, 0x0A]
             + Array("e,f\n".utf8)
         for chunkSize in chunkSizes {
             let results = try read(bytes, chunkSize: chunkSize)
             #expect(
-                summary(results) == ["1:a|b", "!2:invalidUTF8(field: 1)", "3:c\n|d", "!5:invalidUTF8(field: 0)", "6:e|f"],
+                summary(results) == [
+                    "1:a|b", "!2:invalidUTF8(field: 1)", "3:c\n|d", "!5:invalidUTF8(field: 0)", "6:e|f",
+                ],
                 "chunk \(chunkSize)")
         }
     }
 
     @Test func utf8Validation() throws {
         let valid: [[UInt8]] = [
-            Array("王伟 ÿ €𝄞".utf8), [0xED, 0x9F, 0xBF], [0xF4, 0x8F, 0xBF, 0xBF], [0xE0, 0xA0, 0x80], [0xF0, 0x90, 0x80, 0x80],
+            Array("王伟 ÿ €𝄞".utf8), [0xED, 0x9F, 0xBF], [0xF4, 0x8F, 0xBF, 0xBF], [0xE0, 0xA0, 0x80],
+            [0xF0, 0x90, 0x80, 0x80],
         ]
         let invalid: [[UInt8]] = [
             [0xC0, 0x80], [0xC1, 0xBF], [0xE0, 0x9F, 0xBF], [0xED, 0xA0, 0x80], [0xF0, 0x8F, 0xBF, 0xBF],
@@ -270,10 +282,11 @@ struct CSVReaderTests {
                 // Offsets only move forward and the last one is the end of the input.
                 var previous: Int64 = 0
                 for result in reference {
-                    let offset = switch result {
-                    case .success(let record): record.endOffset
-                    case .failure(let error): error.endOffset
-                    }
+                    let offset =
+                        switch result {
+                        case .success(let record): record.endOffset
+                        case .failure(let error): error.endOffset
+                        }
                     #expect(offset > previous)
                     previous = offset
                 }

@@ -23,7 +23,8 @@ struct ImportTests {
 
     func run(_ url: URL) async throws -> (PersonImporter.Report, String) {
         let report = url.appendingPathExtension("errors.csv")
-        let result = try await PersonImporter(world.env).run(path: url.path, errorReport: report, actor: .commandLine("import"), batchSize: 2)
+        let result = try await PersonImporter(world.env).run(
+            path: url.path, errorReport: report, actor: .commandLine("import"), batchSize: 2)
         return (result, try String(contentsOf: report, encoding: .utf8))
     }
 
@@ -70,7 +71,8 @@ struct ImportTests {
         let (report, errors) = try await run(url)
         #expect(report.differing == 1 && report.inserted == 0)
         #expect(errors.contains("2,id_number,already registered with different data"))
-        let person = try await RegistryService(world.env).read(resident.person.id, reveal: true, purpose: "test", actor: fixtures.staff.clerk)
+        let person = try await RegistryService(world.env).read(
+            resident.person.id, reveal: true, purpose: "test", actor: fixtures.staff.clerk)
         #expect(person.name == "周建国" && person.version == resident.person.version)
     }
 

@@ -19,7 +19,10 @@ struct LifecycleServiceTests {
         fixtures = Fixtures(world: world, staff: staff)
     }
 
-    func expectError(_ code: CitizenCardError.Code, _ body: () async throws -> some Any, sourceLocation: SourceLocation = #_sourceLocation) async {
+    func expectError(
+        _ code: CitizenCardError.Code, _ body: () async throws -> some Any,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async {
         do {
             _ = try await body()
             Issue.record("expected \(code.rawValue)", sourceLocation: sourceLocation)
@@ -51,24 +54,34 @@ struct LifecycleServiceTests {
     @Test("one application and one held card per person (R-12)")
     func oneCardPerPerson() async throws {
         let (resident, _) = try await fixtures.application()
-        await expectError(.applicationExists) { try await cards.apply(.init(personId: resident.person.id), actor: staff.clerk) }
+        await expectError(.applicationExists) {
+            try await cards.apply(.init(personId: resident.person.id), actor: staff.clerk)
+        }
         let (holder, _) = try await fixtures.activeCard()
-        await expectError(.liveCardExists) { try await cards.apply(.init(personId: holder.person.id), actor: staff.clerk) }
+        await expectError(.liveCardExists) {
+            try await cards.apply(.init(personId: holder.person.id), actor: staff.clerk)
+        }
     }
 
     @Test("an application needs an eligible, living person with a portrait (R-03, R-10)")
     func applicationPreconditions() async throws {
         let visitor = try await fixtures.resident(household: .nonlocal, insured: false)
-        await expectError(.notEligible) { try await cards.apply(.init(personId: visitor.person.id), actor: staff.clerk) }
+        await expectError(.notEligible) {
+            try await cards.apply(.init(personId: visitor.person.id), actor: staff.clerk)
+        }
         let noPhoto = try await fixtures.resident(photo: false)
-        await expectError(.photoRequired) { try await cards.apply(.init(personId: noPhoto.person.id), actor: staff.clerk) }
+        await expectError(.photoRequired) {
+            try await cards.apply(.init(personId: noPhoto.person.id), actor: staff.clerk)
+        }
         let insured = try await fixtures.resident(household: .nonlocal, insured: true)
         #expect(try await cards.apply(.init(personId: insured.person.id), actor: staff.clerk).card.state == .applied)
         var died = RegistryService.Correction(reason: "death registered by civil affairs")
         died.lifeStatus = .deceased
         let deceased = try await fixtures.resident()
         _ = try await fixtures.registry.correct(deceased.person.id, died, actor: staff.clerk)
-        await expectError(.personDeceased) { try await cards.apply(.init(personId: deceased.person.id), actor: staff.clerk) }
+        await expectError(.personDeceased) {
+            try await cards.apply(.init(personId: deceased.person.id), actor: staff.clerk)
+        }
         #expect(try await world.store.cards(personID: visitor.person.id).isEmpty)
     }
 
@@ -79,16 +92,22 @@ struct LifecycleServiceTests {
         let today = world.clock.now().calendarDate()
         let tomorrow = CalendarDate(daysSinceEpoch: today.daysSinceEpoch + 1)
         _ = try await admin.addRule(
-            .init(code: "nonlocal-resident-permit", title: "Residence permit holders", titleZh: "持居住证人员",
+            .init(
+                code: "nonlocal-resident-permit", title: "Residence permit holders", titleZh: "持居住证人员",
                 criteria: [.household(.nonlocal)], effectiveFrom: tomorrow, effectiveUntil: nil), actor: staff.admin)
         #expect(try await fixtures.registry.eligibility(visitor.person.id, actor: staff.clerk).eligible == false)
         let yesterday = CalendarDate(daysSinceEpoch: today.daysSinceEpoch - 1)
         await expectError(.invalidField) {
-            try await admin.addRule(.init(code: "backdated", title: "x", titleZh: "x", criteria: [.household(.nonlocal)], effectiveFrom: yesterday), actor: staff.admin)
+            try await admin.addRule(
+                .init(
+                    code: "backdated", title: "x", titleZh: "x", criteria: [.household(.nonlocal)],
+                    effectiveFrom: yesterday), actor: staff.admin)
         }
         let rules = try await admin.eligibilityRules(actor: staff.admin)
         let local = try #require(rules.first { $0.code == "local-household" })
-        await expectError(.invalidField) { try await admin.endRule(local.id, effectiveUntil: yesterday, actor: staff.admin) }
+        await expectError(.invalidField) {
+            try await admin.endRule(local.id, effectiveUntil: yesterday, actor: staff.admin)
+        }
         world.clock.advance(days: 1)
         let decision = try await fixtures.registry.eligibility(visitor.person.id, actor: staff.clerk)
         #expect(decision.eligible && decision.matchedRule == "nonlocal-resident-permit")
@@ -97,19 +116,29 @@ struct LifecycleServiceTests {
     @Test("verification: a rejection says why; only the outlet's supervisor or the center verifies")
     func verification() async throws {
         let (_, card) = try await fixtures.application()
-        await expectError(.forbidden) { try await cards.verify(card.id, decision: .approve, reason: nil, actor: staff.clerk) }
-        await expectError(.wrongOutlet) { try await cards.verify(card.id, decision: .approve, reason: nil, actor: staff.otherSupervisor) }
-        await expectError(.invalidField) { try await cards.verify(card.id, decision: .reject, reason: "  ", actor: staff.supervisor) }
+        await expectError(.forbidden) {
+            try await cards.verify(card.id, decision: .approve, reason: nil, actor: staff.clerk)
+        }
+        await expectError(.wrongOutlet) {
+            try await cards.verify(card.id, decision: .approve, reason: nil, actor: staff.otherSupervisor)
+        }
+        await expectError(.invalidField) {
+            try await cards.verify(card.id, decision: .reject, reason: "  ", actor: staff.supervisor)
+        }
         let rejected = try await cards.verify(card.id, decision: .reject, reason: " 照片不清晰 ", actor: staff.supervisor)
         #expect(rejected.card.state == .rejected && rejected.card.note == "照片不清晰")
-        await expectError(.transitionNotAllowed) { try await cards.verify(card.id, decision: .approve, reason: nil, actor: staff.admin) }
+        await expectError(.transitionNotAllowed) {
+            try await cards.verify(card.id, decision: .approve, reason: nil, actor: staff.admin)
+        }
     }
 
     @Test("production: the batch, the personalisation file, a failed card back in the queue, delivery (R-11)")
     func production() async throws {
         let (a, cardA) = try await fixtures.application()
         let (_, cardB) = try await fixtures.application()
-        for card in [cardA, cardB] { _ = try await cards.verify(card.id, decision: .approve, reason: nil, actor: staff.supervisor) }
+        for card in [cardA, cardB] {
+            _ = try await cards.verify(card.id, decision: .approve, reason: nil, actor: staff.supervisor)
+        }
         let production = fixtures.production
         await expectError(.forbidden) { try await production.createBatch(.init(), actor: staff.clerk) }
         let batch = try await production.createBatch(.init(), actor: staff.admin)
@@ -121,14 +150,17 @@ struct LifecycleServiceTests {
         let reads = try await world.store.auditEntries(AuditFilter(action: "person.personalisation"), limit: 10)
         #expect(reads.count == 2, "every person in the file is an audited read")
         await expectError(.invalidField) {
-            try await production.recordResults(batch.batch.id, .init(results: [.init(cardNumber: "3309999999999", outcome: .ok)]), actor: staff.admin)
+            try await production.recordResults(
+                batch.batch.id, .init(results: [.init(cardNumber: "3309999999999", outcome: .ok)]), actor: staff.admin)
         }
         await expectError(.batchNotOpen) { try await production.deliver(batch.batch.id, actor: staff.admin) }
         let partial = try await production.recordResults(
-            batch.batch.id, .init(results: [.init(cardNumber: cardB.number, outcome: .failed, reason: "chip defect")]), actor: staff.admin)
+            batch.batch.id, .init(results: [.init(cardNumber: cardB.number, outcome: .failed, reason: "chip defect")]),
+            actor: staff.admin)
         #expect(partial.batch.state == .exported)
         #expect(try await cards.card(cardB.id, actor: staff.admin).state == .approved)
-        let done = try await production.recordResults(batch.batch.id, .init(results: [.init(cardNumber: cardA.number, outcome: .ok)]), actor: staff.admin)
+        let done = try await production.recordResults(
+            batch.batch.id, .init(results: [.init(cardNumber: cardA.number, outcome: .ok)]), actor: staff.admin)
         #expect(done.batch.state == .produced)
         let delivered = try await production.deliver(batch.batch.id, actor: staff.admin)
         #expect(delivered.batch.state == .delivered)
@@ -137,7 +169,9 @@ struct LifecycleServiceTests {
         _ = try await cards.verify(cardC.id, decision: .approve, reason: nil, actor: staff.supervisor)
         let chosen = try await production.createBatch(.init(cardIds: [cardC.id]), actor: staff.admin)
         #expect(chosen.cards.map(\.id) == [cardC.id], "a batch of chosen cards")
-        await expectError(.invalidField) { try await production.createBatch(.init(cardIds: [cardA.id]), actor: staff.admin) }
+        await expectError(.invalidField) {
+            try await production.createBatch(.init(cardIds: [cardA.id]), actor: staff.admin)
+        }
         let next = try await production.createBatch(.init(), actor: staff.admin)
         #expect(next.cards.map(\.id) == [cardB.id], "the failed card goes into the next batch")
     }
@@ -148,10 +182,19 @@ struct LifecycleServiceTests {
         _ = try await cards.verify(card.id, decision: .approve, reason: nil, actor: staff.supervisor)
         _ = try await fixtures.produceAndDeliver(card)
         let other = try await fixtures.resident()
-        await expectError(.wrongOutlet) { try await cards.issue(card.id, identity: fixtures.identity(resident), actor: staff.otherClerk) }
-        await expectError(.identityMismatch) { try await cards.issue(card.id, identity: fixtures.identity(other), actor: staff.clerk) }
-        await expectError(.invalidField) { try await cards.issue(card.id, identity: .init(idNumber: resident.idNumber, documentChecked: false), actor: staff.clerk) }
-        await expectError(.invalidResidentID) { try await cards.issue(card.id, identity: .init(idNumber: "123", documentChecked: true), actor: staff.clerk) }
+        await expectError(.wrongOutlet) {
+            try await cards.issue(card.id, identity: fixtures.identity(resident), actor: staff.otherClerk)
+        }
+        await expectError(.identityMismatch) {
+            try await cards.issue(card.id, identity: fixtures.identity(other), actor: staff.clerk)
+        }
+        await expectError(.invalidField) {
+            try await cards.issue(
+                card.id, identity: .init(idNumber: resident.idNumber, documentChecked: false), actor: staff.clerk)
+        }
+        await expectError(.invalidResidentID) {
+            try await cards.issue(card.id, identity: .init(idNumber: "123", documentChecked: true), actor: staff.clerk)
+        }
         let issued = try await cards.issue(card.id, identity: fixtures.identity(resident), actor: staff.clerk)
         #expect(issued.card.state == .active && issued.card.usable)
         #expect(issued.card.issuedAt == world.clock.now())
@@ -162,25 +205,31 @@ struct LifecycleServiceTests {
     func writtenLossAndWithdrawal() async throws {
         let (resident, card) = try await fixtures.activeCard()
         world.clock.advance(seconds: 37)
-        let lost = try await cards.reportWrittenLoss(card.id, identity: fixtures.identity(resident), actor: staff.otherClerk)
+        let lost = try await cards.reportWrittenLoss(
+            card.id, identity: fixtures.identity(resident), actor: staff.otherClerk)
         #expect(lost.card.state == .lost && !lost.card.usable)
         #expect(lost.card.loss?.effectiveAt == world.clock.now())
         #expect(lost.card.loss?.kind == .written)
         let back = try await cards.withdrawLoss(card.id, identity: fixtures.identity(resident), actor: staff.clerk)
         #expect(back.card.state == .active && back.card.loss == nil)
         _ = try await cards.reportWrittenLoss(card.id, identity: fixtures.identity(resident), actor: staff.clerk)
-        let reissued = try await cards.reissue(card.id, .init(identity: fixtures.identity(resident), expectedFeeFen: 2000), actor: staff.clerk)
+        let reissued = try await cards.reissue(
+            card.id, .init(identity: fixtures.identity(resident), expectedFeeFen: 2000), actor: staff.clerk)
         #expect(reissued.card.state == .replaced)
-        await expectError(.transitionNotAllowed) { try await cards.withdrawLoss(card.id, identity: fixtures.identity(resident), actor: staff.clerk) }
+        await expectError(.transitionNotAllowed) {
+            try await cards.withdrawLoss(card.id, identity: fixtures.identity(resident), actor: staff.clerk)
+        }
     }
 
     @Test("a pre-loss lapses after 5 days unless confirmed in writing, which keeps its effective time (R-14)")
     func preLoss() async throws {
         let (resident, card) = try await fixtures.activeCard()
         await expectError(.identityMismatch) {
-            try await cards.reportPreLoss(card.id, idNumber: fixtures.newIDNumber(), channel: .phone, actor: staff.clerk)
+            try await cards.reportPreLoss(
+                card.id, idNumber: fixtures.newIDNumber(), channel: .phone, actor: staff.clerk)
         }
-        let reported = try await cards.reportPreLoss(card.id, idNumber: resident.idNumber, channel: .phone, actor: staff.clerk)
+        let reported = try await cards.reportPreLoss(
+            card.id, idNumber: resident.idNumber, channel: .phone, actor: staff.clerk)
         let effective = world.clock.now()
         #expect(reported.card.state == .preLost)
         #expect(reported.card.loss?.preLossExpiresAt == effective.adding(days: 5))
@@ -192,13 +241,17 @@ struct LifecycleServiceTests {
         let lapsed = try await cards.card(card.id, actor: staff.clerk)
         #expect(lapsed.state == .active)
         let events = try await cards.events(of: card.id, actor: staff.clerk)
-        #expect(events.last?.action == .expirePreLoss && events.last?.at == effective.adding(days: 5) && events.last?.actor == "system")
+        #expect(
+            events.last?.action == .expirePreLoss && events.last?.at == effective.adding(days: 5)
+                && events.last?.actor == "system")
 
         // Confirmed in writing before it lapses: effective from the pre-loss.
-        let again = try await cards.reportPreLoss(card.id, idNumber: resident.idNumber, channel: .selfService, actor: staff.clerk)
+        let again = try await cards.reportPreLoss(
+            card.id, idNumber: resident.idNumber, channel: .selfService, actor: staff.clerk)
         let preLossTime = try #require(again.card.loss?.effectiveAt)
         world.clock.advance(days: 2)
-        let confirmed = try await cards.reportWrittenLoss(card.id, identity: fixtures.identity(resident), actor: staff.clerk)
+        let confirmed = try await cards.reportWrittenLoss(
+            card.id, identity: fixtures.identity(resident), actor: staff.clerk)
         #expect(confirmed.card.state == .lost)
         #expect(confirmed.card.loss?.effectiveAt == preLossTime)
         #expect(confirmed.card.loss?.writtenAt == world.clock.now())
@@ -222,7 +275,8 @@ struct LifecycleServiceTests {
     func reissue() async throws {
         let (resident, card) = try await fixtures.card(in: .lost)
         await expectError(.feeMismatch) {
-            try await cards.reissue(card.id, .init(identity: fixtures.identity(resident), expectedFeeFen: 0), actor: staff.clerk)
+            try await cards.reissue(
+                card.id, .init(identity: fixtures.identity(resident), expectedFeeFen: 0), actor: staff.clerk)
         }
         #expect(try await cards.card(card.id, actor: staff.clerk).state == .lost, "a refused fee writes nothing")
         let result = try await cards.reissue(card.id, .init(identity: fixtures.identity(resident)), actor: staff.clerk)
@@ -243,12 +297,17 @@ struct LifecycleServiceTests {
     @Test("replacement keeps the old card usable until the new one is issued (R-13)")
     func replacement() async throws {
         let (resident, card) = try await fixtures.activeCard()
-        await expectError(.invalidField) { try await cards.replace(card.id, .init(identity: fixtures.identity(resident)), actor: staff.clerk) }
-        let result = try await cards.replace(card.id, .init(identity: fixtures.identity(resident), reason: .damaged, expectedFeeFen: 2000), actor: staff.clerk)
+        await expectError(.invalidField) {
+            try await cards.replace(card.id, .init(identity: fixtures.identity(resident)), actor: staff.clerk)
+        }
+        let result = try await cards.replace(
+            card.id, .init(identity: fixtures.identity(resident), reason: .damaged, expectedFeeFen: 2000),
+            actor: staff.clerk)
         #expect(result.card.state == .active && result.card.usable && result.card.replacementReason == .damaged)
         let newCard = try #require(result.newCard)
         await expectError(.successorExists) {
-            try await cards.replace(card.id, .init(identity: fixtures.identity(resident), reason: .damaged), actor: staff.clerk)
+            try await cards.replace(
+                card.id, .init(identity: fixtures.identity(resident), reason: .damaged), actor: staff.clerk)
         }
         _ = try await fixtures.produceAndDeliver(newCard)
         _ = try await cards.issue(newCard.id, identity: fixtures.identity(resident), actor: staff.clerk)
@@ -263,26 +322,34 @@ struct LifecycleServiceTests {
         var correction = RegistryService.Correction(reason: "name changed (户籍变更)")
         correction.name = "王晓明"
         _ = try await fixtures.registry.correct(resident.person.id, correction, actor: staff.clerk)
-        let result = try await cards.replace(card.id, .init(identity: fixtures.identity(resident), reason: .dataChanged), actor: staff.clerk)
+        let result = try await cards.replace(
+            card.id, .init(identity: fixtures.identity(resident), reason: .dataChanged), actor: staff.clerk)
         #expect(result.receipt?.amount == .zero && result.receipt?.item == .replacementDataChanged)
     }
 
     @Test("cancellation: death by a close relative after the death is registered; the successor goes too (R-17)")
     func cancellation() async throws {
         let (resident, card) = try await fixtures.activeCard()
-        let replaced = try await cards.replace(card.id, .init(identity: fixtures.identity(resident), reason: .damaged), actor: staff.clerk)
+        let replaced = try await cards.replace(
+            card.id, .init(identity: fixtures.identity(resident), reason: .damaged), actor: staff.clerk)
         let successor = try #require(replaced.newCard)
-        let death = CardService.CancellationRequest(reason: .death, applicant: .relative, relationship: .child, documentReference: "死亡医学证明 No.330902-2026-0001")
+        let death = CardService.CancellationRequest(
+            reason: .death, applicant: .relative, relationship: .child, documentReference: "死亡医学证明 No.330902-2026-0001")
         await expectError(.invalidField) { try await cards.cancel(card.id, death, actor: staff.clerk) }
         await expectError(.relativeRequired) {
-            try await cards.cancel(card.id, .init(reason: .death, applicant: .holder, documentReference: "x", identity: fixtures.identity(resident)), actor: staff.clerk)
+            try await cards.cancel(
+                card.id,
+                .init(
+                    reason: .death, applicant: .holder, documentReference: "x", identity: fixtures.identity(resident)),
+                actor: staff.clerk)
         }
         await expectError(.transitionNotAllowed) { try await cards.cancel(successor.id, death, actor: staff.clerk) }
         var died = RegistryService.Correction(reason: "death registered")
         died.lifeStatus = .deceased
         _ = try await fixtures.registry.correct(resident.person.id, died, actor: staff.clerk)
         await expectError(.invalidField) {
-            try await cards.cancel(card.id, .init(reason: .death, applicant: .relative, documentReference: "x"), actor: staff.clerk)
+            try await cards.cancel(
+                card.id, .init(reason: .death, applicant: .relative, documentReference: "x"), actor: staff.clerk)
         }
         let cancelled = try await cards.cancel(card.id, death, actor: staff.clerk)
         #expect(cancelled.card.state == .cancelled && cancelled.card.cancellation?.relationship == .child)
@@ -294,7 +361,9 @@ struct LifecycleServiceTests {
     func expiryAndRenewal() async throws {
         let (resident, card) = try await fixtures.activeCard()
         let expiresAt = try #require(card.expiresAt)
-        await expectError(.notYetDue) { try await cards.renew(card.id, .init(identity: fixtures.identity(resident)), actor: staff.clerk) }
+        await expectError(.notYetDue) {
+            try await cards.renew(card.id, .init(identity: fixtures.identity(resident)), actor: staff.clerk)
+        }
         world.clock.set(expiresAt.adding(days: -90))
         let renewed = try await cards.renew(card.id, .init(identity: fixtures.identity(resident)), actor: staff.clerk)
         #expect(renewed.card.state == .active && renewed.newCard?.kind == .renewal && renewed.receipt?.amount == .zero)
@@ -305,7 +374,9 @@ struct LifecycleServiceTests {
         // The renewal card is issued after the old one expired: nothing to supersede.
         let newCard = try #require(renewed.newCard)
         _ = try await fixtures.produceAndDeliver(newCard)
-        #expect(try await cards.issue(newCard.id, identity: fixtures.identity(resident), actor: staff.clerk).card.state == .active)
+        #expect(
+            try await cards.issue(newCard.id, identity: fixtures.identity(resident), actor: staff.clerk).card.state
+                == .active)
     }
 
     @Test("an expired card can be renewed")
@@ -321,7 +392,9 @@ struct LifecycleServiceTests {
         let a = try await fixtures.resident()
         let b = try await fixtures.resident(photo: false)
         let results = try await cards.applyInBulk(
-            .init(employerCode: "91330900MA2A0001X1", employerName: "舟山港集团", idNumbers: [a.idNumber, b.idNumber, "11010519491231002X", "bad"]),
+            .init(
+                employerCode: "91330900MA2A0001X1", employerName: "舟山港集团",
+                idNumbers: [a.idNumber, b.idNumber, "11010519491231002X", "bad"]),
             actor: staff.clerk)
         #expect(results.map(\.row) == [1, 2, 3, 4])
         #expect(results[0].card?.channel.employerName == "舟山港集团")
@@ -343,8 +416,15 @@ struct LifecycleServiceTests {
                     do {
                         switch index % 3 {
                         case 0: _ = try await cards.reportWrittenLoss(card.id, identity: identity, actor: clerk)
-                        case 1: _ = try await cards.replace(card.id, .init(identity: identity, reason: .damaged), actor: clerk)
-                        default: _ = try await cards.cancel(card.id, .init(reason: .holderRequest, applicant: .holder, documentReference: "doc", identity: identity), actor: clerk)
+                        case 1:
+                            _ = try await cards.replace(
+                                card.id, .init(identity: identity, reason: .damaged), actor: clerk)
+                        default:
+                            _ = try await cards.cancel(
+                                card.id,
+                                .init(
+                                    reason: .holderRequest, applicant: .holder, documentReference: "doc",
+                                    identity: identity), actor: clerk)
                         }
                         return "ok"
                     } catch let error as CitizenCardError {
@@ -358,7 +438,9 @@ struct LifecycleServiceTests {
             for await outcome in group { all.append(outcome) }
             return all
         }
-        #expect(outcomes.filter { $0 == "ok" }.count == 1, "\(Dictionary(grouping: outcomes, by: { $0 }).mapValues(\.count))")
+        #expect(
+            outcomes.filter { $0 == "ok" }.count == 1,
+            "\(Dictionary(grouping: outcomes, by: { $0 }).mapValues(\.count))")
         #expect(outcomes.allSatisfy { ["ok", "conflict", "transition_not_allowed", "successor_exists"].contains($0) })
         let all = try await world.store.cards(personID: resident.person.id)
         #expect(all.filter { $0.state.slot == .held }.count <= 1)

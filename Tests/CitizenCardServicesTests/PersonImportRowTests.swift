@@ -10,8 +10,10 @@ private let header = [
     "id_number", "name", "sex", "household", "phone", "address", "employer", "social_insurance", "rural_medical",
 ]
 /// Male (sequence 123, odd) and female (sequence 124, even), born 1985-03-07 in Dinghai.
-private let maleID = ResidentID.make(region: "330902", birth: CalendarDate(year: 1985, month: 3, day: 7)!, sequence: 123)
-private let femaleID = ResidentID.make(region: "330902", birth: CalendarDate(year: 1985, month: 3, day: 7)!, sequence: 124)
+private let maleID = ResidentID.make(
+    region: "330902", birth: CalendarDate(year: 1985, month: 3, day: 7)!, sequence: 123)
+private let femaleID = ResidentID.make(
+    region: "330902", birth: CalendarDate(year: 1985, month: 3, day: 7)!, sequence: 124)
 
 private func validRow(_ changes: [String: String] = [:]) -> [String] {
     var values = [
@@ -23,7 +25,9 @@ private func validRow(_ changes: [String: String] = [:]) -> [String] {
     return header.map { values[$0]! }
 }
 
-private func validate(_ fields: [String], header names: [String] = header, line: Int = 2) throws
+private func validate(
+    _ fields: [String], header names: [String] = header, line: Int = 2
+) throws
     -> Result<PersonImportRow, ImportRowErrors>
 {
     try PersonImportHeader(names).validate(fields: fields, line: line, today: today)
@@ -41,7 +45,8 @@ struct PersonImportRowTests {
 
     @Test func headerInAnyOrderCaseAndSpacesIgnored() throws {
         let names = [
-            " Rural_Medical", "NAME ", "id_number", "sex", "household", "phone", "address", "employer", "SOCIAL_INSURANCE",
+            " Rural_Medical", "NAME ", "id_number", "sex", "household", "phone", "address", "employer",
+            "SOCIAL_INSURANCE",
             "life_status",
         ]
         let parsed = try PersonImportHeader(names)
@@ -97,15 +102,20 @@ struct PersonImportRowTests {
         let defaults = try validate(validRow() + ["", ""], header: names).get()
         #expect(defaults.details.socialSecurityNumber == maleID.number)
         #expect(defaults.attributes.lifeStatus == .alive)
-        #expect(problems(try validate(validRow() + ["", "dead"], header: names)) == ["life_status": "must be alive or deceased"])
-        #expect(problems(try validate(validRow() + [String(repeating: "1", count: 21), ""], header: names)).keys.first
-            == "social_security_number")
+        #expect(
+            problems(try validate(validRow() + ["", "dead"], header: names)) == [
+                "life_status": "must be alive or deceased"
+            ])
+        #expect(
+            problems(try validate(validRow() + [String(repeating: "1", count: 21), ""], header: names)).keys.first
+                == "social_security_number")
     }
 
     @Test func valuesAreTrimmedAndKeywordsCaseInsensitive() throws {
         let row = try validate(
             validRow([
-                "id_number": " " + maleID.number.lowercased() + " ", "name": "\u{3000}王伟 ", "sex": "M", "household": "NonLocal",
+                "id_number": " " + maleID.number.lowercased() + " ", "name": "\u{3000}王伟 ", "sex": "M",
+                "household": "NonLocal",
                 "social_insurance": "FALSE", "rural_medical": "True",
             ])
         ).get()
@@ -138,13 +148,15 @@ struct PersonImportRowTests {
         #expect(throws: Never.self) {
             try validate(validRow(["name": name50, "address": address200, "employer": employer100])).get()
         }
-        let result = try validate(validRow(["name": name50 + "王", "address": address200 + "路", "employer": employer100 + "司"]))
+        let result = try validate(
+            validRow(["name": name50 + "王", "address": address200 + "路", "employer": employer100 + "司"]))
         #expect(problems(result).keys.sorted() == ["address", "employer", "name"])
     }
 
     @Test func controlCharactersAreRefused() throws {
         for name in ["王\u{0}伟", "王\t伟", "王\n伟", "王\u{7F}伟", "王\u{85}伟"] {
-            #expect(problems(try validate(validRow(["name": name]))).keys.sorted() == ["name"], "\(name.debugDescription)")
+            #expect(
+                problems(try validate(validRow(["name": name]))).keys.sorted() == ["name"], "\(name.debugDescription)")
         }
         #expect(problems(try validate(validRow(["address": "一行\n二行"]))).keys.sorted() == ["address"])
     }
@@ -156,9 +168,10 @@ struct PersonImportRowTests {
             "33090219850307123", "", "unknown", "abroad", "phone", String(repeating: "x", count: 201), "", "yes", "",
         ])
         let found = problems(result)
-        #expect(found.keys.sorted() == [
-            "address", "household", "id_number", "name", "phone", "rural_medical", "sex", "social_insurance",
-        ])
+        #expect(
+            found.keys.sorted() == [
+                "address", "household", "id_number", "name", "phone", "rural_medical", "sex", "social_insurance",
+            ])
         #expect(found["name"] == "is required")
         #expect(found["household"] == "must be local or nonlocal")
         #expect(found["social_insurance"] == "must be true or false")
@@ -194,7 +207,9 @@ struct PersonImportRowTests {
     @Test func sexMustAgreeWithTheIDNumber() throws {
         #expect(problems(try validate(validRow(["sex": "female"]))).keys.sorted() == ["sex"])
         #expect(problems(try validate(validRow(["sex": "女", "id_number": maleID.number]))).keys.sorted() == ["sex"])
-        #expect(problems(try validate(validRow(["sex": "x"])))["sex"] == "must be male or female (M, F, 男, 女 are accepted too)")
+        #expect(
+            problems(try validate(validRow(["sex": "x"])))["sex"]
+                == "must be male or female (M, F, 男, 女 are accepted too)")
     }
 
     @Test func wrongNumberOfFields() throws {
@@ -203,7 +218,9 @@ struct PersonImportRowTests {
             Issue.record("expected a failure")
             return
         }
-        #expect(failure.errors == [ImportRowError(line: 2, column: "", reason: "the record has 8 fields, the header has 9")])
+        #expect(
+            failure.errors == [ImportRowError(line: 2, column: "", reason: "the record has 8 fields, the header has 9")]
+        )
     }
 
     @Test func reasonsNeverContainTheValues() throws {
@@ -232,7 +249,8 @@ struct PersonImportRowTests {
         #expect(parsed.rowError(for: tooLong).column == "")
         let beyond = CSVRecordError(line: 3, endOffset: 100, kind: .quoteInUnquotedField(field: 12))
         #expect(parsed.rowError(for: beyond).column == "")
-        #expect(ImportRowError(line: 3, column: "name", reason: "is required").reportFields == ["3", "name", "is required"])
+        #expect(
+            ImportRowError(line: 3, column: "name", reason: "is required").reportFields == ["3", "name", "is required"])
     }
 
     // MARK: From file bytes to rows
@@ -333,12 +351,15 @@ struct PersonImportRowTests {
                         .trimmingSpaces
                     return trimmed.isEmpty ? nil : trimmed
                 }
-                expected.append((
-                    PersonalDetails(residentID: id, name: cleanName, phone: flags & 1 == 0 ? "0580-2021234" : nil, address: cleanAddress),
-                    PersonAttributes(
-                        household: flags & 2 == 0 ? .local : .nonlocal, socialInsurance: flags & 4 == 0,
-                        ruralMedical: flags & 1 == 1)
-                ))
+                expected.append(
+                    (
+                        PersonalDetails(
+                            residentID: id, name: cleanName, phone: flags & 1 == 0 ? "0580-2021234" : nil,
+                            address: cleanAddress),
+                        PersonAttributes(
+                            household: flags & 2 == 0 ? .local : .nonlocal, socialInsurance: flags & 4 == 0,
+                            ruralMedical: flags & 1 == 1)
+                    ))
             }
             let order = header.shuffled()
             let lineEnding = crlf ? "\r\n" : "\n"
@@ -348,7 +369,8 @@ struct PersonImportRowTests {
                     "id_number": details.residentID.number, "name": details.name,
                     "sex": details.sex == .male ? "male" : "female", "household": attributes.household.rawValue,
                     "phone": details.phone ?? "", "address": details.address ?? "", "employer": "",
-                    "social_insurance": String(attributes.socialInsurance), "rural_medical": String(attributes.ruralMedical),
+                    "social_insurance": String(attributes.socialInsurance),
+                    "rural_medical": String(attributes.ruralMedical),
                 ]
                 text += CSVFormat.record(order.map { values[$0]! }, lineEnding: lineEnding)
             }

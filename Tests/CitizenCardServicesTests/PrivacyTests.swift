@@ -18,12 +18,16 @@ struct PrivacyTests {
         for name in ["欧阳明华", "司马相如", "诸葛孔明"] {
             let (resident, card) = try await fixtures.activeCard(for: try await fixtures.resident(name: name))
             residents.append(resident)
-            _ = try await fixtures.cards.reportWrittenLoss(card.id, identity: fixtures.identity(resident), actor: staff.clerk)
-            let reissued = try await fixtures.cards.reissue(card.id, .init(identity: fixtures.identity(resident)), actor: staff.clerk)
+            _ = try await fixtures.cards.reportWrittenLoss(
+                card.id, identity: fixtures.identity(resident), actor: staff.clerk)
+            let reissued = try await fixtures.cards.reissue(
+                card.id, .init(identity: fixtures.identity(resident)), actor: staff.clerk)
             _ = try await fixtures.produceAndDeliver(try #require(reissued.newCard))
-            _ = try await fixtures.registry.lookup(idNumber: resident.idNumber, reveal: true, purpose: "test", actor: staff.clerk)
+            _ = try await fixtures.registry.lookup(
+                idNumber: resident.idNumber, reveal: true, purpose: "test", actor: staff.clerk)
         }
-        _ = try? await fixtures.registry.lookup(idNumber: residents[0].idNumber + "0", reveal: false, purpose: nil, actor: staff.clerk)
+        _ = try? await fixtures.registry.lookup(
+            idNumber: residents[0].idNumber + "0", reveal: false, purpose: nil, actor: staff.clerk)
         _ = try await AuthService(world.env).login(username: "clerk", password: TestWorld.password)
         _ = try? await AuthService(world.env).login(username: "clerk", password: "wrong password")
         try await world.store.close()
@@ -35,7 +39,9 @@ struct PrivacyTests {
         let logs = world.logs.text
         #expect(!logs.isEmpty)
         for resident in residents {
-            for secret in [resident.name, resident.idNumber, String(resident.idNumber.prefix(14)), "13805801234", "解放路"] {
+            for secret in [
+                resident.name, resident.idNumber, String(resident.idNumber.prefix(14)), "13805801234", "解放路",
+            ] {
                 #expect(raw.range(of: Data(secret.utf8)) == nil, "the database file holds a personal value in clear")
                 #expect(!logs.contains(secret), "a log line holds a personal value")
             }
@@ -58,6 +64,8 @@ struct PrivacyTests {
         #expect(resealed != sealed)
         #expect(try rotated.open(resealed, personID: id) == details)
         #expect(throws: (any Error).self) { try vault.open(resealed, personID: id) }
-        #expect(vault.indexOf(details.residentID) == rotated.indexOf(details.residentID), "the blind index key does not rotate with data keys")
+        #expect(
+            vault.indexOf(details.residentID) == rotated.indexOf(details.residentID),
+            "the blind index key does not rotate with data keys")
     }
 }

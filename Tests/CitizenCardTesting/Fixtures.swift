@@ -16,7 +16,11 @@ public struct Fixtures: Sendable {
     final class Counter: @unchecked Sendable {
         private let lock = NSLock()
         private var value = 0
-        func next() -> Int { lock.withLock { value += 1; return value } }
+        func next() -> Int {
+            lock.withLock {
+                value += 1; return value
+            }
+        }
     }
 
     public var registry: RegistryService { RegistryService(world.env) }
@@ -45,7 +49,8 @@ public struct Fixtures: Sendable {
         let number = newIDNumber()
         let chosen = name ?? Self.names[counter.next() % Self.names.count]
         var person = try await registry.register(
-            .init(idNumber: number, name: chosen, phone: "13805801234", address: "浙江省舟山市定海区解放路1号",
+            .init(
+                idNumber: number, name: chosen, phone: "13805801234", address: "浙江省舟山市定海区解放路1号",
                 employer: "舟山港集团", household: household, socialInsurance: insured, ruralMedical: false),
             actor: staff.clerk)
         if photo { person = try await registry.storePhoto(person.id, bytes: Self.png, actor: staff.clerk) }
@@ -91,7 +96,11 @@ public struct Fixtures: Sendable {
         case .rejected, .approved:
             let (resident, card) = try await application()
             let decision: CardService.Decision = state == .approved ? .approve : .reject
-            return (resident, try await cards.verify(card.id, decision: decision, reason: "photo unclear", actor: staff.supervisor).card)
+            return (
+                resident,
+                try await cards.verify(card.id, decision: decision, reason: "photo unclear", actor: staff.supervisor)
+                    .card
+            )
         case .inProduction, .produced, .delivered:
             let (resident, card) = try await application()
             _ = try await cards.verify(card.id, decision: .approve, reason: nil, actor: staff.supervisor)
@@ -107,16 +116,33 @@ public struct Fixtures: Sendable {
             return try await activeCard()
         case .preLost:
             let (resident, card) = try await activeCard()
-            return (resident, try await cards.reportPreLoss(card.id, idNumber: resident.idNumber, channel: .phone, actor: staff.clerk).card)
+            return (
+                resident,
+                try await cards.reportPreLoss(card.id, idNumber: resident.idNumber, channel: .phone, actor: staff.clerk)
+                    .card
+            )
         case .lost:
             let (resident, card) = try await activeCard()
-            return (resident, try await cards.reportWrittenLoss(card.id, identity: identity(resident), actor: staff.clerk).card)
+            return (
+                resident,
+                try await cards.reportWrittenLoss(card.id, identity: identity(resident), actor: staff.clerk).card
+            )
         case .replaced:
             let (resident, card) = try await card(in: .lost)
-            return (resident, try await cards.reissue(card.id, .init(identity: identity(resident)), actor: staff.clerk).card)
+            return (
+                resident, try await cards.reissue(card.id, .init(identity: identity(resident)), actor: staff.clerk).card
+            )
         case .cancelled:
             let (resident, card) = try await activeCard()
-            return (resident, try await cards.cancel(card.id, .init(reason: .holderRequest, applicant: .holder, documentReference: "申请书 2026-001", identity: identity(resident)), actor: staff.clerk).card)
+            return (
+                resident,
+                try await cards.cancel(
+                    card.id,
+                    .init(
+                        reason: .holderRequest, applicant: .holder, documentReference: "申请书 2026-001",
+                        identity: identity(resident)), actor: staff.clerk
+                ).card
+            )
         case .expired:
             let (resident, card) = try await activeCard()
             world.clock.advance(days: 366 * 10 + 3)

@@ -144,13 +144,19 @@ public struct TestWorld: Sendable {
             changes.add(.insertEligibilityRule(rule))
         }
         for entry in FeeSchedule.demo(from: start) { changes.add(.insertFeeEntry(entry)) }
-        let outlet = Outlet(id: env.ids.make(), code: "DH01", name: "Dinghai Hall", nameZh: "定海服务大厅", regionCode: "330902", address: "定海区")
-        let other = Outlet(id: env.ids.make(), code: "PT01", name: "Putuo Hall", nameZh: "普陀服务大厅", regionCode: "330903", address: "普陀区")
+        let outlet = Outlet(
+            id: env.ids.make(), code: "DH01", name: "Dinghai Hall", nameZh: "定海服务大厅", regionCode: "330902",
+            address: "定海区")
+        let other = Outlet(
+            id: env.ids.make(), code: "PT01", name: "Putuo Hall", nameZh: "普陀服务大厅", regionCode: "330903", address: "普陀区"
+        )
         changes.add(.insertOutlet(outlet))
         changes.add(.insertOutlet(other))
         let hash = Bcrypt.hash(Self.password, cost: 4)
         func staff(_ name: String, _ role: Role, _ outletID: Outlet.ID?) -> Operator {
-            Operator(id: env.ids.make(), username: name, displayName: name, role: role, outletID: outletID, passwordHash: hash)
+            Operator(
+                id: env.ids.make(), username: name, displayName: name, role: role, outletID: outletID,
+                passwordHash: hash)
         }
         let members = [
             staff("admin", .administrator, nil), staff("clerk", .outletOperator, outlet.id),

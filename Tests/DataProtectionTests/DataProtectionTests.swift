@@ -22,7 +22,9 @@ struct DataProtectionTests {
             tampered[index] ^= 0x01
             #expect(throws: DataProtectionError.self) { try sealer.open(tampered, context: "person:a") }
         }
-        #expect(throws: DataProtectionError.malformedCiphertext) { try sealer.open(Data([1, 2, 3]), context: "person:a") }
+        #expect(throws: DataProtectionError.malformedCiphertext) {
+            try sealer.open(Data([1, 2, 3]), context: "person:a")
+        }
         let other = KeyRing.generate(createdAt: "x")
         #expect(throws: DataProtectionError.authenticationFailed) { try other.sealer.open(sealed, context: "person:a") }
     }
@@ -48,7 +50,8 @@ struct DataProtectionTests {
         #expect(!again)
         let sealed = try created.sealer.seal(Data("data".utf8), context: "c")
         #expect(try loaded.sealer.open(sealed, context: "c") == Data("data".utf8))
-        #expect(loaded.blindIndex.residentID("33090219900101001X") == created.blindIndex.residentID("33090219900101001X"))
+        #expect(
+            loaded.blindIndex.residentID("33090219900101001X") == created.blindIndex.residentID("33090219900101001X"))
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: url.path)
         #expect(throws: DataProtectionError.self) { try KeyRing.load(from: url) }
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: url.path)
@@ -62,7 +65,9 @@ struct DataProtectionTests {
         let index = ring.blindIndex
         #expect(index.residentID("33090219900101001x") == index.residentID("33090219900101001X"))
         #expect(index.residentID("33090219900101001X").count == 16)
-        #expect(index.residentID("33090219900101001X") != KeyRing.generate(createdAt: "").blindIndex.residentID("33090219900101001X"))
+        #expect(
+            index.residentID("33090219900101001X")
+                != KeyRing.generate(createdAt: "").blindIndex.residentID("33090219900101001X"))
         #expect(index.digest(domain: "rid", Data("1".utf8)) != index.digest(domain: "fp", Data("1".utf8)))
     }
 

@@ -1,13 +1,14 @@
 import Foundation
 import Testing
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// The real `citizencard` executable, as built by `swift build` / `swift test`.
 enum Binary {
     static var packageRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
     }
 
     static var url: URL {
@@ -65,14 +66,16 @@ final class Server: @unchecked Sendable {
         FileManager.default.createFile(atPath: output.path, contents: nil)
         FileManager.default.createFile(atPath: errors.path, contents: nil)
         process.executableURL = Binary.url
-        process.arguments = ["serve", "--data", directory.appendingPathComponent("data").path, "--port", "0"] + arguments
+        process.arguments =
+            ["serve", "--data", directory.appendingPathComponent("data").path, "--port", "0"] + arguments
         process.currentDirectoryURL = directory
         process.standardOutput = try FileHandle(forWritingTo: output)
         process.standardError = try FileHandle(forWritingTo: errors)
         try process.run()
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
-            if let line = outputText.split(separator: "\n").first(where: { $0.hasPrefix("CitizenCard is running at ") }),
+            if let line = outputText.split(separator: "\n").first(where: { $0.hasPrefix("CitizenCard is running at ") }
+            ),
                 let url = line.split(separator: " ").first(where: { $0.hasPrefix("http://") })
             {
                 baseURL = String(url.dropLast(url.hasSuffix("/") ? 1 : 0))
@@ -109,7 +112,10 @@ final class Server: @unchecked Sendable {
     }
 
     /// One HTTP request with a JSON body.
-    func send(_ method: String, _ path: String, token: String? = nil, json: String? = nil, bytes: Data? = nil, contentType: String = "application/json") async throws -> Reply {
+    func send(
+        _ method: String, _ path: String, token: String? = nil, json: String? = nil, bytes: Data? = nil,
+        contentType: String = "application/json"
+    ) async throws -> Reply {
         var request = URLRequest(url: URL(string: baseURL + path)!)
         request.httpMethod = method
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
@@ -125,7 +131,8 @@ final class Server: @unchecked Sendable {
     }
 
     func login(_ username: String, password: String = "citizencard") async throws -> String {
-        let reply = try await send("POST", "/api/v1/auth/login", json: #"{"username":"\#(username)","password":"\#(password)"}"#)
+        let reply = try await send(
+            "POST", "/api/v1/auth/login", json: #"{"username":"\#(username)","password":"\#(password)"}"#)
         #expect(reply.status == 200)
         return reply.json["token"] as? String ?? ""
     }
@@ -136,7 +143,8 @@ final class Scratch: @unchecked Sendable {
     let url: URL
 
     init() throws {
-        url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("citizencard-e2e-\(UUID().uuidString)")
+        url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+            "citizencard-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
 

@@ -16,7 +16,9 @@ struct EndToEndTests {
         for name in ["citizencard.sqlite", "citizencard.json", "keys/personal-data.json"] {
             #expect(FileManager.default.fileExists(atPath: data.appendingPathComponent(name).path), "\(name)")
         }
-        let keyMode = try FileManager.default.attributesOfItem(atPath: data.appendingPathComponent("keys/personal-data.json").path)[.posixPermissions] as? Int
+        let keyMode =
+            try FileManager.default.attributesOfItem(
+                atPath: data.appendingPathComponent("keys/personal-data.json").path)[.posixPermissions] as? Int
         #expect(keyMode == 0o600)
         let walk = Process()
         walk.executableURL = URL(fileURLWithPath: "/bin/bash")
@@ -42,20 +44,36 @@ struct EndToEndTests {
         let scratch = try Scratch()
         let server = try Server(directory: scratch.url, arguments: ["--demo-persons", "10"])
         let name = "慕容复兴"
-        let number = ResidentID.make(region: "330903", birth: CalendarDate(year: 1977, month: 7, day: 7)!, sequence: 135).number
+        let number = ResidentID.make(
+            region: "330903", birth: CalendarDate(year: 1977, month: 7, day: 7)!, sequence: 135
+        ).number
         let clerk = try await server.login("dh01.operator")
-        let registered = try await server.send("POST", "/api/v1/persons", token: clerk, json: #"{"idNumber":"\#(number)","name":"\#(name)","phone":"13905807777","address":"舟山市普陀区东港街道海韵路99号","household":"local","socialInsurance":true,"ruralMedical":false}"#)
+        let registered = try await server.send(
+            "POST", "/api/v1/persons", token: clerk,
+            json:
+                #"{"idNumber":"\#(number)","name":"\#(name)","phone":"13905807777","address":"舟山市普陀区东港街道海韵路99号","household":"local","socialInsurance":true,"ruralMedical":false}"#
+        )
         #expect(registered.status == 201)
         let personID = try #require(registered.json["id"] as? String)
-        let png = Data(base64Encoded: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg==")!
-        #expect(try await server.send("PUT", "/api/v1/persons/\(personID)/photo", token: clerk, bytes: png, contentType: "image/png").status == 200)
-        let applied = try await server.send("POST", "/api/v1/applications", token: clerk, json: #"{"personId":"\#(personID)"}"#)
+        let png = Data(
+            base64Encoded:
+                "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg==")!
+        #expect(
+            try await server.send(
+                "PUT", "/api/v1/persons/\(personID)/photo", token: clerk, bytes: png, contentType: "image/png"
+            ).status == 200)
+        let applied = try await server.send(
+            "POST", "/api/v1/applications", token: clerk, json: #"{"personId":"\#(personID)"}"#)
         #expect(applied.status == 201)
-        let lookup = try await server.send("POST", "/api/v1/persons/lookup", token: clerk, json: #"{"idNumber":"\#(number)","reveal":true,"purpose":"e2e"}"#)
+        let lookup = try await server.send(
+            "POST", "/api/v1/persons/lookup", token: clerk,
+            json: #"{"idNumber":"\#(number)","reveal":true,"purpose":"e2e"}"#)
         #expect(lookup.json["name"] as? String == name)
-        let bad = try await server.send("POST", "/api/v1/persons/lookup", token: clerk, json: #"{"idNumber":"\#(number.dropLast())0"}"#)
+        let bad = try await server.send(
+            "POST", "/api/v1/persons/lookup", token: clerk, json: #"{"idNumber":"\#(number.dropLast())0"}"#)
         #expect(bad.status == 422 || bad.status == 404)
-        _ = try await server.send("POST", "/api/v1/auth/login", json: #"{"username":"\#(number)","password":"\#(name)"}"#)
+        _ = try await server.send(
+            "POST", "/api/v1/auth/login", json: #"{"username":"\#(number)","password":"\#(name)"}"#)
         server.stop()
         let logs = server.outputText + server.errorText
         #expect(logs.contains("request"), "the access log is on")
@@ -80,12 +98,18 @@ struct EndToEndTests {
         #expect(intact.status == 0 && intact.output.contains("audit chain intact"), "\(intact.output)\(intact.errors)")
         let pristine = scratch.file("pristine.sqlite")
         try checkpointAndCopy(database, to: pristine)
-        let count = try await DatabaseQueue(path: pristine.path).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM audit_log")! }
+        let count = try await DatabaseQueue(path: pristine.path).read {
+            try Int.fetchOne($0, sql: "SELECT count(*) FROM audit_log")!
+        }
         #expect(count > 20)
         let tamperings: [(String, String, String)] = [
             ("edit", "UPDATE audit_log SET actor = 'nobody' WHERE sequence = 7", "entry 7"),
             ("delete", "DELETE FROM audit_log WHERE sequence = 9", "entry 10"),
-            ("reorder", "UPDATE audit_log SET sequence = -sequence WHERE sequence IN (11, 12); UPDATE audit_log SET sequence = 12 WHERE sequence = -11; UPDATE audit_log SET sequence = 11 WHERE sequence = -12", "entry 11"),
+            (
+                "reorder",
+                "UPDATE audit_log SET sequence = -sequence WHERE sequence IN (11, 12); UPDATE audit_log SET sequence = 12 WHERE sequence = -11; UPDATE audit_log SET sequence = 11 WHERE sequence = -12",
+                "entry 11"
+            ),
             ("truncate", "DELETE FROM audit_log WHERE sequence = (SELECT max(sequence) FROM audit_log)", "entry"),
             ("forge", "UPDATE audit_log SET detail = '{}', hash = previous_hash WHERE sequence = 3", "entry 3"),
         ]
@@ -100,23 +124,29 @@ struct EndToEndTests {
     }
 
     func checkpointAndCopy(_ database: URL, to copy: URL) throws {
-        try DatabaseQueue(path: database.path).writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        try DatabaseQueue(path: database.path).writeWithoutTransaction {
+            try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+        }
         try FileManager.default.copyItem(at: database, to: copy)
     }
 
     @Test("import persons: progress, per-row error report, exit status, safe to run again")
     func importCommand() throws {
         let scratch = try Scratch()
-        let good = (1...3).map { ResidentID.make(region: "330921", birth: CalendarDate(year: 1990, month: 1, day: $0)!, sequence: 11).number }
+        let good = (1...3).map {
+            ResidentID.make(region: "330921", birth: CalendarDate(year: 1990, month: 1, day: $0)!, sequence: 11).number
+        }
         let csv = scratch.file("persons.csv")
-        try Data("""
+        try Data(
+            """
             id_number,name,sex,household,phone,address,employer,social_insurance,rural_medical
             \(good[0]),王一,male,local,,,,true,false
             \(good[1]),王二,male,nonlocal,,,,true,false
             \(good[2]),王三,female,local,,,,true,false
             123,王四,male,local,,,,true,false
 
-            """.utf8).write(to: csv)
+            """.utf8
+        ).write(to: csv)
         let data = scratch.file("data").path
         let first = try Binary.run(["import", "persons", csv.path, "--data", data], in: scratch.url)
         #expect(first.status == 2, "rejected rows give exit status 2: \(first.output)\(first.errors)")
@@ -128,10 +158,13 @@ struct EndToEndTests {
         #expect(second.output.contains("imported:           0") && second.output.contains("already registered: 2"))
         #expect(!second.errors.contains("rows/s"), "no progress bar when standard error is not a terminal")
         // On a terminal (a pseudo-terminal made by script(1)) the progress bar is drawn.
-        let command = [Binary.url.path, "import", "persons", csv.path, "--data", data].map { "'\($0)'" }.joined(separator: " ")
-        let terminal = try Binary.run(["-qec", command, "/dev/null"], in: scratch.url, executable: URL(fileURLWithPath: "/usr/bin/script"))
+        let command = [Binary.url.path, "import", "persons", csv.path, "--data", data].map { "'\($0)'" }.joined(
+            separator: " ")
+        let terminal = try Binary.run(
+            ["-qec", command, "/dev/null"], in: scratch.url, executable: URL(fileURLWithPath: "/usr/bin/script"))
         #expect(terminal.output.contains("100%") && terminal.output.contains("█"), "\(terminal.output)")
-        let missing = try Binary.run(["import", "persons", scratch.file("nope.csv").path, "--data", data], in: scratch.url)
+        let missing = try Binary.run(
+            ["import", "persons", scratch.file("nope.csv").path, "--data", data], in: scratch.url)
         #expect(missing.status != 0 && missing.errors.contains("cannot read"))
         let header = scratch.file("header.csv")
         try Data("id_number,name\n".utf8).write(to: header)
@@ -145,16 +178,22 @@ struct EndToEndTests {
     func firstAdministrator() async throws {
         let scratch = try Scratch()
         let data = scratch.file("data").path
-        let added = try Binary.run(["staff", "add", "chief", "--role", "admin", "--data", data], in: scratch.url, environment: ["CITIZENCARD_PASSWORD": "first admin password"])
+        let added = try Binary.run(
+            ["staff", "add", "chief", "--role", "admin", "--data", data], in: scratch.url,
+            environment: ["CITIZENCARD_PASSWORD": "first admin password"])
         #expect(added.status == 0, "\(added.output)\(added.errors)")
-        let weak = try Binary.run(["staff", "add", "weak", "--role", "admin", "--data", data], in: scratch.url, environment: ["CITIZENCARD_PASSWORD": "short"])
+        let weak = try Binary.run(
+            ["staff", "add", "weak", "--role", "admin", "--data", data], in: scratch.url,
+            environment: ["CITIZENCARD_PASSWORD": "short"])
         #expect(weak.status != 0 && weak.errors.contains("invalid_field"))
         let server = try Server(directory: scratch.url, arguments: ["--no-demo"])
         #expect(!server.outputText.contains("Demo logins"))
         let token = try await server.login("chief", password: "first admin password")
         #expect(try await server.send("GET", "/api/v1/outlets", token: token).status == 200)
         server.stop()
-        let reset = try Binary.run(["staff", "password", "chief", "--data", data], in: scratch.url, environment: ["CITIZENCARD_PASSWORD": "second admin password"])
+        let reset = try Binary.run(
+            ["staff", "password", "chief", "--data", data], in: scratch.url,
+            environment: ["CITIZENCARD_PASSWORD": "second admin password"])
         #expect(reset.status == 0)
         let off = try Binary.run(["staff", "deactivate", "CHIEF", "--data", data], in: scratch.url)
         #expect(off.status == 0 && off.output.contains("chief deactivated"))
@@ -167,7 +206,9 @@ struct EndToEndTests {
         let migrate = try Binary.run(["migrate", "--data", data, "--database", "sqlite:other.sqlite"], in: scratch.url)
         #expect(migrate.status == 0 && migrate.output.contains("0001-core"), "\(migrate.output)\(migrate.errors)")
         #expect(FileManager.default.fileExists(atPath: data + "/other.sqlite"))
-        let verify = try Binary.run(["audit", "verify", "--data", data], in: scratch.url, environment: ["CITIZENCARD_DATABASE_URL": "sqlite:other.sqlite"])
+        let verify = try Binary.run(
+            ["audit", "verify", "--data", data], in: scratch.url,
+            environment: ["CITIZENCARD_DATABASE_URL": "sqlite:other.sqlite"])
         #expect(verify.status == 0 && verify.output.contains("0 entries"))
         let bad = try Binary.run(["migrate", "--data", data, "--database", "mysql://x"], in: scratch.url)
         #expect(bad.status != 0 && bad.errors.contains("unknown database URL scheme"))

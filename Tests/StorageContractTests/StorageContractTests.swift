@@ -16,12 +16,15 @@ struct StorageContractTests {
         SealedPerson(
             id: Person.ID(rawValue: ids.next()), idIndex: Data(repeating: index, count: 16),
             fingerprint: Data(repeating: index &+ 100, count: 16), details: Data([1, 2, 3, index]),
-            attributes: PersonAttributes(household: .local, socialInsurance: true, ruralMedical: false), version: version,
+            attributes: PersonAttributes(household: .local, socialInsurance: true, ruralMedical: false),
+            version: version,
             provenance: Provenance(actor: "clerk", at: t0, reason: "registration", source: .outlet), createdAt: t0)
     }
 
     func outlet(_ code: String = "DH01") -> Outlet {
-        Outlet(id: Outlet.ID(rawValue: ids.next()), code: code, name: "Hall", nameZh: "大厅", regionCode: "330902", address: "定海")
+        Outlet(
+            id: Outlet.ID(rawValue: ids.next()), code: code, name: "Hall", nameZh: "大厅", regionCode: "330902",
+            address: "定海")
     }
 
     func card(of person: SealedPerson, outlet: Outlet, sequence: Int64, predecessor: Card.ID? = nil) -> Card {
@@ -52,7 +55,11 @@ struct StorageContractTests {
         for step in steps {
             if case .addToBatch(let id) = step {
                 var insert = ChangeSet()
-                insert.add(.insertBatch(ProductionBatch(id: id, number: "PB-\(id.rawValue.suffix(6))", cardCount: 1, createdAt: t0, createdBy: "admin")))
+                insert.add(
+                    .insertBatch(
+                        ProductionBatch(
+                            id: id, number: "PB-\(id.rawValue.suffix(6))", cardCount: 1, createdAt: t0,
+                            createdBy: "admin")))
                 try await store.commit(insert)
             }
             let (next, event) = try card.applying(step, context: context())
@@ -87,7 +94,8 @@ struct StorageContractTests {
         #expect(try await store.persons(after: nil, limit: 10) == [written])
     }
 
-    @Test("a second person with the same blind index is a duplicate and nothing is written", arguments: Backend.allCases)
+    @Test(
+        "a second person with the same blind index is a duplicate and nothing is written", arguments: Backend.allCases)
     func duplicatePerson(backend: Backend) async throws {
         let directory = TemporaryDirectory()
         let store = try backend.makeStore(in: directory)
@@ -106,7 +114,9 @@ struct StorageContractTests {
         #expect(try await store.auditEntries(AuditFilter(), limit: 10).isEmpty)
     }
 
-    @Test("updating a person keeps the old version in the history; a stale version conflicts", arguments: Backend.allCases)
+    @Test(
+        "updating a person keeps the old version in the history; a stale version conflicts", arguments: Backend.allCases
+    )
     func personVersions(backend: Backend) async throws {
         let directory = TemporaryDirectory()
         let store = try backend.makeStore(in: directory)
@@ -117,7 +127,8 @@ struct StorageContractTests {
         var second = original
         second.version = 2
         second.details = Data([9, 9])
-        second.provenance = Provenance(actor: "supervisor", at: t0.adding(seconds: 60), reason: "name corrected", source: .outlet)
+        second.provenance = Provenance(
+            actor: "supervisor", at: t0.adding(seconds: 60), reason: "name corrected", source: .outlet)
         var update = ChangeSet()
         update.add(.updatePerson(second, expectedVersion: 1))
         try await store.commit(update)
@@ -131,12 +142,14 @@ struct StorageContractTests {
         #expect(try await store.personVersions(id: original.id).count == 1)
     }
 
-    @Test("import inserts new persons and reports registered ones as unchanged or differing", arguments: Backend.allCases)
+    @Test(
+        "import inserts new persons and reports registered ones as unchanged or differing", arguments: Backend.allCases)
     func importOutcomes(backend: Backend) async throws {
         let directory = TemporaryDirectory()
         let store = try backend.makeStore(in: directory)
         let a = person(index: 1), b = person(index: 2)
-        let audit = AuditDraft(at: t0, actor: "import", action: "person.import", subject: "import:file.csv", purpose: "bulk")
+        let audit = AuditDraft(
+            at: t0, actor: "import", action: "person.import", subject: "import:file.csv", purpose: "bulk")
         #expect(try await store.importPersons([a, b], audit: audit) == [.inserted, .inserted])
         var changed = person(index: 2)
         changed.fingerprint = Data(repeating: 77, count: 16)
@@ -161,9 +174,11 @@ struct StorageContractTests {
         #expect(try await store.card(id: card.id) == card)
         #expect(try await store.card(number: card.number) == card)
         // Walk it to a cancelled, formerly lost card so that loss and cancellation columns are set.
-        card = try await walk(card, through: toActive + [.reportPreLoss(channel: .phone), .reportWrittenLoss], in: store)
+        card = try await walk(
+            card, through: toActive + [.reportPreLoss(channel: .phone), .reportWrittenLoss], in: store)
         #expect(try await store.card(id: card.id) == card)
-        let cancellation = Cancellation(reason: .death, applicant: .relative, relationship: .child, documentReference: "死亡证明 123", at: t0)
+        let cancellation = Cancellation(
+            reason: .death, applicant: .relative, relationship: .child, documentReference: "死亡证明 123", at: t0)
         let (cancelled, event) = try card.applying(.cancel(cancellation), context: context())
         var update = ChangeSet()
         update.add(.updateCard(cancelled, expectedVersion: card.version))
@@ -228,17 +243,24 @@ struct StorageContractTests {
         let lost = card
         let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
             for index in 0..<100 {
-                let successor = self.card(of: person, outlet: outlet, sequence: Int64(100 + index), predecessor: lost.id)
+                let successor = self.card(
+                    of: person, outlet: outlet, sequence: Int64(100 + index), predecessor: lost.id)
                 let action: CardAction =
                     index % 2 == 0
                     ? .reissue(successor: successor.id)
-                    : .cancel(Cancellation(reason: .holderRequest, applicant: .holder, relationship: nil, documentReference: "doc", at: t0))
+                    : .cancel(
+                        Cancellation(
+                            reason: .holderRequest, applicant: .holder, relationship: nil, documentReference: "doc",
+                            at: t0))
                 let (next, event) = try lost.applying(action, context: context())
                 var changes = ChangeSet()
                 changes.add(.updateCard(next, expectedVersion: lost.version))
                 changes.add(.appendCardEvent(event))
                 if index % 2 == 0 { changes.add(.insertCard(successor)) }
-                changes.record(AuditDraft(at: t0, actor: "task\(index)", action: "card.\(event.action.rawValue)", subject: "card:\(lost.id)", purpose: "race"))
+                changes.record(
+                    AuditDraft(
+                        at: t0, actor: "task\(index)", action: "card.\(event.action.rawValue)",
+                        subject: "card:\(lost.id)", purpose: "race"))
                 group.addTask {
                     do {
                         try await store.commit(changes)
@@ -305,10 +327,17 @@ struct StorageContractTests {
         let directory = TemporaryDirectory()
         let store = try backend.makeStore(in: directory)
         let outlet = outlet()
-        let staff = Operator(id: Operator.ID(rawValue: ids.next()), username: "clerk", displayName: "柜员", role: .outletOperator, outletID: outlet.id, passwordHash: "$2b$04$hash")
-        let rule = EligibilityRule(id: EligibilityRule.ID(rawValue: ids.next()), code: "seniors", title: "Seniors", titleZh: "老年人", criteria: [Criterion(.age, atLeast: 60), .household(.nonlocal)], effectiveFrom: CalendarDate(year: 2027, month: 1, day: 1)!)
+        let staff = Operator(
+            id: Operator.ID(rawValue: ids.next()), username: "clerk", displayName: "柜员", role: .outletOperator,
+            outletID: outlet.id, passwordHash: "$2b$04$hash")
+        let rule = EligibilityRule(
+            id: EligibilityRule.ID(rawValue: ids.next()), code: "seniors", title: "Seniors", titleZh: "老年人",
+            criteria: [Criterion(.age, atLeast: 60), .household(.nonlocal)],
+            effectiveFrom: CalendarDate(year: 2027, month: 1, day: 1)!)
         let fee = FeeEntry(item: .reissue, amount: Money(yuan: 20), effectiveFrom: t0, authority: "doc")
-        let session = Session(tokenHash: Data(repeating: 5, count: 32), operatorID: staff.id, createdAt: t0, expiresAt: t0.adding(seconds: 3600))
+        let session = Session(
+            tokenHash: Data(repeating: 5, count: 32), operatorID: staff.id, createdAt: t0,
+            expiresAt: t0.adding(seconds: 3600))
         var changes = ChangeSet()
         changes.add(.insertOutlet(outlet))
         changes.add(.insertOperator(staff))
@@ -316,7 +345,10 @@ struct StorageContractTests {
         changes.add(.insertFeeEntry(fee))
         changes.add(.insertSession(session))
         changes.add(.putSetting(key: "k", value: "v"))
-        changes.add(.saveIdempotencyRecord(IdempotencyRecord(key: "key-1", requestHash: Data([1]), status: 201, response: Data("{}".utf8), createdAt: t0)))
+        changes.add(
+            .saveIdempotencyRecord(
+                IdempotencyRecord(
+                    key: "key-1", requestHash: Data([1]), status: 201, response: Data("{}".utf8), createdAt: t0)))
         try await store.commit(changes)
         #expect(try await store.outlets() == [outlet])
         #expect(try await store.outlet(id: outlet.id) == outlet)
@@ -343,10 +375,16 @@ struct StorageContractTests {
         #expect(try await store.setting("k") == "w")
         #expect(try await store.operator(id: staff.id)?.active == false)
         var duplicate = ChangeSet()
-        duplicate.add(.insertOutlet(Outlet(id: Outlet.ID(rawValue: ids.next()), code: "DH01", name: "x", nameZh: "x", regionCode: "330902", address: "")))
+        duplicate.add(
+            .insertOutlet(
+                Outlet(
+                    id: Outlet.ID(rawValue: ids.next()), code: "DH01", name: "x", nameZh: "x", regionCode: "330902",
+                    address: "")))
         await #expect(throws: StorageError.duplicate(.outletCode)) { try await store.commit(duplicate) }
         var key = ChangeSet()
-        key.add(.saveIdempotencyRecord(IdempotencyRecord(key: "key-1", requestHash: Data([2]), status: 200, response: Data(), createdAt: t0)))
+        key.add(
+            .saveIdempotencyRecord(
+                IdempotencyRecord(key: "key-1", requestHash: Data([2]), status: 200, response: Data(), createdAt: t0)))
         await #expect(throws: StorageError.duplicate(.idempotencyKey)) { try await store.commit(key) }
     }
 
@@ -356,9 +394,15 @@ struct StorageContractTests {
         let store = try backend.makeStore(in: directory)
         let (person, outlet) = try await seeded(store)
         let card = card(of: person, outlet: outlet, sequence: 1)
-        let staff = Operator(id: Operator.ID(rawValue: ids.next()), username: "clerk", displayName: "c", role: .outletOperator, outletID: outlet.id, passwordHash: "h")
-        var batch = ProductionBatch(id: ProductionBatch.ID(rawValue: ids.next()), number: "PB000001", cardCount: 1, createdAt: t0, createdBy: "admin")
-        let receipt = Receipt(id: Receipt.ID(rawValue: ids.next()), number: "RDH01-00000001", at: t0, outletID: outlet.id, operatorID: staff.id, personID: person.id, cardID: card.id, item: .reissue, amount: Money(yuan: 20))
+        let staff = Operator(
+            id: Operator.ID(rawValue: ids.next()), username: "clerk", displayName: "c", role: .outletOperator,
+            outletID: outlet.id, passwordHash: "h")
+        var batch = ProductionBatch(
+            id: ProductionBatch.ID(rawValue: ids.next()), number: "PB000001", cardCount: 1, createdAt: t0,
+            createdBy: "admin")
+        let receipt = Receipt(
+            id: Receipt.ID(rawValue: ids.next()), number: "RDH01-00000001", at: t0, outletID: outlet.id,
+            operatorID: staff.id, personID: person.id, cardID: card.id, item: .reissue, amount: Money(yuan: 20))
         var changes = ChangeSet()
         changes.add(.insertOperator(staff))
         changes.add(.insertCard(card))
@@ -369,7 +413,9 @@ struct StorageContractTests {
         #expect(try await store.batches(limit: 5) == [batch])
         #expect(try await store.receipt(id: receipt.id) == receipt)
         #expect(try await store.receipts(outletID: outlet.id, from: t0, until: t0.adding(days: 1)) == [receipt])
-        #expect(try await store.receipts(outletID: outlet.id, from: t0.adding(seconds: 1), until: t0.adding(days: 1)).isEmpty)
+        #expect(
+            try await store.receipts(outletID: outlet.id, from: t0.adding(seconds: 1), until: t0.adding(days: 1))
+                .isEmpty)
         batch.state = .produced
         batch.producedAt = t0.adding(days: 1)
         batch.version = 2
@@ -391,7 +437,11 @@ struct StorageContractTests {
         let personID = Person.ID(rawValue: ids.next())
         for index in 0..<5 {
             var changes = ChangeSet()
-            changes.record(AuditDraft(at: t0.adding(seconds: Int64(index)), actor: index % 2 == 0 ? "clerk" : "admin", action: "person.read", subject: "person:\(personID)", personID: index < 3 ? personID : nil, purpose: "counter service", detail: #"{"n":\#(index)}"#))
+            changes.record(
+                AuditDraft(
+                    at: t0.adding(seconds: Int64(index)), actor: index % 2 == 0 ? "clerk" : "admin",
+                    action: "person.read", subject: "person:\(personID)", personID: index < 3 ? personID : nil,
+                    purpose: "counter service", detail: #"{"n":\#(index)}"#))
             try await store.commit(changes)
         }
         let all = try await store.auditEntries(AuditFilter(), limit: 100)

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 // A streaming RFC 4180 CSV reader for `citizencard import persons` (docs/import-format.md).
@@ -411,7 +411,8 @@ public final class CSVReader {
                 let contentEnd = p
                 p += 1
                 let ascii = high & highBits == 0
-                let value = escaped
+                let value =
+                    escaped
                     ? unescapedString(bytes + contentStart, count: contentEnd - contentStart, ascii: ascii)
                     : makeString(bytes + contentStart, count: contentEnd - contentStart, ascii: ascii)
                 if let value {
@@ -526,7 +527,8 @@ public final class CSVReader {
         fieldCountHint = fields.count
         let endOffset = bufferOffset + Int64(recordEnd)
         if let invalidField {
-            return .invalidRecord(CSVRecordError(line: recordLine, endOffset: endOffset, kind: .invalidUTF8(field: invalidField)))
+            return .invalidRecord(
+                CSVRecordError(line: recordLine, endOffset: endOffset, kind: .invalidUTF8(field: invalidField)))
         }
         return .record(CSVRecord(line: recordLine, endOffset: endOffset, fields: fields))
     }

@@ -184,10 +184,12 @@ public struct PersonImportHeader: Hashable, Sendable {
         return ImportRowError(line: error.line, column: column, reason: error.reason)
     }
 
-    public func validate(fields: [String], line: Int, today: CalendarDate?) -> Result<PersonImportRow, ImportRowErrors> {
+    public func validate(fields: [String], line: Int, today: CalendarDate?) -> Result<PersonImportRow, ImportRowErrors>
+    {
         guard fields.count == columns.count else {
             let reason = "the record has \(fields.count) fields, the header has \(columns.count)"
-            return .failure(ImportRowErrors(line: line, errors: [ImportRowError(line: line, column: "", reason: reason)]))
+            return .failure(
+                ImportRowErrors(line: line, errors: [ImportRowError(line: line, column: "", reason: reason)]))
         }
         var errors: [ImportRowError] = []
         func fail(_ column: PersonImportColumn, _ reason: String) {
@@ -227,7 +229,9 @@ public struct PersonImportHeader: Hashable, Sendable {
             fail(.sex, "is required")
         } else if let sex = parseSex(sexText) {
             if let residentID {
-                do throws(CitizenCardError) { try PersonFields.sex(sex, matches: residentID) } catch { fail(.sex, error) }
+                do throws(CitizenCardError) { try PersonFields.sex(sex, matches: residentID) } catch {
+                    fail(.sex, error)
+                }
             }
         } else {
             fail(.sex, "must be male or female (M, F, 男, 女 are accepted too)")
@@ -284,7 +288,8 @@ public struct PersonImportHeader: Hashable, Sendable {
         }
         // social_security_number (optional; defaults to the ID number)
         let socialSecurityNumber = optional(
-            .socialSecurityNumber, plain: { isPlainText($0, maxBytes: PersonImportHeader.maxSocialSecurityNumberLength) }
+            .socialSecurityNumber,
+            plain: { isPlainText($0, maxBytes: PersonImportHeader.maxSocialSecurityNumberLength) }
         ) { text throws(CitizenCardError) in
             try PersonFields.text(
                 text, field: "socialSecurityNumber", lengthMax: PersonImportHeader.maxSocialSecurityNumberLength)
@@ -344,10 +349,13 @@ private func equalsIgnoringASCIICase(_ text: String, _ lowercase: StaticString) 
 }
 
 private func parseSex(_ text: String) -> Sex? {
-    if equalsIgnoringASCIICase(text, "male") || equalsIgnoringASCIICase(text, "m") || equalsIgnoringASCIICase(text, "男") {
+    if equalsIgnoringASCIICase(text, "male") || equalsIgnoringASCIICase(text, "m") || equalsIgnoringASCIICase(text, "男")
+    {
         return .male
     }
-    if equalsIgnoringASCIICase(text, "female") || equalsIgnoringASCIICase(text, "f") || equalsIgnoringASCIICase(text, "女") {
+    if equalsIgnoringASCIICase(text, "female") || equalsIgnoringASCIICase(text, "f")
+        || equalsIgnoringASCIICase(text, "女")
+    {
         return .female
     }
     return nil
@@ -391,4 +399,3 @@ private func isPlainPhone(_ text: String) -> Bool {
         return true
     }
 }
-

@@ -72,7 +72,9 @@ public struct PersonImporter: Sendable {
         var lastProgress = ContinuousClock.now
         let today = env.today
         while true {
-            let batch = try nextBatch(reader, header: header, today: today, size: batchSize, actor: actor, fileName: fileName, report: &report, errors: errors)
+            let batch = try nextBatch(
+                reader, header: header, today: today, size: batchSize, actor: actor, fileName: fileName,
+                report: &report, errors: errors)
             // The previous batch commits on the database's writer thread while this one was sealed.
             if let pending { try await settle(pending, report: &report, errors: errors) }
             pending = nil
@@ -83,17 +85,22 @@ public struct PersonImporter: Sendable {
             }
             if ContinuousClock.now - lastProgress > .milliseconds(250) || batch.finished {
                 lastProgress = ContinuousClock.now
-                progress(Progress(bytesRead: reader.offset, bytesTotal: reader.size, rowsRead: report.rowsRead, elapsedSeconds: Self.seconds(since: started)))
+                progress(
+                    Progress(
+                        bytesRead: reader.offset, bytesTotal: reader.size, rowsRead: report.rowsRead,
+                        elapsedSeconds: Self.seconds(since: started)))
             }
             if batch.finished { break }
         }
         if let pending { try await settle(pending, report: &report, errors: errors) }
         report.errorsWritten = errors.count
         report.elapsedSeconds = Self.seconds(since: started)
-        env.logger.info("person import finished", metadata: [
-            "rows": "\(report.rowsRead)", "inserted": "\(report.inserted)", "unchanged": "\(report.unchanged)",
-            "differing": "\(report.differing)", "invalid": "\(report.invalid)",
-        ])
+        env.logger.info(
+            "person import finished",
+            metadata: [
+                "rows": "\(report.rowsRead)", "inserted": "\(report.inserted)", "unchanged": "\(report.unchanged)",
+                "differing": "\(report.differing)", "invalid": "\(report.invalid)",
+            ])
         return report
     }
 
@@ -120,8 +127,12 @@ public struct PersonImporter: Sendable {
         report: inout Report, errors: ErrorReportWriter
     ) throws(Failure) -> Batch {
         let now = env.clock.now()
-        let provenance = Provenance(actor: actor.name, at: now, reason: "bulk import of \(fileName)", source: .bulkImport)
-        var batch = Batch(audit: AuditDraft(at: now, actor: actor.name, action: "person.import", subject: "import:\(fileName)", purpose: provenance.reason))
+        let provenance = Provenance(
+            actor: actor.name, at: now, reason: "bulk import of \(fileName)", source: .bulkImport)
+        var batch = Batch(
+            audit: AuditDraft(
+                at: now, actor: actor.name, action: "person.import", subject: "import:\(fileName)",
+                purpose: provenance.reason))
         batch.persons.reserveCapacity(size)
         while batch.persons.count < size {
             let next: Result<CSVRecord, CSVRecordError>?
@@ -161,7 +172,9 @@ public struct PersonImporter: Sendable {
         return batch
     }
 
-    func settle(_ task: Task<(Batch, [PersonImportOutcome]), any Error>, report: inout Report, errors: ErrorReportWriter) async throws(Failure) {
+    func settle(
+        _ task: Task<(Batch, [PersonImportOutcome]), any Error>, report: inout Report, errors: ErrorReportWriter
+    ) async throws(Failure) {
         let batch: Batch, outcomes: [PersonImportOutcome]
         do {
             (batch, outcomes) = try await task.value
@@ -176,7 +189,11 @@ public struct PersonImporter: Sendable {
             case .unchanged: report.unchanged += 1
             case .differs:
                 report.differing += 1
-                errors.write([ImportRowError(line: line, column: "id_number", reason: "already registered with different data; not changed (correct it at an outlet)")])
+                errors.write([
+                    ImportRowError(
+                        line: line, column: "id_number",
+                        reason: "already registered with different data; not changed (correct it at an outlet)")
+                ])
             }
         }
     }

@@ -12,7 +12,8 @@ enum CardRow {
         updated_at
         """
 
-    static let insertSQL = "INSERT INTO cards (\(columns)) VALUES (\(Array(repeating: "?", count: 33).joined(separator: ", ")))"
+    static let insertSQL =
+        "INSERT INTO cards (\(columns)) VALUES (\(Array(repeating: "?", count: 33).joined(separator: ", ")))"
 
     static let updateSQL = """
         UPDATE cards SET state = ?, slot = ?, successor_id = ?, batch_id = ?, approved_at = ?, issued_at = ?,
@@ -74,7 +75,8 @@ enum CardRow {
             }
             return value
         }
-        func optional<T: RawRepresentable>(_ column: String, as: T.Type = T.self) throws -> T? where T.RawValue == String {
+        func optional<T: RawRepresentable>(_ column: String, as: T.Type = T.self) throws -> T?
+        where T.RawValue == String {
             guard let raw: String = row[column] else { return nil }
             guard let value = T(rawValue: raw) else { throw StorageError.corrupt(reason: "cards.\(column)") }
             return value
@@ -88,7 +90,8 @@ enum CardRow {
         var cancellation: Cancellation? = nil
         if let reason: Cancellation.Reason = try optional("cancel_reason") {
             cancellation = Cancellation(
-                reason: reason, applicant: try value("cancel_applicant"), relationship: try optional("cancel_relationship"),
+                reason: reason, applicant: try value("cancel_applicant"),
+                relationship: try optional("cancel_relationship"),
                 documentReference: row["cancel_document"] ?? "", at: time("cancelled_at")!)
         }
         let channelKind: ApplicationChannel.Kind = try value("channel_kind")
@@ -102,7 +105,8 @@ enum CardRow {
             successorID: (row["successor_id"] as String?).map(Card.ID.init(rawValue:)),
             batchID: (row["batch_id"] as String?).map(ProductionBatch.ID.init(rawValue:)),
             appliedAt: time("applied_at")!, approvedAt: time("approved_at"), issuedAt: time("issued_at"),
-            expiresAt: time("expires_at"), loss: loss, note: row["note"], replacementReason: try optional("replacement_reason"),
+            expiresAt: time("expires_at"), loss: loss, note: row["note"],
+            replacementReason: try optional("replacement_reason"),
             cancellation: cancellation, closedAt: time("closed_at"), version: row["version"],
             updatedAt: time("updated_at")!)
     }

@@ -27,7 +27,8 @@ extension SQLiteStore {
 
     public func person(id: Person.ID) async throws(StorageError) -> SealedPerson? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM persons WHERE id = ?", arguments: [id.rawValue]).map(Self.decodePerson)
+            try Row.fetchOne(db, sql: "SELECT * FROM persons WHERE id = ?", arguments: [id.rawValue]).map(
+                Self.decodePerson)
         }
     }
 
@@ -91,7 +92,9 @@ extension SQLiteStore {
         try await fetchCards("WHERE person_id = ? ORDER BY applied_at, id", [personID.rawValue])
     }
 
-    public func cards(state: CardState, outletID: Outlet.ID?, after: Card.ID?, limit: Int) async throws(StorageError)
+    public func cards(
+        state: CardState, outletID: Outlet.ID?, after: Card.ID?, limit: Int
+    ) async throws(StorageError)
         -> [Card]
     {
         if let outletID {
@@ -195,7 +198,8 @@ extension SQLiteStore {
         }
     }
 
-    public func receipts(outletID: Outlet.ID, from: Timestamp, until: Timestamp) async throws(StorageError) -> [Receipt] {
+    public func receipts(outletID: Outlet.ID, from: Timestamp, until: Timestamp) async throws(StorageError) -> [Receipt]
+    {
         try await read { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM receipts WHERE outlet_id = ? AND at >= ? AND at < ? ORDER BY at, number",
@@ -231,7 +235,8 @@ extension SQLiteStore {
 
     public func outlet(id: Outlet.ID) async throws(StorageError) -> Outlet? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM outlets WHERE id = ?", arguments: [id.rawValue]).map(Self.decodeOutlet)
+            try Row.fetchOne(db, sql: "SELECT * FROM outlets WHERE id = ?", arguments: [id.rawValue]).map(
+                Self.decodeOutlet)
         }
     }
 
@@ -271,7 +276,8 @@ extension SQLiteStore {
 
     public func session(tokenHash: Data) async throws(StorageError) -> Session? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM sessions WHERE token_hash = ?", arguments: [tokenHash]).map { row in
+            try Row.fetchOne(db, sql: "SELECT * FROM sessions WHERE token_hash = ?", arguments: [tokenHash]).map {
+                row in
                 Session(
                     tokenHash: row["token_hash"], operatorID: Operator.ID(rawValue: row["operator_id"]),
                     createdAt: Timestamp(secondsSinceEpoch: row["created_at"]),
@@ -340,6 +346,8 @@ extension SQLiteStore {
     }
 
     public func setting(_ key: String) async throws(StorageError) -> String? {
-        try await read { db in try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]) }
+        try await read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key])
+        }
     }
 }

@@ -106,18 +106,22 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
         return try await write { db in
             try db.execute(
                 sql: "UPDATE sequences SET value = value + ? WHERE name = ?", arguments: [count, sequence.rawValue])
-            let last = try Int64.fetchOne(db, sql: "SELECT value FROM sequences WHERE name = ?", arguments: [sequence.rawValue])!
+            let last = try Int64.fetchOne(
+                db, sql: "SELECT value FROM sequences WHERE name = ?", arguments: [sequence.rawValue])!
             return last - Int64(count) + 1
         }
     }
 
-    public func importPersons(_ persons: [SealedPerson], audit: AuditDraft) async throws(StorageError)
+    public func importPersons(
+        _ persons: [SealedPerson], audit: AuditDraft
+    ) async throws(StorageError)
         -> [PersonImportOutcome]
     {
         // In blind-index order: neighbouring rows land on neighbouring index pages.
         // Equal indexes keep file order, so the first of two rows with one ID number is the one inserted.
         let order = persons.indices.sorted { a, b in
-            persons[a].idIndex == persons[b].idIndex ? a < b : persons[a].idIndex.lexicographicallyPrecedes(persons[b].idIndex)
+            persons[a].idIndex == persons[b].idIndex
+                ? a < b : persons[a].idIndex.lexicographicallyPrecedes(persons[b].idIndex)
         }
         return try await write { db in
             let insert = try db.cachedStatement(sql: Self.insertPersonSQL + " ON CONFLICT (id_index) DO NOTHING")
@@ -268,7 +272,9 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
         case .insertFeeEntry(let entry):
             try db.execute(
                 sql: "INSERT INTO fee_entries (item, effective_from, amount_fen, authority) VALUES (?, ?, ?, ?)",
-                arguments: [entry.item.rawValue, entry.effectiveFrom.secondsSinceEpoch, entry.amount.fen, entry.authority])
+                arguments: [
+                    entry.item.rawValue, entry.effectiveFrom.secondsSinceEpoch, entry.amount.fen, entry.authority,
+                ])
         case .insertEligibilityRule(let rule):
             try db.execute(
                 sql: """
@@ -286,13 +292,15 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
             guard db.changesCount == 1 else { throw StorageError.conflict(entity: "eligibility rule") }
         case .saveIdempotencyRecord(let record):
             try db.execute(
-                sql: "INSERT INTO idempotency_records (key, request_hash, status, response, created_at) VALUES (?, ?, ?, ?, ?)",
+                sql:
+                    "INSERT INTO idempotency_records (key, request_hash, status, response, created_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [
                     record.key, record.requestHash, record.status, record.response, record.createdAt.secondsSinceEpoch,
                 ])
         case .putSetting(let key, let value):
             try db.execute(
-                sql: "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                sql:
+                    "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 arguments: [key, value])
         }
     }
@@ -325,7 +333,8 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
             ])
             previous = hash
         }
-        try db.execute(sql: "UPDATE audit_head SET sequence = ?, hash = ? WHERE id = 1", arguments: [sequence, previous])
+        try db.execute(
+            sql: "UPDATE audit_head SET sequence = ?, hash = ? WHERE id = 1", arguments: [sequence, previous])
     }
 
     static let insertPersonSQL = """
