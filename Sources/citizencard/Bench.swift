@@ -36,7 +36,7 @@ struct BenchImport: AsyncParsableCommand {
         let csvBytes = (try? FileManager.default.attributesOfItem(atPath: csv.path)[.size] as? Int) ?? 0
 
         let options = try StoreOptions.parse(["--data", directory.appendingPathComponent("data").path])
-        let runtime = try Runtime.open(
+        let runtime = try await Runtime.open(
             options, logger: makeLogger(label: "bench", level: .warning), cacheMebibytes: ImportPersons.cacheMebibytes)
         let report = try await PersonImporter(runtime.env).run(
             path: csv.path, errorReport: directory.appendingPathComponent("errors.csv"), actor: .commandLine("bench"))

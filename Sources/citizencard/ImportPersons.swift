@@ -27,7 +27,7 @@ struct ImportPersons: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let runtime = try Runtime.open(
+        let runtime = try await Runtime.open(
             store, logger: makeLogger(label: "citizencard.import", level: .warning), cacheMebibytes: Self.cacheMebibytes
         )
         let reportURL = URL(fileURLWithPath: errors ?? file + ".errors.csv")

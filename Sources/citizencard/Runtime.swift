@@ -14,7 +14,9 @@ struct StoreOptions: ParsableArguments {
 
     @Option(
         name: .long,
-        help: "Database URL: sqlite:PATH (default: DATA/citizencard.sqlite). Env: CITIZENCARD_DATABASE_URL.")
+        help:
+            "Database URL: sqlite:PATH (default: DATA/citizencard.sqlite) or postgres://user:password@host:port/database. Env: CITIZENCARD_DATABASE_URL."
+    )
     var database: String?
 
     var dataDirectory: URL {
@@ -37,9 +39,7 @@ struct Runtime {
     /// - Parameter cacheMebibytes: SQLite page cache per connection (bulk work wants more).
     static func open(
         _ options: StoreOptions, logger: Logger, clock: any Clock = SystemClock(), cacheMebibytes: Int = 32
-    )
-        throws -> Runtime
-    {
+    ) async throws -> Runtime {
         let directory = options.dataDirectory
         do {
             try FileManager.default.createDirectory(
@@ -50,8 +50,9 @@ struct Runtime {
         let configuration = try Configuration.loadOrCreate(in: directory)
         let keyFile = directory.appendingPathComponent(configuration.keyFile)
         let (keyRing, created) = try KeyRing.loadOrCreate(at: keyFile, createdAt: clock.now().iso8601)
-        let (store, description) = try openStore(
-            options.databaseURL ?? configuration.database, directory: directory, cacheMebibytes: cacheMebibytes)
+        let (store, description) = try await openStore(
+            options.databaseURL ?? configuration.database, directory: directory, cacheMebibytes: cacheMebibytes,
+            logger: logger)
         let env = ServiceEnvironment(
             store: store, vault: PersonVault(keyRing: keyRing), clock: clock, ids: UUIDv7Generator(),
             city: configuration.city, policy: configuration.policy, passwordCost: configuration.passwordCost,
@@ -62,7 +63,10 @@ struct Runtime {
     }
 
     /// `sqlite:PATH` (relative paths are inside the data directory) or nothing for the default.
-    static func openStore(_ url: String?, directory: URL, cacheMebibytes: Int) throws -> (any CitizenCardStore, String)
+    static func openStore(
+        _ url: String?, directory: URL, cacheMebibytes: Int, logger: Logger
+    ) async throws
+        -> (any CitizenCardStore, String)
     {
         let text = url ?? "sqlite:citizencard.sqlite"
         if text.hasPrefix("sqlite:") {
@@ -79,10 +83,15 @@ struct Runtime {
             }
         }
         if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
-            throw ValidationError(
-                "PostgreSQL is not built into this version yet; use the embedded SQLite database (sqlite:PATH)")
+            do {
+                let store = try await PostgresStore.connect(url: text, logger: logger)
+                return (store, store.description)
+            } catch {
+                throw ValidationError("cannot open the database: \(error)")
+            }
         }
-        throw ValidationError("unknown database URL scheme; use sqlite:PATH")
+        throw ValidationError(
+            "unknown database URL scheme; use sqlite:PATH or postgres://user:password@host:port/database")
     }
 }
 

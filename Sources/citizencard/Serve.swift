@@ -24,7 +24,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let logger = makeLogger(label: "citizencard")
-        let runtime = try Runtime.open(store, logger: logger)
+        let runtime = try await Runtime.open(store, logger: logger)
         let environment = ProcessInfo.processInfo.environment
         let host = host ?? environment["CITIZENCARD_HOST"] ?? "127.0.0.1"
         let port =
@@ -71,9 +71,9 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let runtime = try Runtime.open(store, logger: makeLogger(label: "citizencard.migrate"))
-        if let sqlite = runtime.store as? any SQLiteStoreMigrations {
-            let applied = try await sqlite.appliedMigrations()
+        let runtime = try await Runtime.open(store, logger: makeLogger(label: "citizencard.migrate"))
+        if let store = runtime.store as? any StoreMigrations {
+            let applied = try await store.appliedMigrations()
             print(
                 "\(runtime.databaseDescription): schema up to date (\(applied.count) migrations: \(applied.joined(separator: ", ")))"
             )
@@ -90,7 +90,7 @@ struct AuditVerify: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let runtime = try Runtime.open(store, logger: makeLogger(label: "citizencard.audit", level: .warning))
+        let runtime = try await Runtime.open(store, logger: makeLogger(label: "citizencard.audit", level: .warning))
         let result = try await runtime.store.verifyAuditChain()
         try await runtime.store.close()
         let view = AuditService.view(result)

@@ -42,7 +42,7 @@ struct StaffAdd: AsyncParsableCommand {
         guard let role = Role(rawValue: role) else {
             throw ValidationError("--role must be operator, supervisor or admin")
         }
-        let runtime = try Runtime.open(store, logger: makeLogger(label: "citizencard.staff", level: .warning))
+        let runtime = try await Runtime.open(store, logger: makeLogger(label: "citizencard.staff", level: .warning))
         let actor = Actor.commandLine("cli")
         var outletID: Outlet.ID? = nil
         if let outlet {
@@ -69,7 +69,7 @@ struct StaffPassword: AsyncParsableCommand {
     @Argument var username: String
 
     func run() async throws {
-        let runtime = try Runtime.open(store, logger: makeLogger(label: "citizencard.staff", level: .warning))
+        let runtime = try await Runtime.open(store, logger: makeLogger(label: "citizencard.staff", level: .warning))
         let service = AdministrationService(runtime.env)
         let id = try await service.operatorID(username: username)
         _ = try await service.changeOperator(id, .init(password: try readPassword()), actor: .commandLine("cli"))
@@ -87,7 +87,7 @@ struct StaffDeactivate: AsyncParsableCommand {
     @Argument var username: String
 
     func run() async throws {
-        let runtime = try Runtime.open(store, logger: makeLogger(label: "citizencard.staff", level: .warning))
+        let runtime = try await Runtime.open(store, logger: makeLogger(label: "citizencard.staff", level: .warning))
         let service = AdministrationService(runtime.env)
         let id = try await service.operatorID(username: username)
         _ = try await service.changeOperator(id, .init(active: false), actor: .commandLine("cli"))

@@ -17,7 +17,7 @@ struct Harness: @unchecked Sendable {
     let endpoints: [Endpoint]
 
     init() async throws {
-        world = try TestWorld()
+        world = try await TestWorld()
         staff = try await world.seedReferenceData()
         fixtures = Fixtures(world: world, staff: staff)
         (router, endpoints) = CitizenCardApp.router(env: world.env)

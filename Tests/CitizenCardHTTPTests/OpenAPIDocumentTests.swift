@@ -77,8 +77,8 @@ struct OpenAPIDocumentTests {
     }
 
     @Test("every registered route is documented and every documented route is registered")
-    func sameRoutes() throws {
-        let world = try TestWorld()
+    func sameRoutes() async throws {
+        let world = try await TestWorld()
         let (router, endpoints) = CitizenCardApp.router(env: world.env)
         let routed = Set(router.routes.map { Operation(method: $0.method.rawValue, path: $0.path.description) })
         let registered = Set(
@@ -106,8 +106,8 @@ struct OpenAPIDocumentTests {
     }
 
     @Test("every operation's x-access is the access it is registered with")
-    func sameAccess() throws {
-        let world = try TestWorld()
+    func sameAccess() async throws {
+        let world = try await TestWorld()
         let (_, endpoints) = CitizenCardApp.router(env: world.env)
         let operations = try Self.documentedOperations(try Self.document())
         var problems: [String] = []
@@ -142,7 +142,7 @@ struct OpenAPIDocumentTests {
     func servedDocument() async throws {
         let expected = try Data(contentsOf: Self.documentURL)
         #expect(expected.count > 1000, "openapi.yaml at the repository root looks empty")
-        let world = try TestWorld()
+        let world = try await TestWorld()
         let (router, _) = CitizenCardApp.router(env: world.env)
         let app = Application(router: router)
         let (status, contentType, served) = try await app.test(.router) { client in

@@ -11,7 +11,7 @@ struct ImportTests {
     let fixtures: Fixtures
 
     init() async throws {
-        world = try TestWorld()
+        world = try await TestWorld()
         fixtures = Fixtures(world: world, staff: try await world.seedReferenceData())
     }
 

@@ -9,9 +9,9 @@ import Testing
 /// personal data is encrypted at rest and never written to a log line.
 @Suite("Personal data protection")
 struct PrivacyTests {
-    @Test("after a whole lifecycle, neither the logs nor the raw database file contain a name or an ID number")
+    @Test("after a whole lifecycle, neither the logs nor the stored database contain a name or an ID number")
     func noPersonalDataInLogsOrFile() async throws {
-        let world = try TestWorld()
+        let world = try await TestWorld()
         let staff = try await world.seedReferenceData()
         let fixtures = Fixtures(world: world, staff: staff)
         var residents: [Fixtures.Resident] = []
@@ -31,10 +31,7 @@ struct PrivacyTests {
         _ = try await AuthService(world.env).login(username: "clerk", password: TestWorld.password)
         _ = try? await AuthService(world.env).login(username: "clerk", password: "wrong password")
         try await world.store.close()
-        var raw = Data()
-        for suffix in ["", "-wal", "-shm"] {
-            raw.append((try? Data(contentsOf: world.directory.file("test.sqlite\(suffix)"))) ?? Data())
-        }
+        let raw = try world.backend.rawContents(url: world.databaseURL)
         #expect(raw.count > 10_000)
         let logs = world.logs.text
         #expect(!logs.isEmpty)
@@ -49,8 +46,8 @@ struct PrivacyTests {
     }
 
     @Test("sealed data names its key, does not open in another row, and survives a key rotation")
-    func sealingAndRotation() throws {
-        let world = try TestWorld()
+    func sealingAndRotation() async throws {
+        let world = try await TestWorld()
         let details = PersonalDetails(residentID: try ResidentID.parse("360426199101010071").get(), name: "王小明")
         let vault = world.env.vault
         let id = Person.ID(rawValue: "00000000-0000-7000-8000-0000000000aa")

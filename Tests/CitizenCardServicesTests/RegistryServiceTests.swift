@@ -13,7 +13,7 @@ struct RegistryServiceTests {
     var registry: RegistryService { fixtures.registry }
 
     init() async throws {
-        world = try TestWorld()
+        world = try await TestWorld()
         staff = try await world.seedReferenceData()
         fixtures = Fixtures(world: world, staff: staff)
     }

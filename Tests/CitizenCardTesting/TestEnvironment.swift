@@ -87,16 +87,82 @@ public final class TemporaryDirectory: @unchecked Sendable {
     public func file(_ name: String) -> URL { url.appendingPathComponent(name) }
 }
 
-/// The storage backends the contract suite runs on. PostgreSQL joins when it is built in.
+/// The storage backends the tests run on. SQLite always; PostgreSQL when
+/// `CITIZENCARD_TEST_POSTGRES_URL` names a database (each store gets a schema of its own there).
 public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
     case sqlite
+    case postgres
+
+    public static var allCases: [Backend] { postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
+
+    /// `postgres://user@host:port/database` of a database the tests may fill with schemas.
+    public static var postgresURL: String? {
+        ProcessInfo.processInfo.environment["CITIZENCARD_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The backend of `TestWorld` by default: `CITIZENCARD_TEST_BACKEND=postgres` runs the use-case,
+    /// HTTP and end-to-end tests on PostgreSQL.
+    public static var preferred: Backend {
+        ProcessInfo.processInfo.environment["CITIZENCARD_TEST_BACKEND"] == "postgres" && postgresURL != nil
+            ? .postgres : .sqlite
+    }
 
     public var description: String { rawValue }
 
-    /// A fresh, empty, migrated store in `directory`.
-    public func makeStore(in directory: TemporaryDirectory) throws -> any CitizenCardStore {
+    /// A database URL for a fresh, empty store: a new SQLite file in `directory`, or a new schema.
+    public func freshURL(in directory: TemporaryDirectory) -> String {
         switch self {
-        case .sqlite: try SQLiteStore(path: directory.file("test.sqlite").path)
+        case .sqlite: return "sqlite:" + directory.file("test.sqlite").path
+        case .postgres:
+            let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20)
+            return Backend.postgresURL! + (Backend.postgresURL!.contains("?") ? "&" : "?") + "schema=\(schema)"
+        }
+    }
+
+    /// A fresh, empty, migrated store.
+    public func makeStore(
+        in directory: TemporaryDirectory, connectionsMax: Int = 4
+    ) async throws -> any CitizenCardStore {
+        try await makeStore(url: freshURL(in: directory), connectionsMax: connectionsMax)
+    }
+
+    /// The store at `url` (from `freshURL`), migrated.
+    public func makeStore(url: String, connectionsMax: Int = 4) async throws -> any CitizenCardStore {
+        switch self {
+        case .sqlite:
+            return try SQLiteStore(path: String(url.dropFirst("sqlite:".count)))
+        case .postgres:
+            var logger = Logger(label: "test.postgres")
+            logger.logLevel = .error
+            return try await PostgresStore.connect(url: url, logger: logger, connectionsMax: connectionsMax)
+        }
+    }
+
+    /// Every byte the backend keeps for the store at `url`: the SQLite file with its WAL, or a
+    /// `pg_dump` of the PostgreSQL schema (data as the server stores it, in its text form).
+    public func rawContents(url: String) throws -> Data {
+        switch self {
+        case .sqlite:
+            let path = String(url.dropFirst("sqlite:".count))
+            var raw = Data()
+            for suffix in ["", "-wal", "-shm"] {
+                raw.append((try? Data(contentsOf: URL(fileURLWithPath: path + suffix))) ?? Data())
+            }
+            return raw
+        case .postgres:
+            let parts = url.components(separatedBy: "?schema=")
+            let bin =
+                (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql"))?.sorted().last
+                .map { "/usr/lib/postgresql/\($0)/bin/pg_dump" } ?? "pg_dump"
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: bin)
+            process.arguments = ["--data-only", "--schema=\(parts[1])", parts[0]]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return data
         }
     }
 }
@@ -112,14 +178,21 @@ public struct TestWorld: Sendable {
 
     public var store: any CitizenCardStore { env.store }
 
-    public init(backend: Backend = .sqlite) throws {
+    public let backend: Backend
+    /// The database URL of the store (`sqlite:PATH` or `postgres://…?schema=…`).
+    public let databaseURL: String
+
+    public init(backend: Backend = .preferred, connectionsMax: Int = 4) async throws {
+        self.backend = backend
         directory = TemporaryDirectory()
+        databaseURL = backend.freshURL(in: directory)
         clock = TestClock()
         logs = LogCapture()
         keyRing = KeyRing.generate(createdAt: "test")
         env = ServiceEnvironment(
-            store: try backend.makeStore(in: directory), vault: PersonVault(keyRing: keyRing), clock: clock,
-            ids: SequentialIDs(), passwordCost: 4, logger: logs.logger())
+            store: try await backend.makeStore(url: databaseURL, connectionsMax: connectionsMax),
+            vault: PersonVault(keyRing: keyRing), clock: clock, ids: SequentialIDs(), passwordCost: 4,
+            logger: logs.logger())
     }
 
     /// Staff of the seeded world.

@@ -82,7 +82,7 @@ struct StorageContractTests {
     @Test("a person reads back as written, by id and by blind index", arguments: Backend.allCases)
     func personRoundTrip(backend: Backend) async throws {
         let directory = TemporaryDirectory()
-        let store = try backend.makeStore(in: directory)
+        let store = try await backend.makeStore(in: directory)
         let written = person()
         var changes = ChangeSet()
         changes.add(.insertPerson(written))
@@ -98,7 +98,7 @@ struct StorageContractTests {
         "a second person with the same blind index is a duplicate and nothing is written", arguments: Backend.allCases)
     func duplicatePerson(backend: Backend) async throws {
         let directory = TemporaryDirectory()
-        let store = try backend.makeStore(in: directory)
+        let store = try await backend.makeStore(in: directory)
         let first = person(index: 1)
         var changes = ChangeSet()
         changes.add(.insertPerson(first))
@@ -119,7 +119,7 @@ struct StorageContractTests {
     )
     func personVersions(backend: Backend) async throws {
         let directory = TemporaryDirectory()
-        let store = try backend.makeStore(in: directory)
+        let store = try await backend.makeStore(in: directory)
         let original = person()
         var changes = ChangeSet()
         changes.add(.insertPerson(original))
@@ -146,7 +146,7 @@ struct StorageContractTests {
         "import inserts new persons and reports registered ones as unchanged or differing", arguments: Backend.allCases)
     func importOutcomes(backend: Backend) async throws {
         let directory = TemporaryDirectory()
-        let store = try backend.makeStore(in: directory)
+        let store = try await backend.makeStore(in: directory)
         let a = person(index: 1), b = person(index: 2)
         let audit = AuditDraft(
             at: t0, actor: "import", action: "person.import", subject: "import:file.csv", purpose: "bulk")
@@ -165,7 +165,7 @@ struct StorageContractTests {
     @Test("a card round-trips with every optional field set", arguments: Backend.allCases)
     func cardRoundTrip(backend: Backend) async throws {
         let directory = TemporaryDirectory()
-        let store = try backend.makeStore(in: directory)
+        let store = try await backend.makeStore(in: directory)
         let (person, outlet) = try await seeded(store)
         var card = card(of: person, outlet: outlet, sequence: 1)
         var changes = ChangeSet()
@@ -193,7 +193,7 @@ struct StorageContractTests {
     @Test("a person has at most one card in the pipeline and one held", arguments: Backend.allCases)
     func oneCardPerSlot(backend: Backend) async throws {
         let directory = TemporaryDirectory()
-        let store = try backend.makeStore(in: directory)
+        let store = try await backend.makeStore(in: directory)
         let (person, outlet) = try await seeded(store)
         var first = ChangeSet()
         first.add(.insertCard(card(of: person, outlet: outlet, sequence: 1)))
@@ -207,7 +207,7 @@ struct StorageContractTests {
     @Test("an update decided on a stale version conflicts and writes nothing", arguments: Backend.allCases)
     func staleCardUpdate(backend: Backend) async throws {
         let directory = TemporaryDirectory()
-        let store = try backend.makeStore(in: directory)
+        let store = try await backend.makeStore(in: directory)
         let (person, outlet) = try await seeded(store)
         let card = card(of: person, outlet: outlet, sequence: 1)
         var insert = ChangeSet()
@@ -232,7 +232,7 @@ struct StorageContractTests {
     @Test("of 100 concurrent commits decided on the same card version exactly one wins", arguments: Backend.allCases)
     func concurrentCommits(backend: Backend) async throws {
         let directory = TemporaryDirectory()
-        let store = try backend.makeStore(in: directory)
+        let store = try await backend.makeStore(in: directory)
         let (person, outlet) = try await seeded(store)
         var card = card(of: person, outlet: outlet, sequence: 1)
         var insert = ChangeSet()
@@ -291,7 +291,7 @@ struct StorageContractTests {
     @Test("cards with due time-based transitions are found", arguments: Backend.allCases)
     func dueTransitions(backend: Backend) async throws {
         let directory = TemporaryDirectory()
-        let store = try backend.makeStore(in: directory)
+        let store = try await backend.makeStore(in: directory)
         let (person, outlet) = try await seeded(store)
         var card = card(of: person, outlet: outlet, sequence: 1)
         var insert = ChangeSet()
@@ -308,7 +308,7 @@ struct StorageContractTests {
     @Test("sequences hand out every value once, even to concurrent callers", arguments: Backend.allCases)
     func sequences(backend: Backend) async throws {
         let directory = TemporaryDirectory()
-        let store = try backend.makeStore(in: directory)
+        let store = try await backend.makeStore(in: directory)
         #expect(try await store.allocate(.card, count: 1) == 1)
         #expect(try await store.allocate(.card, count: 10) == 2)
         #expect(try await store.allocate(.receipt, count: 1) == 1)
@@ -325,7 +325,7 @@ struct StorageContractTests {
     @Test("reference data and sessions round-trip", arguments: Backend.allCases)
     func referenceData(backend: Backend) async throws {
         let directory = TemporaryDirectory()
-        let store = try backend.makeStore(in: directory)
+        let store = try await backend.makeStore(in: directory)
         let outlet = outlet()
         let staff = Operator(
             id: Operator.ID(rawValue: ids.next()), username: "clerk", displayName: "柜员", role: .outletOperator,
@@ -391,7 +391,7 @@ struct StorageContractTests {
     @Test("batches and receipts round-trip", arguments: Backend.allCases)
     func batchesAndReceipts(backend: Backend) async throws {
         let directory = TemporaryDirectory()
-        let store = try backend.makeStore(in: directory)
+        let store = try await backend.makeStore(in: directory)
         let (person, outlet) = try await seeded(store)
         let card = card(of: person, outlet: outlet, sequence: 1)
         let staff = Operator(
@@ -433,7 +433,7 @@ struct StorageContractTests {
     @Test("audit entries chain, filter and verify", arguments: Backend.allCases)
     func auditChain(backend: Backend) async throws {
         let directory = TemporaryDirectory()
-        let store = try backend.makeStore(in: directory)
+        let store = try await backend.makeStore(in: directory)
         let personID = Person.ID(rawValue: ids.next())
         for index in 0..<5 {
             var changes = ChangeSet()

@@ -1,8 +1,9 @@
 import Storage
 
 /// Stores that can report their applied migrations.
-protocol SQLiteStoreMigrations {
+protocol StoreMigrations {
     func appliedMigrations() async throws(StorageError) -> [String]
 }
 
-extension SQLiteStore: SQLiteStoreMigrations {}
+extension SQLiteStore: StoreMigrations {}
+extension PostgresStore: StoreMigrations {}

@@ -1,0 +1,272 @@
+/// Versioned migrations of the PostgreSQL schema, kept in step with `SQLiteSchema` by
+/// `SchemaParityTests` (same tables, columns, nullability and unique rules). A migration, once
+/// released, is never edited.
+///
+/// Differences by design: booleans are `boolean`, blobs `bytea`, integers `bigint`; the audit log
+/// is partitioned by month on its time (scale-out, docs/scaling.md), so its primary key includes
+/// `at`; sequences are rows of `sequences` as in SQLite (values must be consecutive per call).
+enum PostgresSchema {
+    struct Migration {
+        var name: String
+        var statements: [String]
+    }
+
+    static let migrations: [Migration] = [Migration(name: "0001-core", statements: core)]
+
+    static let core: [String] = [
+        """
+        CREATE TABLE persons (
+            id text PRIMARY KEY,
+            id_index bytea NOT NULL,
+            fingerprint bytea NOT NULL,
+            details bytea NOT NULL,
+            household text NOT NULL CHECK (household IN ('local', 'nonlocal')),
+            social_insurance boolean NOT NULL,
+            rural_medical boolean NOT NULL,
+            life_status text NOT NULL CHECK (life_status IN ('alive', 'deceased')),
+            version bigint NOT NULL CHECK (version >= 1),
+            changed_at bigint NOT NULL,
+            changed_by text NOT NULL,
+            change_reason text NOT NULL,
+            change_source text NOT NULL,
+            created_at bigint NOT NULL
+        )
+        """,
+        "CREATE UNIQUE INDEX persons_id_index ON persons (id_index)",
+        """
+        CREATE TABLE person_versions (
+            person_id text NOT NULL REFERENCES persons (id),
+            version bigint NOT NULL,
+            id_index bytea NOT NULL,
+            fingerprint bytea NOT NULL,
+            details bytea NOT NULL,
+            household text NOT NULL,
+            social_insurance boolean NOT NULL,
+            rural_medical boolean NOT NULL,
+            life_status text NOT NULL,
+            changed_at bigint NOT NULL,
+            changed_by text NOT NULL,
+            change_reason text NOT NULL,
+            change_source text NOT NULL,
+            created_at bigint NOT NULL,
+            PRIMARY KEY (person_id, version)
+        )
+        """,
+        """
+        CREATE TABLE photos (
+            id text PRIMARY KEY,
+            person_id text NOT NULL REFERENCES persons (id),
+            media_type text NOT NULL,
+            content bytea NOT NULL,
+            created_at bigint NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE outlets (
+            id text PRIMARY KEY,
+            code text NOT NULL UNIQUE,
+            name text NOT NULL,
+            name_zh text NOT NULL,
+            region_code text NOT NULL,
+            address text NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE operators (
+            id text PRIMARY KEY,
+            username text NOT NULL UNIQUE,
+            display_name text NOT NULL,
+            role text NOT NULL CHECK (role IN ('operator', 'supervisor', 'admin')),
+            outlet_id text REFERENCES outlets (id),
+            password_hash text NOT NULL,
+            active boolean NOT NULL,
+            CHECK ((role = 'admin') = (outlet_id IS NULL))
+        )
+        """,
+        """
+        CREATE TABLE sessions (
+            token_hash bytea PRIMARY KEY,
+            operator_id text NOT NULL REFERENCES operators (id),
+            created_at bigint NOT NULL,
+            expires_at bigint NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE production_batches (
+            id text PRIMARY KEY,
+            number text NOT NULL UNIQUE,
+            state text NOT NULL CHECK (state IN ('exported', 'produced', 'delivered')),
+            card_count bigint NOT NULL,
+            created_at bigint NOT NULL,
+            created_by text NOT NULL,
+            produced_at bigint,
+            delivered_at bigint,
+            version bigint NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE cards (
+            id text PRIMARY KEY,
+            person_id text NOT NULL REFERENCES persons (id),
+            kind text NOT NULL,
+            state text NOT NULL,
+            slot text CHECK (slot IN ('pipeline', 'held')),
+            number text NOT NULL,
+            asn text NOT NULL,
+            channel_kind text NOT NULL,
+            employer_code text,
+            employer_name text,
+            outlet_id text NOT NULL REFERENCES outlets (id),
+            predecessor_id text REFERENCES cards (id),
+            successor_id text,
+            batch_id text REFERENCES production_batches (id),
+            applied_at bigint NOT NULL,
+            approved_at bigint,
+            issued_at bigint,
+            expires_at bigint,
+            loss_kind text,
+            loss_channel text,
+            loss_effective_at bigint,
+            pre_loss_expires_at bigint,
+            loss_written_at bigint,
+            note text,
+            replacement_reason text,
+            cancel_reason text,
+            cancel_applicant text,
+            cancel_relationship text,
+            cancel_document text,
+            cancelled_at bigint,
+            closed_at bigint,
+            version bigint NOT NULL CHECK (version >= 1),
+            updated_at bigint NOT NULL
+        )
+        """,
+        "CREATE UNIQUE INDEX cards_number ON cards (number)",
+        "CREATE UNIQUE INDEX cards_asn ON cards (asn)",
+        "CREATE UNIQUE INDEX cards_one_per_slot ON cards (person_id, slot) WHERE slot IS NOT NULL",
+        "CREATE INDEX cards_person ON cards (person_id, applied_at)",
+        "CREATE INDEX cards_state ON cards (state, outlet_id, id)",
+        "CREATE INDEX cards_batch ON cards (batch_id) WHERE batch_id IS NOT NULL",
+        "CREATE INDEX cards_pre_loss_due ON cards (pre_loss_expires_at) WHERE state = 'pre_lost'",
+        "CREATE INDEX cards_expiry_due ON cards (expires_at) WHERE slot = 'held'",
+        """
+        CREATE TABLE card_events (
+            card_id text NOT NULL REFERENCES cards (id),
+            sequence bigint NOT NULL,
+            action text NOT NULL,
+            from_state text NOT NULL,
+            to_state text NOT NULL,
+            at bigint NOT NULL,
+            actor text NOT NULL,
+            outlet_id text,
+            reason text,
+            receipt_id text,
+            PRIMARY KEY (card_id, sequence)
+        )
+        """,
+        """
+        CREATE TABLE receipts (
+            id text PRIMARY KEY,
+            number text NOT NULL UNIQUE,
+            at bigint NOT NULL,
+            outlet_id text NOT NULL REFERENCES outlets (id),
+            operator_id text NOT NULL REFERENCES operators (id),
+            person_id text NOT NULL REFERENCES persons (id),
+            card_id text NOT NULL REFERENCES cards (id),
+            item text NOT NULL,
+            amount_fen bigint NOT NULL CHECK (amount_fen >= 0),
+            payment_method text NOT NULL
+        )
+        """,
+        "CREATE INDEX receipts_outlet_time ON receipts (outlet_id, at)",
+        """
+        CREATE TABLE fee_entries (
+            item text NOT NULL,
+            effective_from bigint NOT NULL,
+            amount_fen bigint NOT NULL CHECK (amount_fen >= 0),
+            authority text NOT NULL,
+            PRIMARY KEY (item, effective_from)
+        )
+        """,
+        """
+        CREATE TABLE eligibility_rules (
+            id text PRIMARY KEY,
+            code text NOT NULL,
+            title text NOT NULL,
+            title_zh text NOT NULL,
+            criteria text NOT NULL,
+            effective_from text NOT NULL,
+            effective_until text
+        )
+        """,
+        "CREATE UNIQUE INDEX eligibility_rules_code_from ON eligibility_rules (code, effective_from)",
+        // High volume, append-only: partitioned by month of `at` (seconds since 1970, UTC).
+        """
+        CREATE TABLE audit_log (
+            sequence bigint NOT NULL,
+            at bigint NOT NULL,
+            actor text NOT NULL,
+            action text NOT NULL,
+            subject text NOT NULL,
+            person_id text,
+            purpose text NOT NULL,
+            detail text NOT NULL,
+            previous_hash bytea NOT NULL,
+            hash bytea NOT NULL,
+            PRIMARY KEY (sequence, at)
+        ) PARTITION BY RANGE (at)
+        """,
+        "CREATE TABLE audit_log_default PARTITION OF audit_log DEFAULT",
+        "CREATE INDEX audit_log_person ON audit_log (person_id, sequence) WHERE person_id IS NOT NULL",
+        "CREATE INDEX audit_log_subject ON audit_log (subject, sequence)",
+        "CREATE INDEX audit_log_actor ON audit_log (actor, sequence)",
+        """
+        CREATE TABLE audit_head (
+            id integer PRIMARY KEY CHECK (id = 1),
+            sequence bigint NOT NULL,
+            hash bytea NOT NULL
+        )
+        """,
+        "INSERT INTO audit_head (id, sequence, hash) VALUES (1, 0, decode(repeat('00', 32), 'hex'))",
+        "CREATE TABLE sequences (name text PRIMARY KEY, value bigint NOT NULL)",
+        "INSERT INTO sequences (name, value) VALUES ('card', 0), ('receipt', 0), ('batch', 0)",
+        """
+        CREATE TABLE idempotency_records (
+            key text PRIMARY KEY,
+            request_hash bytea NOT NULL,
+            status bigint NOT NULL,
+            response bytea NOT NULL,
+            created_at bigint NOT NULL
+        )
+        """,
+        "CREATE TABLE settings (key text PRIMARY KEY, value text NOT NULL)",
+    ]
+
+    /// Monthly partitions of the audit log from `month` on, `count` of them, named `audit_log_YYYYMM`.
+    /// Existing ones are left alone; a month whose rows already sit in the default partition is
+    /// skipped (those rows stay where they are, still found by every query).
+    static func partitionStatements(
+        from year: Int, month: Int, count: Int
+    ) -> [(name: String, start: Int64, end: Int64)] {
+        var result: [(String, Int64, Int64)] = []
+        var y = year, m = month
+        for _ in 0..<count {
+            let (ny, nm) = m == 12 ? (y + 1, 1) : (y, m + 1)
+            let start = daysSinceEpoch(year: y, month: m) * 86_400
+            let end = daysSinceEpoch(year: ny, month: nm) * 86_400
+            result.append(("audit_log_\(y)\(m < 10 ? "0" : "")\(m)", start, end))
+            (y, m) = (ny, nm)
+        }
+        return result
+    }
+
+    static func daysSinceEpoch(year: Int, month: Int) -> Int64 {
+        let y = Int64(month <= 2 ? year - 1 : year)
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mm = Int64(month)
+        let doy = (153 * (mm > 2 ? mm - 3 : mm + 9) + 2) / 5
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+}
