@@ -45,7 +45,7 @@ struct Runtime {
             try FileManager.default.createDirectory(
                 at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
-            throw ValidationError("cannot create the data directory \(directory.path)")
+            throw CommandFailure(description: "cannot create the data directory \(directory.path)")
         }
         let configuration = try Configuration.loadOrCreate(in: directory)
         let keyFile = directory.appendingPathComponent(configuration.keyFile)
@@ -79,7 +79,7 @@ struct Runtime {
             do {
                 return (try SQLiteStore(path: file.path, cacheMebibytes: cacheMebibytes), "SQLite \(file.path)")
             } catch {
-                throw ValidationError("cannot open the database: \(error)")
+                throw CommandFailure(description: "cannot open the database: \(error)")
             }
         }
         if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
@@ -87,7 +87,7 @@ struct Runtime {
                 let store = try await PostgresStore.connect(url: text, logger: logger)
                 return (store, store.description)
             } catch {
-                throw ValidationError("cannot open the database: \(error)")
+                throw CommandFailure(description: "cannot open the database: \(error)")
             }
         }
         throw ValidationError(
@@ -116,7 +116,7 @@ struct Configuration: Codable {
             do {
                 return try JSONDecoder().decode(Configuration.self, from: data)
             } catch {
-                throw ValidationError("\(url.path) is not a valid configuration file: \(error)")
+                throw CommandFailure(description: "\(url.path) is not a valid configuration file: \(error)")
             }
         }
         let encoder = JSONEncoder()
@@ -124,7 +124,7 @@ struct Configuration: Codable {
         do {
             try encoder.encode(defaults).write(to: url)
         } catch {
-            throw ValidationError("cannot write \(url.path)")
+            throw CommandFailure(description: "cannot write \(url.path)")
         }
         return defaults
     }

@@ -1,4 +1,6 @@
+import CitizenCardTesting
 import Foundation
+import GRDB
 import Testing
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -59,7 +61,11 @@ final class Server: @unchecked Sendable {
     let errors: URL
     private(set) var baseURL = ""
 
-    init(directory: URL, arguments: [String] = []) throws {
+    convenience init(scratch: Scratch, arguments: [String] = []) throws {
+        try self.init(directory: scratch.url, arguments: arguments, environment: scratch.environment)
+    }
+
+    init(directory: URL, arguments: [String] = [], environment: [String: String] = [:]) throws {
         self.directory = directory
         output = directory.appendingPathComponent("serve.out")
         errors = directory.appendingPathComponent("serve.err")
@@ -69,6 +75,7 @@ final class Server: @unchecked Sendable {
         process.arguments =
             ["serve", "--data", directory.appendingPathComponent("data").path, "--port", "0"] + arguments
         process.currentDirectoryURL = directory
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = try FileHandle(forWritingTo: output)
         process.standardError = try FileHandle(forWritingTo: errors)
         try process.run()
@@ -138,17 +145,54 @@ final class Server: @unchecked Sendable {
     }
 }
 
-/// A scratch directory for one test.
+/// A scratch directory for one test, and the database its commands share: the SQLite file in
+/// its data directory, or a fresh PostgreSQL schema when the tests run on PostgreSQL
+/// (`CITIZENCARD_TEST_BACKEND=postgres`), passed to every command as `CITIZENCARD_DATABASE_URL`.
 final class Scratch: @unchecked Sendable {
     let url: URL
+    let backend: Backend
+    let databaseURL: String
+    private let temporary: TemporaryDirectory
 
     init() throws {
-        url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
-            "citizencard-e2e-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        temporary = TemporaryDirectory("citizencard-e2e")
+        url = temporary.url
+        backend = Backend.preferred
+        databaseURL =
+            backend == .sqlite
+            ? "sqlite:" + url.appendingPathComponent("data/citizencard.sqlite").path : backend.freshURL(in: temporary)
     }
 
-    deinit { try? FileManager.default.removeItem(at: url) }
-
     func file(_ name: String) -> URL { url.appendingPathComponent(name) }
+
+    /// What the commands of this test need in their environment.
+    var environment: [String: String] { backend == .sqlite ? [:] : ["CITIZENCARD_DATABASE_URL": databaseURL] }
+
+    func run(
+        _ arguments: [String], environment extra: [String: String] = [:], executable: URL? = nil
+    ) throws
+        -> Binary.Result
+    {
+        try Binary.run(arguments, in: url, environment: environment.merging(extra) { $1 }, executable: executable)
+    }
+
+    /// Runs SQL on the test's database, outside the server: GRDB on the SQLite file, psql on PostgreSQL.
+    func execute(_ sql: String) throws {
+        switch backend {
+        case .sqlite:
+            try DatabaseQueue(path: String(databaseURL.dropFirst("sqlite:".count))).write { try $0.execute(sql: sql) }
+        case .postgres:
+            let parts = databaseURL.components(separatedBy: "?schema=")
+            let bin =
+                (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql"))?.sorted().last
+                .map { "/usr/lib/postgresql/\($0)/bin/psql" } ?? "psql"
+            let result = try Binary.run(
+                ["-v", "ON_ERROR_STOP=1", "-qAt", "-c", "SET search_path TO \(parts[1]); \(sql)", parts[0]], in: url,
+                executable: URL(fileURLWithPath: bin))
+            guard result.status == 0 else { throw Server.ServerFailure(description: "psql: \(result.errors)") }
+        }
+    }
+
+    /// Every byte the backend keeps for this test's database.
+    func rawDatabase() throws -> Data { try backend.rawContents(url: databaseURL) }
 }

@@ -1,4 +1,5 @@
 import CitizenCardDomain
+import CitizenCardTesting
 import Foundation
 import GRDB
 import Testing
@@ -9,11 +10,13 @@ struct EndToEndTests {
     @Test("serve creates a demo city, prints the URL and logins, and the README walkthrough passes against it")
     func serveAndWalkthrough() async throws {
         let scratch = try Scratch()
-        let server = try Server(directory: scratch.url, arguments: ["--demo-persons", "40"])
+        let server = try Server(scratch: scratch, arguments: ["--demo-persons", "40"])
         #expect(server.outputText.contains("Demo logins (password for all: citizencard)"))
         #expect(server.outputText.contains("dh01.operator"))
         let data = scratch.file("data")
-        for name in ["citizencard.sqlite", "citizencard.json", "keys/personal-data.json"] {
+        let files =
+            ["citizencard.json", "keys/personal-data.json"] + (scratch.backend == .sqlite ? ["citizencard.sqlite"] : [])
+        for name in files {
             #expect(FileManager.default.fileExists(atPath: data.appendingPathComponent(name).path), "\(name)")
         }
         let keyMode =
@@ -32,17 +35,17 @@ struct EndToEndTests {
         #expect(walk.terminationStatus == 0, "\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
         #expect(server.stop() == 0, "graceful shutdown exits 0")
         // A second start finds the city and does not create it again.
-        let again = try Server(directory: scratch.url)
+        let again = try Server(scratch: scratch)
         #expect(!again.outputText.contains("Demo logins"))
         again.stop()
-        let verify = try Binary.run(["audit", "verify", "--data", data.path], in: scratch.url)
+        let verify = try scratch.run(["audit", "verify", "--data", data.path])
         #expect(verify.status == 0, "\(verify.output)\(verify.errors)")
     }
 
     @Test("a lifecycle through the server leaves no name or ID number in its logs or its database file (R-41)")
     func noPersonalDataInLogsOrDatabase() async throws {
         let scratch = try Scratch()
-        let server = try Server(directory: scratch.url, arguments: ["--demo-persons", "10"])
+        let server = try Server(scratch: scratch, arguments: ["--demo-persons", "10"])
         let name = "慕容复兴"
         let number = ResidentID.make(
             region: "330903", birth: CalendarDate(year: 1977, month: 7, day: 7)!, sequence: 135
@@ -77,10 +80,8 @@ struct EndToEndTests {
         server.stop()
         let logs = server.outputText + server.errorText
         #expect(logs.contains("request"), "the access log is on")
-        var raw = Data()
-        for suffix in ["", "-wal", "-shm"] {
-            raw.append((try? Data(contentsOf: scratch.file("data/citizencard.sqlite\(suffix)"))) ?? Data())
-        }
+        let raw = try scratch.rawDatabase()
+        #expect(raw.count > 10_000)
         for secret in [name, number, String(number.prefix(14)), "13905807777", "海韵路"] {
             #expect(!logs.contains(secret), "a log line holds personal data")
             #expect(raw.range(of: Data(secret.utf8)) == nil, "the database file holds personal data in clear")
@@ -91,17 +92,18 @@ struct EndToEndTests {
     func auditTampering() async throws {
         let scratch = try Scratch()
         let data = scratch.file("data")
-        let server = try Server(directory: scratch.url, arguments: ["--demo-persons", "12"])
+        let server = try Server(scratch: scratch, arguments: ["--demo-persons", "12"])
         server.stop()
-        let database = data.appendingPathComponent("citizencard.sqlite")
-        let intact = try Binary.run(["audit", "verify", "--data", data.path], in: scratch.url)
+        let intact = try scratch.run(["audit", "verify", "--data", data.path])
         #expect(intact.status == 0 && intact.output.contains("audit chain intact"), "\(intact.output)\(intact.errors)")
-        let pristine = scratch.file("pristine.sqlite")
-        try checkpointAndCopy(database, to: pristine)
-        let count = try await DatabaseQueue(path: pristine.path).read {
-            try Int.fetchOne($0, sql: "SELECT count(*) FROM audit_log")!
-        }
-        #expect(count > 20)
+        // Keep the intact chain to put back after each tampering.
+        try scratch.execute(
+            "CREATE TABLE audit_backup AS SELECT * FROM audit_log; CREATE TABLE head_backup AS SELECT * FROM audit_head"
+        )
+        let restore = """
+            DELETE FROM audit_log; INSERT INTO audit_log SELECT * FROM audit_backup;
+            DELETE FROM audit_head; INSERT INTO audit_head SELECT * FROM head_backup
+            """
         let tamperings: [(String, String, String)] = [
             ("edit", "UPDATE audit_log SET actor = 'nobody' WHERE sequence = 7", "entry 7"),
             ("delete", "DELETE FROM audit_log WHERE sequence = 9", "entry 10"),
@@ -110,24 +112,18 @@ struct EndToEndTests {
                 "UPDATE audit_log SET sequence = -sequence WHERE sequence IN (11, 12); UPDATE audit_log SET sequence = 12 WHERE sequence = -11; UPDATE audit_log SET sequence = 11 WHERE sequence = -12",
                 "entry 11"
             ),
-            ("truncate", "DELETE FROM audit_log WHERE sequence = (SELECT max(sequence) FROM audit_log)", "entry"),
+            ("truncate", "DELETE FROM audit_log WHERE sequence = (SELECT max(sequence) FROM audit_backup)", "entry"),
             ("forge", "UPDATE audit_log SET detail = '{}', hash = previous_hash WHERE sequence = 3", "entry 3"),
         ]
         for (label, sql, expected) in tamperings {
-            try? FileManager.default.removeItem(at: database)
-            try FileManager.default.copyItem(at: pristine, to: database)
-            try await DatabaseQueue(path: database.path).write { try $0.execute(sql: sql) }
-            let result = try Binary.run(["audit", "verify", "--data", data.path], in: scratch.url)
+            try scratch.execute(sql)
+            let result = try scratch.run(["audit", "verify", "--data", data.path])
             #expect(result.status == 1, "\(label): \(result.output)")
             #expect(result.output.contains("audit chain BROKEN at \(expected)"), "\(label): \(result.output)")
+            try scratch.execute(restore)
+            let repaired = try scratch.run(["audit", "verify", "--data", data.path])
+            #expect(repaired.status == 0, "\(label): restoring the backup mends the chain")
         }
-    }
-
-    func checkpointAndCopy(_ database: URL, to copy: URL) throws {
-        try DatabaseQueue(path: database.path).writeWithoutTransaction {
-            try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
-        }
-        try FileManager.default.copyItem(at: database, to: copy)
     }
 
     @Test("import persons: progress, per-row error report, exit status, safe to run again")
@@ -148,29 +144,28 @@ struct EndToEndTests {
             """.utf8
         ).write(to: csv)
         let data = scratch.file("data").path
-        let first = try Binary.run(["import", "persons", csv.path, "--data", data], in: scratch.url)
+        let first = try scratch.run(["import", "persons", csv.path, "--data", data])
         #expect(first.status == 2, "rejected rows give exit status 2: \(first.output)\(first.errors)")
         #expect(first.output.contains("imported:           2"))
         #expect(first.output.contains("rejected:           2"))
         let report = try String(contentsOf: URL(fileURLWithPath: csv.path + ".errors.csv"), encoding: .utf8)
         #expect(report.contains("4,sex,") && report.contains("5,id_number,"))
-        let second = try Binary.run(["import", "persons", csv.path, "--data", data], in: scratch.url)
+        let second = try scratch.run(["import", "persons", csv.path, "--data", data])
         #expect(second.output.contains("imported:           0") && second.output.contains("already registered: 2"))
         #expect(!second.errors.contains("rows/s"), "no progress bar when standard error is not a terminal")
         // On a terminal (a pseudo-terminal made by script(1)) the progress bar is drawn.
         let command = [Binary.url.path, "import", "persons", csv.path, "--data", data].map { "'\($0)'" }.joined(
             separator: " ")
-        let terminal = try Binary.run(
-            ["-qec", command, "/dev/null"], in: scratch.url, executable: URL(fileURLWithPath: "/usr/bin/script"))
+        let terminal = try scratch.run(
+            ["-qec", command, "/dev/null"], executable: URL(fileURLWithPath: "/usr/bin/script"))
         #expect(terminal.output.contains("100%") && terminal.output.contains("█"), "\(terminal.output)")
-        let missing = try Binary.run(
-            ["import", "persons", scratch.file("nope.csv").path, "--data", data], in: scratch.url)
+        let missing = try scratch.run(["import", "persons", scratch.file("nope.csv").path, "--data", data])
         #expect(missing.status != 0 && missing.errors.contains("cannot read"))
         let header = scratch.file("header.csv")
         try Data("id_number,name\n".utf8).write(to: header)
-        let badHeader = try Binary.run(["import", "persons", header.path, "--data", data], in: scratch.url)
+        let badHeader = try scratch.run(["import", "persons", header.path, "--data", data])
         #expect(badHeader.status != 0 && badHeader.errors.contains("missing columns"), "\(badHeader.errors)")
-        let verify = try Binary.run(["audit", "verify", "--data", data], in: scratch.url)
+        let verify = try scratch.run(["audit", "verify", "--data", data])
         #expect(verify.status == 0)
     }
 
@@ -178,24 +173,23 @@ struct EndToEndTests {
     func firstAdministrator() async throws {
         let scratch = try Scratch()
         let data = scratch.file("data").path
-        let added = try Binary.run(
-            ["staff", "add", "chief", "--role", "admin", "--data", data], in: scratch.url,
+        let added = try scratch.run(
+            ["staff", "add", "chief", "--role", "admin", "--data", data],
             environment: ["CITIZENCARD_PASSWORD": "first admin password"])
         #expect(added.status == 0, "\(added.output)\(added.errors)")
-        let weak = try Binary.run(
-            ["staff", "add", "weak", "--role", "admin", "--data", data], in: scratch.url,
-            environment: ["CITIZENCARD_PASSWORD": "short"])
+        let weak = try scratch.run(
+            ["staff", "add", "weak", "--role", "admin", "--data", data], environment: ["CITIZENCARD_PASSWORD": "short"])
         #expect(weak.status != 0 && weak.errors.contains("invalid_field"))
-        let server = try Server(directory: scratch.url, arguments: ["--no-demo"])
+        let server = try Server(scratch: scratch, arguments: ["--no-demo"])
         #expect(!server.outputText.contains("Demo logins"))
         let token = try await server.login("chief", password: "first admin password")
         #expect(try await server.send("GET", "/api/v1/outlets", token: token).status == 200)
         server.stop()
-        let reset = try Binary.run(
-            ["staff", "password", "chief", "--data", data], in: scratch.url,
+        let reset = try scratch.run(
+            ["staff", "password", "chief", "--data", data],
             environment: ["CITIZENCARD_PASSWORD": "second admin password"])
         #expect(reset.status == 0)
-        let off = try Binary.run(["staff", "deactivate", "CHIEF", "--data", data], in: scratch.url)
+        let off = try scratch.run(["staff", "deactivate", "CHIEF", "--data", data])
         #expect(off.status == 0 && off.output.contains("chief deactivated"))
     }
 
@@ -203,16 +197,28 @@ struct EndToEndTests {
     func sharedOptions() throws {
         let scratch = try Scratch()
         let data = scratch.file("data").path
-        let migrate = try Binary.run(["migrate", "--data", data, "--database", "sqlite:other.sqlite"], in: scratch.url)
+        let migrate = try scratch.run(["migrate", "--data", data, "--database", "sqlite:other.sqlite"])
         #expect(migrate.status == 0 && migrate.output.contains("0001-core"), "\(migrate.output)\(migrate.errors)")
         #expect(FileManager.default.fileExists(atPath: data + "/other.sqlite"))
-        let verify = try Binary.run(
-            ["audit", "verify", "--data", data], in: scratch.url,
-            environment: ["CITIZENCARD_DATABASE_URL": "sqlite:other.sqlite"])
+        let verify = try scratch.run(
+            ["audit", "verify", "--data", data], environment: ["CITIZENCARD_DATABASE_URL": "sqlite:other.sqlite"])
         #expect(verify.status == 0 && verify.output.contains("0 entries"))
-        let bad = try Binary.run(["migrate", "--data", data, "--database", "mysql://x"], in: scratch.url)
+        let bad = try scratch.run(["migrate", "--data", data, "--database", "mysql://x"])
         #expect(bad.status != 0 && bad.errors.contains("unknown database URL scheme"))
-        let help = try Binary.run(["--help"], in: scratch.url)
+        let help = try scratch.run(["--help"])
         for command in ["serve", "migrate", "import", "audit", "bench"] { #expect(help.output.contains(command)) }
+        let unreachable = try scratch.run([
+            "migrate", "--data", data, "--database", "postgres://nobody@127.0.0.1:1/none",
+        ])
+        #expect(unreachable.status != 0 && unreachable.errors.contains("cannot open the database"))
+        #expect(!unreachable.errors.contains("password"))
+        if Backend.postgresURL != nil {
+            let url = Backend.postgres.freshURL(in: TemporaryDirectory())
+            let postgres = try scratch.run(["migrate", "--data", data, "--database", url])
+            #expect(
+                postgres.status == 0 && postgres.output.contains("PostgreSQL") && postgres.output.contains("0001-core"))
+            let again = try scratch.run(["migrate", "--data", data], environment: ["CITIZENCARD_DATABASE_URL": url])
+            #expect(again.status == 0, "migrating again is a no-op")
+        }
     }
 }

@@ -22,10 +22,12 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
 
     /// Connects to `url` (`postgres://user:password@host:port/database`, optional `?schema=NAME`),
     /// and applies pending migrations.
+    /// - Parameter connectSeconds: how long the first connection may take before the database is
+    ///   reported unavailable (the pool itself would keep retrying).
     public static func connect(
-        url: String, logger: Logger, connectionsMax: Int = 20
-    ) async throws(StorageError)
-        -> PostgresStore
+        url: String, logger: Logger, connectionsMax: Int = 20, connectSeconds: Int = 10
+    )
+        async throws(StorageError) -> PostgresStore
     {
         let parsed = try PostgresURL(url)
         var configuration = PostgresClient.Configuration(
@@ -38,6 +40,16 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
         // Let the pool's run loop start before the first lease (it warns otherwise).
         for _ in 0..<20 { await Task.yield() }
         do {
+            // The first connection, with a deadline: the pool alone would keep retrying.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await client.query("SELECT 1") }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(connectSeconds))
+                    throw StorageError.unavailable(reason: "no connection to \(parsed.redacted) within \(connectSeconds) s")
+                }
+                try await group.next()
+                group.cancelAll()
+            }
             if let schema = parsed.schema {
                 try await client.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \"\(schema)\""))
             }
@@ -65,8 +77,8 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
 
     func migrate() async throws {
         try await client.withTransaction(logger: logger) { connection in
-            // One migrator at a time, whichever process starts first.
-            try await connection.query("SELECT pg_advisory_xact_lock(330900)", logger: logger)
+            // One migrator at a time per schema, whichever process starts first.
+            try await connection.query("SELECT pg_advisory_xact_lock(330900, hashtext(current_schema()))", logger: logger)
             try await connection.query(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at bigint NOT NULL)",
                 logger: logger)
