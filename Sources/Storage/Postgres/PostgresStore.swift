@@ -45,7 +45,8 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
                 group.addTask { try await client.query("SELECT 1") }
                 group.addTask {
                     try await Task.sleep(for: .seconds(connectSeconds))
-                    throw StorageError.unavailable(reason: "no connection to \(parsed.redacted) within \(connectSeconds) s")
+                    throw StorageError.unavailable(
+                        reason: "no connection to \(parsed.redacted) within \(connectSeconds) s")
                 }
                 try await group.next()
                 group.cancelAll()
@@ -78,7 +79,8 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
     func migrate() async throws {
         try await client.withTransaction(logger: logger) { connection in
             // One migrator at a time per schema, whichever process starts first.
-            try await connection.query("SELECT pg_advisory_xact_lock(330900, hashtext(current_schema()))", logger: logger)
+            try await connection.query(
+                "SELECT pg_advisory_xact_lock(330900, hashtext(current_schema()))", logger: logger)
             try await connection.query(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at bigint NOT NULL)",
                 logger: logger)
