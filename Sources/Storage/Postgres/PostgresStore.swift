@@ -270,3 +270,36 @@ struct PostgresURL {
 
     var redacted: String { "PostgreSQL \(user)@\(host):\(port)/\(database)\(schema.map { " schema \($0)" } ?? "")" }
 }
+
+extension PostgresStore: SchemaDescribing {
+    public func describeSchema() async throws(StorageError) -> SchemaDescription {
+        let columns = try await reading(
+            """
+            SELECT table_name::text AS t, column_name::text AS c, data_type::text AS d, is_nullable::text AS n
+            FROM information_schema.columns WHERE table_schema = current_schema()
+            """
+        ) { (try $0.string("t"), try $0.string("c"), try $0.string("d"), try $0.string("n") == "YES") }
+        // Primary keys and unique rules, from constraints and from unique indexes alike.
+        let uniques = try await reading(
+            """
+            SELECT t.relname::text AS t, i.indisprimary AS p,
+                array_to_string(ARRAY(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY AS k(n, o)
+                    JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.n ORDER BY k.o), ',') AS c
+            FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace s ON s.oid = t.relnamespace
+            WHERE s.nspname = current_schema() AND i.indisunique
+            """
+        ) { (try $0.string("t"), try $0.bool("p"), try $0.string("c").split(separator: ",").map(String.init)) }
+        var tables: [String: SchemaDescription.Table] = [:]
+        for name in SchemaDescription.applicationTables {
+            var table = SchemaDescription.Table(columns: [:], primaryKey: [], uniques: [])
+            for (owner, column, type, nullable) in columns where owner == name {
+                table.columns[column] = .init(family: SchemaDescription.family(postgres: type), nullable: nullable)
+            }
+            for (owner, primary, names) in uniques where owner == name {
+                if primary { table.primaryKey = names } else { table.uniques.insert(names.sorted()) }
+            }
+            tables[name] = table
+        }
+        return SchemaDescription(tables: tables)
+    }
+}

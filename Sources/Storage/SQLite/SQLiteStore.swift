@@ -361,3 +361,42 @@ extension JSONEncoder {
         return encoder
     }
 }
+
+extension SQLiteStore: SchemaDescribing {
+    public func describeSchema() async throws(StorageError) -> SchemaDescription {
+        try await read { db in
+            var tables: [String: SchemaDescription.Table] = [:]
+            for name in SchemaDescription.applicationTables {
+                var columns: [String: SchemaDescription.Column] = [:]
+                var key: [(Int, String)] = []
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT name, type, \"notnull\", pk FROM pragma_table_info(?)", arguments: [name])
+                {
+                    let column: String = row["name"]
+                    let primary: Int = row["pk"]
+                    // A PRIMARY KEY column is NOT NULL whether or not it says so (WITHOUT ROWID and
+                    // declared NOT NULL here; SQLite's rowid tables would allow NULL otherwise).
+                    let notNull: Bool = row["notnull"]
+                    columns[column] = .init(
+                        family: SchemaDescription.family(sqlite: row["type"]), nullable: !notNull && primary == 0)
+                    if primary > 0 { key.append((primary, column)) }
+                }
+                var uniques = Set<[String]>()
+                for index in try Row.fetchAll(
+                    db, sql: "SELECT name, origin, partial FROM pragma_index_list(?) WHERE \"unique\" = 1",
+                    arguments: [name])
+                {
+                    let indexName: String = index["name"]
+                    let origin: String = index["origin"]
+                    if origin == "pk" { continue }
+                    let names = try String.fetchAll(
+                        db, sql: "SELECT name FROM pragma_index_info(?) ORDER BY seqno", arguments: [indexName])
+                    uniques.insert(names.sorted())
+                }
+                tables[name] = .init(
+                    columns: columns, primaryKey: key.sorted { $0.0 < $1.0 }.map(\.1), uniques: uniques)
+            }
+            return SchemaDescription(tables: tables)
+        }
+    }
+}
