@@ -1,6 +1,9 @@
 import CitizenCardTesting
 import Foundation
 import GRDB
+#if canImport(Glibc)
+    import Glibc
+#endif
 import Testing
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -100,6 +103,14 @@ final class Server: @unchecked Sendable {
     var outputText: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
     var errorText: String { (try? String(contentsOf: errors, encoding: .utf8)) ?? "" }
 
+    /// SIGKILL: no chance to finish anything; waits for the exit.
+    func kill() {
+        if process.isRunning {
+            Glibc.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
     /// SIGTERM: graceful shutdown; waits for the exit.
     @discardableResult
     func stop() -> Int32 {
@@ -125,6 +136,8 @@ final class Server: @unchecked Sendable {
     ) async throws -> Reply {
         var request = URLRequest(url: URL(string: baseURL + path)!)
         request.httpMethod = method
+        // A server killed in the middle of an answer must not leave the client waiting forever.
+        request.timeoutInterval = 5
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         if let json {
             request.httpBody = Data(json.utf8)
@@ -190,6 +203,26 @@ final class Scratch: @unchecked Sendable {
                 ["-v", "ON_ERROR_STOP=1", "-qAt", "-c", "SET search_path TO \(parts[1]); \(sql)", parts[0]], in: url,
                 executable: URL(fileURLWithPath: bin))
             guard result.status == 0 else { throw Server.ServerFailure(description: "psql: \(result.errors)") }
+        }
+    }
+
+    /// The first column of the first row of a query, as text.
+    func query(_ sql: String) throws -> String {
+        switch backend {
+        case .sqlite:
+            return try DatabaseQueue(path: String(databaseURL.dropFirst("sqlite:".count))).read { db in
+                try String.fetchOne(db, sql: sql) ?? ""
+            }
+        case .postgres:
+            let parts = databaseURL.components(separatedBy: "?schema=")
+            let bin =
+                (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql"))?.sorted().last
+                .map { "/usr/lib/postgresql/\($0)/bin/psql" } ?? "psql"
+            let result = try Binary.run(
+                ["-qAt", "-c", "SET search_path TO \(parts[1]); \(sql)", parts[0]], in: url,
+                executable: URL(fileURLWithPath: bin))
+            guard result.status == 0 else { throw Server.ServerFailure(description: "psql: \(result.errors)") }
+            return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
         }
     }
 
