@@ -4,14 +4,22 @@ public import Logging
 import CitizenCardDomain
 import Foundation
 import ServiceLifecycle
+public import Prometheus
 
 /// Builds the HTTP application: the JSON API, the OpenAPI document, health, and the background
 /// job that records due time-based transitions.
 public enum CitizenCardApp {
     /// The router with every route and middleware, and the list of endpoints as registered.
-    public static func router(env: ServiceEnvironment) -> (Router<AppContext>, [Endpoint]) {
+    /// - Parameter metrics: the registry `/metrics` shows (Prometheus text format); the metrics
+    ///   system must be bootstrapped with a factory writing into it.
+    public static func router(
+        env: ServiceEnvironment, metrics: PrometheusCollectorRegistry? = nil
+    ) -> (
+        Router<AppContext>, [Endpoint]
+    ) {
         let router = Router(context: AppContext.self)
         router.add(middleware: AccessLogMiddleware())
+        router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: AuthenticationMiddleware(auth: AuthService(env)))
         let registry = EndpointRegistry(router: router)
@@ -23,15 +31,20 @@ public enum CitizenCardApp {
                 status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: try OpenAPIDocument.bytes())))
         }
+        registry.add(.get, "/metrics", .everyone) { _, _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics?.emitToBuffer() ?? [])))
+        }
         API(env: env).register(registry)
         return (router, registry.endpoints)
     }
 
     public static func application(
         env: ServiceEnvironment, host: String, port: Int, logger: Logger, sweepIntervalSeconds: Int = 60,
-        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        metrics: PrometheusCollectorRegistry? = nil, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let (router, _) = router(env: env)
+        let (router, _) = router(env: env, metrics: metrics)
         return Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "CitizenCard"),
@@ -47,16 +60,27 @@ enum Health {
     struct Status: Codable {
         var status: String
         var database: String
+        var backend: String
+        var databaseMilliseconds: Double
         var time: Timestamp
     }
 
+    /// 200 while a trivial query answers; 503 `unavailable` otherwise (load balancers take the
+    /// instance out).
     static func check(_ env: ServiceEnvironment) async throws -> Status {
+        let start = ContinuousClock.now
         do {
             _ = try await env.store.setting("schema")
-            return Status(status: "ok", database: "ok", time: env.clock.now())
         } catch {
             throw CitizenCardError(.unavailable, "the database does not answer")
         }
+        let elapsed = ContinuousClock.now - start
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let backend = String(describing: type(of: env.store)).contains("Postgres") ? "postgres" : "sqlite"
+        return Status(
+            status: "ok", database: "ok", backend: backend,
+            databaseMilliseconds: (milliseconds * 1000).rounded() / 1000,
+            time: env.clock.now())
     }
 }
 

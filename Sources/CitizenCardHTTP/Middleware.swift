@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
 import CitizenCardDomain
 import CitizenCardServices
 import NIOCore
@@ -19,9 +20,12 @@ struct ProblemMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as CitizenCardError {
+            Self.count(error.code)
             return Problem(error, instance: request.uri.path, chinese: request.prefersChinese).response()
         } catch let error as HTTPError {
-            return Problem(Self.translate(error.status), instance: request.uri.path, chinese: request.prefersChinese)
+            let problem = Self.translate(error.status)
+            Self.count(problem.code)
+            return Problem(problem, instance: request.uri.path, chinese: request.prefersChinese)
                 .response(headers: error.headers)
         } catch is NIOTooManyBytesError {
             return Problem(CitizenCardError(.bodyTooLarge), instance: request.uri.path, chinese: request.prefersChinese)
@@ -31,6 +35,11 @@ struct ProblemMiddleware: RouterMiddleware {
             return Problem(CitizenCardError(.internal), instance: request.uri.path, chinese: request.prefersChinese)
                 .response()
         }
+    }
+
+    /// Refused operations by their stable code: conflicts, transitions, validation …
+    static func count(_ code: CitizenCardError.Code) {
+        Counter(label: "citizencard_problems_total", dimensions: [("code", code.rawValue)]).increment()
     }
 
     static func translate(_ status: HTTPResponse.Status) -> CitizenCardError {

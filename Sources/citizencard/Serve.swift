@@ -3,6 +3,8 @@ import CitizenCardHTTP
 import CitizenCardServices
 import Foundation
 import Hummingbird
+import Metrics
+import Prometheus
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,6 +26,8 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let logger = makeLogger(label: "citizencard")
+        let metrics = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
         let runtime = try await Runtime.open(store, logger: logger)
         let environment = ProcessInfo.processInfo.environment
         let host = host ?? environment["CITIZENCARD_HOST"] ?? "127.0.0.1"
@@ -47,7 +51,7 @@ struct Serve: AsyncParsableCommand {
         let description = runtime.databaseDescription
         let app = CitizenCardApp.application(
             env: runtime.env, host: host, port: port, logger: logger,
-            sweepIntervalSeconds: runtime.configuration.sweepIntervalSeconds
+            sweepIntervalSeconds: runtime.configuration.sweepIntervalSeconds, metrics: metrics
         ) { boundPort in
             var text = "CitizenCard is running at http://\(host):\(boundPort)/  (database: \(description))\n"
             text += "API description: http://\(host):\(boundPort)/openapi.yaml\n"

@@ -131,3 +131,49 @@ final class Flag: @unchecked Sendable {
     var isSet: Bool { lock.withLock { value } }
     func clear() { lock.withLock { value = false } }
 }
+
+/// SIGTERM under load: the server stops accepting, answers what it has accepted, and exits 0.
+@Suite("Graceful shutdown")
+struct GracefulShutdownTests {
+    @Test("every request the server committed was answered before it exited")
+    func drainsRequests() async throws {
+        let scratch = try Scratch()
+        let server = try Server(scratch: scratch, arguments: ["--demo-persons", "12"])
+        let token = try await server.login("dh01.operator")
+        let cards = try await server.send("GET", "/api/v1/cards?state=active&limit=5", token: token)
+        let person = try #require((cards.json["items"] as? [[String: Any]])?.first?["personId"] as? String)
+        let before = Int(try scratch.query("SELECT count(*) FROM audit_log WHERE action = 'person.read'")) ?? -1
+        let running = Flag()
+        let answered = Counter()
+        let load = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<16 {
+                    group.addTask {
+                        while running.isSet {
+                            let reply = try? await server.send(
+                                "GET", "/api/v1/persons/\(person)?purpose=shutdown%20test", token: token)
+                            if reply?.status == 200 { answered.increment() }
+                        }
+                    }
+                }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(800))
+        let status = server.stop()
+        running.clear()
+        _ = await load.value
+        #expect(status == 0, "SIGTERM ends the server cleanly")
+        let after = Int(try scratch.query("SELECT count(*) FROM audit_log WHERE action = 'person.read'")) ?? -1
+        #expect(answered.value > 0)
+        #expect(after - before == answered.value, "each audited read was answered: none was cut off")
+    }
+}
+
+/// A thread-safe counter for test clients.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    var value: Int { lock.withLock { count } }
+    func increment() { lock.withLock { count += 1 } }
+}

@@ -33,6 +33,18 @@ struct EndToEndTests {
         try walk.run()
         walk.waitUntilExit()
         #expect(walk.terminationStatus == 0, "\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        let metrics = try await server.send("GET", "/metrics")
+        let text = String(decoding: metrics.body, as: UTF8.self)
+        #expect(metrics.status == 200)
+        for name in [
+            "http_server_request_duration_bucket", "citizencard_db_commits_total",
+            "citizencard_db_commit_duration_seconds",
+            "citizencard_problems_total{code=\"transition_not_allowed\"}",
+        ] {
+            #expect(text.contains(name), "/metrics shows \(name)")
+        }
+        let health = try await server.send("GET", "/health")
+        #expect(health.json["database"] as? String == "ok")
         #expect(server.stop() == 0, "graceful shutdown exits 0")
         // A second start finds the city and does not create it again.
         let again = try Server(scratch: scratch)

@@ -7,9 +7,11 @@ extension PostgresStore {
     public func commit(_ changes: ChangeSet) async throws(StorageError) {
         guard !changes.isEmpty else { return }
         let logger = self.logger
-        try await transaction { connection in
-            for change in changes.changes { try await Self.apply(change, connection, logger) }
-            try await Self.append(changes.audit, connection, logger)
+        try await metrics.commit { () async throws(StorageError) in
+            try await transaction { connection in
+                for change in changes.changes { try await Self.apply(change, connection, logger) }
+                try await Self.append(changes.audit, connection, logger)
+            }
         }
     }
 

@@ -3,6 +3,7 @@ public import CitizenCardDomain
 public import Logging
 import NIOCore
 import PostgresNIO
+import Metrics
 
 /// The server backend: PostgreSQL through a PostgresNIO connection pool.
 ///
@@ -16,6 +17,7 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
     let runner: Task<Void, Never>
     let logger: Logger
     public let description: String
+    let metrics = StoreMetrics(backend: "postgres")
 
     /// Transactions retried after a serialisation failure or a deadlock before giving up.
     public static let retryCountMax = 5
@@ -34,6 +36,8 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
             host: parsed.host, port: parsed.port, username: parsed.user, password: parsed.password,
             database: parsed.database, tls: .disable)
         configuration.options.maximumConnections = connectionsMax
+        Gauge(label: "citizencard_db_pool_connections_max", dimensions: [("backend", "postgres")]).record(
+            connectionsMax)
         if let schema = parsed.schema { configuration.options.additionalStartupParameters = [("search_path", schema)] }
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let store = PostgresStore(client: client, logger: logger, description: parsed.redacted)

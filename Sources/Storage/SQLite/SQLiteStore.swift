@@ -10,6 +10,7 @@ import GRDB
 public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
     let pool: DatabasePool
     public let path: String
+    let metrics = StoreMetrics(backend: "sqlite")
 
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
     /// - Parameter cacheMebibytes: SQLite page cache per connection; a bulk import of a city's
@@ -95,9 +96,11 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
 
     public func commit(_ changes: ChangeSet) async throws(StorageError) {
         guard !changes.isEmpty else { return }
-        try await write { db in
-            for change in changes.changes { try Self.apply(change, db) }
-            try Self.append(changes.audit, db)
+        try await metrics.commit { () async throws(StorageError) in
+            try await write { db in
+                for change in changes.changes { try Self.apply(change, db) }
+                try Self.append(changes.audit, db)
+            }
         }
     }
 
