@@ -97,7 +97,7 @@ extension API {
             let limit = try request.queryLimit(default: 100, max: 1000)
             let items = try await audit.entries(filter, limit: limit, actor: actor)
             return try JSONResponse.make(
-                Page(items: items, next: items.count == limit ? items.last.map { String($0.sequence) } : nil))
+                Page(items: items, next: items.count == limit ? items.last?.cursor : nil))
         }
         routes.add(.get, "\(Self.prefix)/audit/verification", .permission(.readAudit)) { _, _, actor in
             try JSONResponse.make(try await audit.verify(actor: actor))
@@ -122,8 +122,11 @@ extension API {
             filter.personID = id
         }
         if let text = request.query("before") {
-            guard let sequence = Int64(text) else { throw CitizenCardError.invalid("before", "a sequence number") }
-            filter.beforeSequence = sequence
+            guard let cursor = AuditCursor(text) else {
+                throw CitizenCardError.invalid(
+                    "before", "a cursor from an earlier page (its next or an entry's cursor)")
+            }
+            filter.before = cursor
         }
         return filter
     }

@@ -17,7 +17,8 @@ public struct AuditService: Sendable {
 
     static func view(_ entry: AuditEntry) -> AuditEntryView {
         AuditEntryView(
-            sequence: entry.sequence, at: entry.draft.at, actor: entry.draft.actor, action: entry.draft.action,
+            lane: entry.lane, sequence: entry.sequence, cursor: entry.cursor.description, at: entry.draft.at,
+            actor: entry.draft.actor, action: entry.draft.action,
             subject: entry.draft.subject, personId: entry.draft.personID, purpose: entry.draft.purpose,
             detail: entry.draft.detail, hash: hexString(entry.hash))
     }
@@ -25,6 +26,7 @@ public struct AuditService: Sendable {
     public struct VerificationView: Codable, Hashable, Sendable {
         public var intact: Bool
         public var entriesChecked: Int64
+        public var firstBadLane: Int?
         public var firstBadSequence: Int64?
         public var problem: String?
         public var headHash: String
@@ -38,7 +40,8 @@ public struct AuditService: Sendable {
 
     public static func view(_ result: AuditVerification) -> VerificationView {
         VerificationView(
-            intact: result.isIntact, entriesChecked: result.entriesChecked, firstBadSequence: result.firstBad?.sequence,
+            intact: result.isIntact, entriesChecked: result.entriesChecked, firstBadLane: result.firstBad?.lane,
+            firstBadSequence: result.firstBad?.sequence,
             problem: result.firstBad.map { describe($0.problem) }, headHash: hexString(result.headHash))
     }
 
@@ -48,6 +51,7 @@ public struct AuditService: Sendable {
         case .brokenLink: "it does not follow the entry before it (an entry was removed, inserted or reordered)"
         case .missingEntries(let expected): "entries from \(expected) on are missing"
         case .headMismatch: "the chain head does not match the last entry (entries removed from the end)"
+        case .unknownLane: "it is in a lane the store does not have"
         }
     }
 }

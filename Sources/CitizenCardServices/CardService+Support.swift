@@ -139,15 +139,30 @@ extension CardService {
             purpose: "card lifecycle", detail: RegistryService.json(detail))
     }
 
-    /// The document shown must be the holder's: its number's blind index equals the person's.
-    func checkIdentity(_ identity: IdentityCheck, personID: Person.ID) async throws(CitizenCardError) {
+    /// The card, after checking that the document shown is its holder's (one read for both).
+    func load(_ id: Card.ID, checking identity: IdentityCheck) async throws(CitizenCardError) -> Card {
+        let (card, holderIndex) = try await loadWithHolder(id)
+        try check(identity, holderIndex: holderIndex)
+        return card
+    }
+
+    /// The card and the blind index of its holder's ID number.
+    func loadWithHolder(_ id: Card.ID) async throws(CitizenCardError) -> (Card, Data) {
+        guard let found = try await env.fetch(await env.store.cardWithHolderIndex(id: id)) else {
+            throw CitizenCardError.notFound("card")
+        }
+        return found
+    }
+
+    /// The document shown must be the holder's: the blind index of the number presented equals the
+    /// holder's.
+    func check(_ identity: IdentityCheck, holderIndex: Data) throws(CitizenCardError) {
         guard identity.documentChecked else {
             throw CitizenCardError.invalid(
                 "identity.documentChecked", "check the identity document first", zh: "请先核验身份证件")
         }
         let presented = try PersonFields.residentID(identity.idNumber, today: env.today, field: "identity.idNumber")
-        let person = try await registry.load(personID)
-        guard env.vault.indexOf(presented) == person.idIndex else { throw CitizenCardError(.identityMismatch) }
+        guard env.vault.indexOf(presented) == holderIndex else { throw CitizenCardError(.identityMismatch) }
     }
 
     /// Alive, eligible under the rules in force, with a portrait on file.

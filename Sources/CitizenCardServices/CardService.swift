@@ -162,11 +162,11 @@ public struct CardService: Sendable {
     {
         try actor.require(.counterService)
         let outletID = try actor.counterOutlet()
-        var card = try await load(cardID)
+        var (card, holderIndex) = try await loadWithHolder(cardID)
         guard card.outletID == outletID else {
             throw CitizenCardError(.wrongOutlet, "the card is delivered to another outlet")
         }
-        try await checkIdentity(identity, personID: card.personID)
+        try check(identity, holderIndex: holderIndex)
         var changes = ChangeSet()
         if let predecessorID = card.predecessorID {
             let predecessor = try await normalized(try await load(predecessorID), into: &changes)
@@ -187,8 +187,7 @@ public struct CardService: Sendable {
     {
         try actor.require(.counterService)
         _ = try actor.counterOutlet()
-        let card = try await load(cardID)
-        try await checkIdentity(identity, personID: card.personID)
+        let card = try await load(cardID, checking: identity)
         return try await transition(card, .reportWrittenLoss, actor: actor, idempotency: idempotency)
     }
 
@@ -203,8 +202,7 @@ public struct CardService: Sendable {
         guard channel != .outlet else {
             throw CitizenCardError.invalid("channel", "at the outlet, report the loss in writing", zh: "网点请办理书面挂失")
         }
-        let card = try await load(cardID)
-        try await checkIdentity(IdentityCheck(idNumber: idNumber, documentChecked: true), personID: card.personID)
+        let card = try await load(cardID, checking: IdentityCheck(idNumber: idNumber, documentChecked: true))
         return try await transition(card, .reportPreLoss(channel: channel), actor: actor, idempotency: idempotency)
     }
 
@@ -216,8 +214,7 @@ public struct CardService: Sendable {
     {
         try actor.require(.counterService)
         _ = try actor.counterOutlet()
-        let card = try await load(cardID)
-        try await checkIdentity(identity, personID: card.personID)
+        let card = try await load(cardID, checking: identity)
         return try await transition(card, .withdrawLoss, actor: actor, idempotency: idempotency)
     }
 
@@ -282,8 +279,7 @@ public struct CardService: Sendable {
     ) async throws(CitizenCardError) -> CardServiceResult {
         try actor.require(.counterService)
         let outletID = try actor.counterOutlet()
-        let stored = try await load(cardID)
-        try await checkIdentity(request.identity, personID: stored.personID)
+        let stored = try await load(cardID, checking: request.identity)
         let person = try registry.open(try await registry.load(stored.personID))
         try await requireCardable(person)
         var changes = ChangeSet()
@@ -356,14 +352,15 @@ public struct CardService: Sendable {
         {
             throw CitizenCardError(.transitionNotAllowed, "cancel the card it replaces; this one goes with it")
         }
-        let person = try registry.open(try await registry.load(card.personID))
+        let holder = try await registry.load(card.personID)
+        let person = try registry.open(holder)
         switch request.applicant {
         case .holder:
             guard request.reason != .death else { throw CitizenCardError(.relativeRequired) }
             guard let identity = request.identity else {
                 throw CitizenCardError.invalid("identity", "the holder shows their identity document")
             }
-            try await checkIdentity(identity, personID: card.personID)
+            try check(identity, holderIndex: holder.idIndex)
         case .relative:
             guard request.relationship != nil else {
                 throw CitizenCardError.invalid("relationship", "state the relative's relationship to the holder")

@@ -138,7 +138,11 @@ public struct OperatorView: Codable, Hashable, Sendable {
 }
 
 public struct AuditEntryView: Codable, Hashable, Sendable {
+    /// The chain (lane) of the entry and its place in it.
+    public var lane: Int
     public var sequence: Int64
+    /// Pass as `before` to get the entries older than this one.
+    public var cursor: String
     public var at: Timestamp
     public var actor: String
     public var action: String

@@ -34,39 +34,88 @@ public enum AuditChain {
         return Data(hasher.finalize())
     }
 
-    /// Checks entries in ascending sequence order, as they come, without holding them all.
+    /// The lane of a commit's entries: from whose data the first entry concerns (or its subject),
+    /// so that one person's history stays in one chain. FNV-1a, stable across processes.
+    public static func lane(of drafts: [AuditDraft], count: Int) -> Int {
+        precondition(count > 0)
+        guard count > 1, let first = drafts.first else { return 0 }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in (first.personID?.rawValue ?? first.subject).utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        return Int(hash % UInt64(count))
+    }
+
+    /// SHA-256 over the heads of all lanes, in lane order.
+    public static func combinedHead(_ heads: [(sequence: Int64, hash: Data)]) -> Data {
+        var hasher = SHA256()
+        for head in heads {
+            hasher.update(data: withUnsafeBytes(of: head.sequence.bigEndian) { Data($0) })
+            hasher.update(data: head.hash)
+        }
+        return Data(hasher.finalize())
+    }
+
+    /// Checks entries ordered by lane, then sequence, as they come, without holding them all.
     public struct Verifier {
         public private(set) var checked: Int64 = 0
-        public private(set) var firstBad: (sequence: Int64, problem: AuditVerification.Problem)?
-        public private(set) var lastHash = AuditChain.genesis
+        public private(set) var firstBad: AuditVerification.Bad?
+        let laneCount: Int
+        var lane = -1
+        var lastHash = AuditChain.genesis
         var expectedSequence: Int64 = 1
+        /// The last sequence and hash seen in each lane.
+        var ends: [Int: (sequence: Int64, hash: Data)] = [:]
 
-        public init() {}
+        public init(laneCount: Int) { self.laneCount = laneCount }
 
         /// Feeds the next stored entry; returns false once a bad entry was found.
         public mutating func check(_ entry: AuditEntry) -> Bool {
             guard firstBad == nil else { return false }
             checked += 1
-            if entry.sequence != expectedSequence {
-                firstBad = (entry.sequence, .missingEntries(expected: expectedSequence))
+            if entry.lane != lane {
+                lane = entry.lane
+                lastHash = AuditChain.genesis
+                expectedSequence = 1
+            }
+            let problem: AuditVerification.Problem?
+            if !(0..<laneCount).contains(entry.lane) {
+                problem = .unknownLane
+            } else if entry.sequence != expectedSequence {
+                problem = .missingEntries(expected: expectedSequence)
             } else if entry.previousHash != lastHash {
-                firstBad = (entry.sequence, .brokenLink)
+                problem = .brokenLink
             } else if AuditChain.hash(previous: entry.previousHash, sequence: entry.sequence, draft: entry.draft)
                 != entry.hash
             {
-                firstBad = (entry.sequence, .contentAltered)
+                problem = .contentAltered
+            } else {
+                problem = nil
             }
+            if let problem { firstBad = .init(lane: entry.lane, sequence: entry.sequence, problem: problem) }
             lastHash = entry.hash
             expectedSequence = entry.sequence + 1
+            ends[entry.lane] = (entry.sequence, entry.hash)
             return firstBad == nil
         }
 
-        /// Compares the end of the chain with the recorded head (sequence and hash).
-        public mutating func finish(headSequence: Int64, headHash: Data) -> AuditVerification {
-            if firstBad == nil && (headSequence != expectedSequence - 1 || headHash != lastHash) {
-                firstBad = (max(headSequence, expectedSequence - 1), .headMismatch)
+        /// Compares the end of each lane with its recorded head (`heads[lane]`).
+        public mutating func finish(heads: [(sequence: Int64, hash: Data)]) -> AuditVerification {
+            if firstBad == nil {
+                for (lane, head) in heads.enumerated() {
+                    let end = ends[lane] ?? (0, AuditChain.genesis)
+                    if head.sequence != end.sequence || head.hash != end.hash {
+                        firstBad = .init(lane: lane, sequence: max(head.sequence, end.sequence), problem: .headMismatch)
+                        break
+                    }
+                }
+                if heads.count != laneCount && firstBad == nil {
+                    firstBad = .init(lane: heads.count, sequence: 0, problem: .unknownLane)
+                }
             }
-            return AuditVerification(entriesChecked: checked, firstBad: firstBad, headHash: lastHash)
+            return AuditVerification(
+                entriesChecked: checked, firstBad: firstBad, headHash: AuditChain.combinedHead(heads))
         }
     }
 }

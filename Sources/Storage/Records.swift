@@ -114,17 +114,51 @@ public struct AuditDraft: Hashable, Sendable {
 }
 
 /// A chained audit entry: `hash = SHA-256(previous hash ‖ canonical encoding of this entry)`.
+///
+/// The log is several independent chains, *lanes*, so that commits about different people do not
+/// wait for each other: an entry's lane comes from whose data it concerns (`AuditChain.lane`), and
+/// each lane has its own sequence and head. The embedded backend uses one lane.
 public struct AuditEntry: Hashable, Sendable {
+    public var lane: Int
     public var sequence: Int64
     public var draft: AuditDraft
     public var previousHash: Data
     public var hash: Data
 
-    public init(sequence: Int64, draft: AuditDraft, previousHash: Data, hash: Data) {
+    public init(lane: Int = 0, sequence: Int64, draft: AuditDraft, previousHash: Data, hash: Data) {
+        self.lane = lane
         self.sequence = sequence
         self.draft = draft
         self.previousHash = previousHash
         self.hash = hash
+    }
+
+    /// Where this entry sits in the newest-first order of `auditEntries`.
+    public var cursor: AuditCursor { AuditCursor(at: draft.at, lane: lane, sequence: sequence) }
+}
+
+/// A position in the audit log's newest-first order (time, lane, sequence): paging goes on
+/// "before" a cursor.
+public struct AuditCursor: Hashable, Sendable, CustomStringConvertible {
+    public var at: Timestamp
+    public var lane: Int
+    public var sequence: Int64
+
+    public init(at: Timestamp, lane: Int, sequence: Int64) {
+        self.at = at
+        self.lane = lane
+        self.sequence = sequence
+    }
+
+    /// `1764400000.3.1234`: seconds, lane, sequence.
+    public var description: String { "\(at.secondsSinceEpoch).\(lane).\(sequence)" }
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: ".")
+        guard parts.count == 3, let at = Int64(parts[0]), let lane = Int(parts[1]), let sequence = Int64(parts[2]),
+            lane >= 0
+        else { return nil }
+        self.init(at: Timestamp(secondsSinceEpoch: at), lane: lane, sequence: sequence)
     }
 }
 
@@ -135,12 +169,12 @@ public struct AuditFilter: Hashable, Sendable {
     public var personID: Person.ID?
     public var from: Timestamp?
     public var until: Timestamp?
-    /// Only entries with a sequence number below this (paging backwards from the newest).
-    public var beforeSequence: Int64?
+    /// Only entries older than this position (paging backwards from the newest).
+    public var before: AuditCursor?
 
     public init(
         actor: String? = nil, action: String? = nil, subject: String? = nil, personID: Person.ID? = nil,
-        from: Timestamp? = nil, until: Timestamp? = nil, beforeSequence: Int64? = nil
+        from: Timestamp? = nil, until: Timestamp? = nil, before: AuditCursor? = nil
     ) {
         self.actor = actor
         self.action = action
@@ -148,11 +182,11 @@ public struct AuditFilter: Hashable, Sendable {
         self.personID = personID
         self.from = from
         self.until = until
-        self.beforeSequence = beforeSequence
+        self.before = before
     }
 }
 
-/// The outcome of checking the audit chain from its first entry to its head.
+/// The outcome of checking every lane of the audit chain from its first entry to its head.
 public struct AuditVerification: Hashable, Sendable {
     public enum Problem: Hashable, Sendable {
         /// The entry's stored hash is not the hash of its content: it was edited.
@@ -164,30 +198,35 @@ public struct AuditVerification: Hashable, Sendable {
         case missingEntries(expected: Int64)
         /// The recorded head does not match the last entry: entries were removed from the end.
         case headMismatch
+        /// The entry is in a lane the store does not have.
+        case unknownLane
+    }
+
+    public struct Bad: Hashable, Sendable {
+        public var lane: Int
+        public var sequence: Int64
+        public var problem: Problem
+
+        public init(lane: Int, sequence: Int64, problem: Problem) {
+            self.lane = lane
+            self.sequence = sequence
+            self.problem = problem
+        }
     }
 
     public var entriesChecked: Int64
-    /// The first bad entry's sequence number and what is wrong with it; nil when the chain is intact.
-    public var firstBad: (sequence: Int64, problem: Problem)?
+    /// The first bad entry (lowest lane, then sequence); nil when every lane is intact.
+    public var firstBad: Bad?
+    /// SHA-256 over the heads of all lanes in lane order: one value to note down outside the
+    /// database (e.g. daily) to detect a rewrite of the whole log.
     public var headHash: Data
 
     public var isIntact: Bool { firstBad == nil }
 
-    public init(entriesChecked: Int64, firstBad: (sequence: Int64, problem: Problem)?, headHash: Data) {
+    public init(entriesChecked: Int64, firstBad: Bad?, headHash: Data) {
         self.entriesChecked = entriesChecked
         self.firstBad = firstBad
         self.headHash = headHash
-    }
-
-    public static func == (lhs: AuditVerification, rhs: AuditVerification) -> Bool {
-        lhs.entriesChecked == rhs.entriesChecked && lhs.firstBad?.sequence == rhs.firstBad?.sequence
-            && lhs.firstBad?.problem == rhs.firstBad?.problem && lhs.headHash == rhs.headHash
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(entriesChecked)
-        hasher.combine(firstBad?.sequence)
-        hasher.combine(headHash)
     }
 }
 

@@ -190,7 +190,7 @@ enum Rows {
 
     static func audit(_ row: some RowReader) throws -> AuditEntry {
         AuditEntry(
-            sequence: try row.int("sequence"),
+            lane: Int(try row.int("lane")), sequence: try row.int("sequence"),
             draft: AuditDraft(
                 at: try row.time("at"), actor: try row.string("actor"), action: try row.string("action"),
                 subject: try row.string("subject"), personID: try row.optionalID("person_id"),
@@ -220,7 +220,18 @@ enum AuditQuery {
         if let personID = filter.personID { conditions.append(("person_id =", .text(personID.rawValue))) }
         if let from = filter.from { conditions.append(("at >=", .integer(from.secondsSinceEpoch))) }
         if let until = filter.until { conditions.append(("at <", .integer(until.secondsSinceEpoch))) }
-        if let before = filter.beforeSequence { conditions.append(("sequence <", .integer(before))) }
         return conditions
+    }
+
+    /// Newest first: time, then lane, then sequence, all descending.
+    static let order = "ORDER BY at DESC, lane DESC, sequence DESC"
+
+    /// Rows strictly after `cursor` in that order, as a condition with three parameters
+    /// (at, lane, sequence) whose placeholders the backend supplies.
+    /// - Parameter repeated: the placeholders are positional (`?`) and each use needs its own
+    ///   value: at, at, lane, lane, sequence.
+    static func beforeCondition(_ placeholders: (String, String, String), repeated: Bool = false) -> String {
+        let (at, lane, sequence) = placeholders
+        return "(at < \(at) OR (at = \(at) AND (lane < \(lane) OR (lane = \(lane) AND sequence < \(sequence)))))"
     }
 }

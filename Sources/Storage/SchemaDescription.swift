@@ -37,7 +37,7 @@ public struct SchemaDescription: Hashable, Sendable, CustomStringConvertible {
     /// The tables of the application (not the migration bookkeeping, not partitions).
     public static let applicationTables: Set<String> = [
         "persons", "person_versions", "photos", "outlets", "operators", "sessions", "production_batches", "cards",
-        "card_events", "receipts", "fee_entries", "eligibility_rules", "audit_log", "audit_head", "sequences",
+        "card_events", "receipts", "fee_entries", "eligibility_rules", "audit_log", "audit_heads", "sequences",
         "idempotency_records", "settings",
     ]
 

@@ -47,6 +47,8 @@ public protocol PersonStore: Sendable {
 public protocol CardStore: Sendable {
     func card(id: Card.ID) async throws(StorageError) -> Card?
     func card(number: String) async throws(StorageError) -> Card?
+    /// The card and the blind index of its holder's ID number, in one read (identity checks).
+    func cardWithHolderIndex(id: Card.ID) async throws(StorageError) -> (card: Card, holderIndex: Data)?
     /// All cards of a person, oldest application first.
     func cards(personID: Person.ID) async throws(StorageError) -> [Card]
     /// Cards in a state, optionally of one outlet, oldest application first, after a card id.

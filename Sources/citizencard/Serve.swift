@@ -99,7 +99,7 @@ struct AuditVerify: AsyncParsableCommand {
         try await runtime.store.close()
         let view = AuditService.view(result)
         if let bad = result.firstBad {
-            print("audit chain BROKEN at entry \(bad.sequence): \(AuditService.describe(bad.problem))")
+            print("audit chain BROKEN at lane \(bad.lane) entry \(bad.sequence): \(AuditService.describe(bad.problem))")
             print("entries checked: \(result.entriesChecked)")
             throw ExitCode(1)
         }

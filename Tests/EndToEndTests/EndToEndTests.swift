@@ -110,22 +110,37 @@ struct EndToEndTests {
         #expect(intact.status == 0 && intact.output.contains("audit chain intact"), "\(intact.output)\(intact.errors)")
         // Keep the intact chain to put back after each tampering.
         try scratch.execute(
-            "CREATE TABLE audit_backup AS SELECT * FROM audit_log; CREATE TABLE head_backup AS SELECT * FROM audit_head"
+            "CREATE TABLE audit_backup AS SELECT * FROM audit_log; CREATE TABLE head_backup AS SELECT * FROM audit_heads"
         )
         let restore = """
             DELETE FROM audit_log; INSERT INTO audit_log SELECT * FROM audit_backup;
-            DELETE FROM audit_head; INSERT INTO audit_head SELECT * FROM head_backup
+            DELETE FROM audit_heads; INSERT INTO audit_heads SELECT * FROM head_backup
             """
+        // The lane with the most entries (the embedded backend has one lane).
+        let lane = try scratch.query("SELECT lane FROM audit_log GROUP BY lane ORDER BY count(*) DESC, lane LIMIT 1")
+        let length = Int(try scratch.query("SELECT count(*) FROM audit_log WHERE lane = \(lane)")) ?? 0
+        #expect(length >= 14, "enough entries in lane \(lane) to tamper with")
         let tamperings: [(String, String, String)] = [
-            ("edit", "UPDATE audit_log SET actor = 'nobody' WHERE sequence = 7", "entry 7"),
-            ("delete", "DELETE FROM audit_log WHERE sequence = 9", "entry 10"),
+            (
+                "edit", "UPDATE audit_log SET actor = 'nobody' WHERE lane = \(lane) AND sequence = 7",
+                "lane \(lane) entry 7"
+            ),
+            ("delete", "DELETE FROM audit_log WHERE lane = \(lane) AND sequence = 9", "lane \(lane) entry 10"),
             (
                 "reorder",
-                "UPDATE audit_log SET sequence = -sequence WHERE sequence IN (11, 12); UPDATE audit_log SET sequence = 12 WHERE sequence = -11; UPDATE audit_log SET sequence = 11 WHERE sequence = -12",
-                "entry 11"
+                "UPDATE audit_log SET sequence = -sequence WHERE lane = \(lane) AND sequence IN (11, 12); UPDATE audit_log SET sequence = 12 WHERE lane = \(lane) AND sequence = -11; UPDATE audit_log SET sequence = 11 WHERE lane = \(lane) AND sequence = -12",
+                "lane \(lane) entry 11"
             ),
-            ("truncate", "DELETE FROM audit_log WHERE sequence = (SELECT max(sequence) FROM audit_backup)", "entry"),
-            ("forge", "UPDATE audit_log SET detail = '{}', hash = previous_hash WHERE sequence = 3", "entry 3"),
+            (
+                "truncate",
+                "DELETE FROM audit_log WHERE lane = \(lane) AND sequence = (SELECT max(sequence) FROM audit_backup WHERE lane = \(lane))",
+                "lane \(lane) entry"
+            ),
+            (
+                "forge",
+                "UPDATE audit_log SET detail = '{}', hash = previous_hash WHERE lane = \(lane) AND sequence = 3",
+                "lane \(lane) entry 3"
+            ),
         ]
         for (label, sql, expected) in tamperings {
             try scratch.execute(sql)

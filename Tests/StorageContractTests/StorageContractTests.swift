@@ -445,16 +445,53 @@ struct StorageContractTests {
             try await store.commit(changes)
         }
         let all = try await store.auditEntries(AuditFilter(), limit: 100)
-        #expect(all.map(\.sequence) == [5, 4, 3, 2, 1])
-        #expect(all.last?.previousHash == AuditChain.genesis)
-        for (newer, older) in zip(all, all.dropFirst()) { #expect(newer.previousHash == older.hash) }
+        #expect(all.map(\.draft.at) == (0..<5).reversed().map { t0.adding(seconds: Int64($0)) }, "newest first")
+        // Each lane is a chain of its own: sequences from 1, each entry linked to the one before.
+        for lane in Set(all.map(\.lane)) {
+            let chain = all.filter { $0.lane == lane }.sorted { $0.sequence < $1.sequence }
+            #expect(chain.map(\.sequence) == Array(1...Int64(chain.count)))
+            #expect(chain.first?.previousHash == AuditChain.genesis)
+            for (older, newer) in zip(chain, chain.dropFirst()) { #expect(newer.previousHash == older.hash) }
+        }
+        // One person's entries stay in one lane.
+        #expect(Set(all.filter { $0.draft.personID == personID }.map(\.lane)).count == 1)
         #expect(try await store.auditEntries(AuditFilter(actor: "clerk"), limit: 100).count == 3)
         #expect(try await store.auditEntries(AuditFilter(personID: personID), limit: 100).count == 3)
         #expect(try await store.auditEntries(AuditFilter(from: t0.adding(seconds: 3)), limit: 100).count == 2)
-        #expect(try await store.auditEntries(AuditFilter(beforeSequence: 3), limit: 100).map(\.sequence) == [2, 1])
+        let page = try await store.auditEntries(AuditFilter(), limit: 2)
+        let rest = try await store.auditEntries(AuditFilter(before: page.last?.cursor), limit: 100)
+        #expect(page + rest == all, "paging by cursor gives every entry once, in order")
         let verification = try await store.verifyAuditChain()
         #expect(verification.isIntact)
         #expect(verification.entriesChecked == 5)
-        #expect(verification.headHash == all.first?.hash)
+    }
+
+    @Test("the verifier names the first bad entry of any lane", arguments: Backend.allCases)
+    func verifierLanes(backend: Backend) throws {
+        func entry(lane: Int, sequence: Int64, previous: Data) -> AuditEntry {
+            let draft = AuditDraft(at: t0, actor: "a", action: "x", subject: "s\(lane)", purpose: "p")
+            return AuditEntry(
+                lane: lane, sequence: sequence, draft: draft, previousHash: previous,
+                hash: AuditChain.hash(previous: previous, sequence: sequence, draft: draft))
+        }
+        let a1 = entry(lane: 0, sequence: 1, previous: AuditChain.genesis)
+        let a2 = entry(lane: 0, sequence: 2, previous: a1.hash)
+        let b1 = entry(lane: 1, sequence: 1, previous: AuditChain.genesis)
+        var intact = AuditChain.Verifier(laneCount: 3)
+        for item in [a1, a2, b1] {
+            let good = intact.check(item)
+            #expect(good)
+        }
+        let heads = [(Int64(2), a2.hash), (Int64(1), b1.hash), (Int64(0), AuditChain.genesis)]
+        #expect(intact.finish(heads: heads).isIntact)
+        var tampered = b1
+        tampered.draft.actor = "b"
+        var edited = AuditChain.Verifier(laneCount: 3)
+        for item in [a1, a2, tampered] { _ = edited.check(item) }
+        #expect(edited.finish(heads: heads).firstBad == .init(lane: 1, sequence: 1, problem: .contentAltered))
+        var truncated = AuditChain.Verifier(laneCount: 3)
+        for item in [a1, b1] { _ = truncated.check(item) }
+        #expect(truncated.finish(heads: heads).firstBad == .init(lane: 0, sequence: 2, problem: .headMismatch))
+        #expect(backend == backend)
     }
 }

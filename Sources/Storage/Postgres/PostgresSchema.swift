@@ -11,7 +11,82 @@ enum PostgresSchema {
         var statements: [String]
     }
 
-    static let migrations: [Migration] = [Migration(name: "0001-core", statements: core)]
+    static let migrations: [Migration] = [
+        Migration(name: "0001-core", statements: core),
+        Migration(name: "0002-audit-lanes", statements: auditLanes),
+        Migration(name: "0003-audit-append", statements: auditAppend),
+    ]
+
+    /// Appends a commit's audit entries to a lane in one round trip: locks the lane's head,
+    /// chains each entry exactly as `AuditChain.hash` does (SHA-256 over the previous hash and the
+    /// length-prefixed fields, integers as 8 big-endian bytes), and moves the head. The verifier in
+    /// Swift checks every entry written here, so the two definitions cannot drift unnoticed.
+    static let auditAppend: [String] = [
+        """
+        CREATE FUNCTION audit_field(value text) RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
+            SELECT int8send(octet_length(convert_to(value, 'UTF8'))::bigint) || convert_to(value, 'UTF8')
+        $$
+        """,
+        """
+        CREATE FUNCTION audit_append(
+            p_lane bigint, p_at bigint[], p_actor text[], p_action text[], p_subject text[], p_person text[],
+            p_purpose text[], p_detail text[]
+        ) RETURNS bigint LANGUAGE plpgsql AS $$
+        DECLARE
+            v_sequence bigint;
+            v_previous bytea;
+            v_hash bytea;
+        BEGIN
+            SELECT sequence, hash INTO v_sequence, v_previous FROM audit_heads WHERE lane = p_lane FOR UPDATE;
+            FOR i IN 1 .. coalesce(array_length(p_at, 1), 0) LOOP
+                v_sequence := v_sequence + 1;
+                v_hash := sha256(
+                    v_previous || int8send(v_sequence) || int8send(p_at[i]) || audit_field(p_actor[i])
+                    || audit_field(p_action[i]) || audit_field(p_subject[i]) || audit_field(p_person[i])
+                    || audit_field(p_purpose[i]) || audit_field(p_detail[i]));
+                INSERT INTO audit_log (lane, sequence, at, actor, action, subject, person_id, purpose, detail,
+                    previous_hash, hash)
+                VALUES (p_lane, v_sequence, p_at[i], p_actor[i], p_action[i], p_subject[i], NULLIF(p_person[i], ''),
+                    p_purpose[i], p_detail[i], v_previous, v_hash);
+                v_previous := v_hash;
+            END LOOP;
+            UPDATE audit_heads SET sequence = v_sequence, hash = v_previous WHERE lane = p_lane;
+            RETURN v_sequence;
+        END
+        $$
+        """,
+    ]
+
+    /// Independent audit chains: commits about different people lock different heads.
+    static let auditLaneCount = 16
+
+    /// The audit log becomes lanes of chains (see `AuditEntry`); existing entries are lane 0, their
+    /// hashes unchanged (the lane is not part of the hashed content).
+    static let auditLanes: [String] = [
+        "ALTER TABLE audit_log ADD COLUMN lane bigint NOT NULL DEFAULT 0",
+        "ALTER TABLE audit_log DROP CONSTRAINT audit_log_pkey",
+        "ALTER TABLE audit_log ADD PRIMARY KEY (lane, sequence, at)",
+        "DROP INDEX audit_log_person",
+        "DROP INDEX audit_log_subject",
+        "DROP INDEX audit_log_actor",
+        "CREATE INDEX audit_log_person ON audit_log (person_id, at) WHERE person_id IS NOT NULL",
+        "CREATE INDEX audit_log_subject ON audit_log (subject, at)",
+        "CREATE INDEX audit_log_actor ON audit_log (actor, at)",
+        "CREATE INDEX audit_log_time ON audit_log (at, lane, sequence)",
+        """
+        CREATE TABLE audit_heads (
+            lane bigint PRIMARY KEY,
+            sequence bigint NOT NULL,
+            hash bytea NOT NULL
+        )
+        """,
+        "INSERT INTO audit_heads (lane, sequence, hash) SELECT 0, sequence, hash FROM audit_head",
+        """
+        INSERT INTO audit_heads (lane, sequence, hash)
+        SELECT lane, 0, decode(repeat('00', 32), 'hex') FROM generate_series(1, \(auditLaneCount - 1)) AS lane
+        """,
+        "DROP TABLE audit_head",
+    ]
 
     static let core: [String] = [
         """

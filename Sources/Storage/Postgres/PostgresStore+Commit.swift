@@ -7,9 +7,41 @@ extension PostgresStore {
     public func commit(_ changes: ChangeSet) async throws(StorageError) {
         guard !changes.isEmpty else { return }
         let logger = self.logger
+        // The most common commit — one card's guarded update, its event and the audit — is one
+        // statement, atomic by itself: no BEGIN and COMMIT round trips.
+        if changes.changes.count == 2, !changes.audit.isEmpty,
+            case .updateCard(let card, let expected) = changes.changes[0],
+            case .appendCardEvent(let event) = changes.changes[1], event.cardID == card.id
+        {
+            let lane = Int64(AuditChain.lane(of: changes.audit, count: PostgresSchema.auditLaneCount))
+            let statement = PostgresCardRow.update(
+                card, expectedVersion: expected, event: event, audit: changes.audit, lane: lane)
+            try await metrics.commit { () async throws(StorageError) in
+                try await self.statement { connection in
+                    var count = 0
+                    for try await _ in try await connection.execute(statement, logger: logger) { count += 1 }
+                    guard count == 1 else { throw StorageError.conflict(entity: "card") }
+                }
+            }
+            return
+        }
         try await metrics.commit { () async throws(StorageError) in
             try await transaction { connection in
-                for change in changes.changes { try await Self.apply(change, connection, logger) }
+                var pending = changes.changes[...]
+                while let change = pending.popFirst() {
+                    // A card's update and its event: one statement, one round trip.
+                    if case .updateCard(let card, let expected) = change,
+                        case .appendCardEvent(let event)? = pending.first,
+                        event.cardID == card.id
+                    {
+                        pending.removeFirst()
+                        try await Self.expectOne(
+                            connection, PostgresCardRow.update(card, expectedVersion: expected, event: event),
+                            entity: "card", logger)
+                        continue
+                    }
+                    try await Self.apply(change, connection, logger)
+                }
                 try await Self.append(changes.audit, connection, logger)
             }
         }
@@ -267,45 +299,17 @@ extension PostgresStore {
         guard count == 1 else { throw StorageError.conflict(entity: entity) }
     }
 
-    /// Chains and appends audit entries after the head, which is locked until the commit.
+    /// Chains and appends audit entries after the head of their lane, which stays locked until the
+    /// commit (`audit_append`, one round trip). Commits about different people take different
+    /// lanes and do not wait for each other.
     static func append(_ drafts: [AuditDraft], _ connection: PostgresConnection, _ logger: Logger) async throws {
         guard !drafts.isEmpty else { return }
-        var sequence: Int64 = 0
-        var previous = Data()
-        for try await row in try await connection.query(
-            "SELECT sequence, hash FROM audit_head WHERE id = 1 FOR UPDATE", logger: logger)
-        {
-            let columns = Columns(row.makeRandomAccess())
-            sequence = try columns.int("sequence")
-            previous = try columns.data("hash")
-        }
-        var sequences: [Int64] = [], ats: [Int64] = [], actors: [String] = [], actions: [String] = []
-        var subjects: [String] = [], people: [String?] = [], purposes: [String] = [], details: [String] = []
-        var previousHashes: [ByteBuffer] = [], hashes: [ByteBuffer] = []
-        for draft in drafts {
-            sequence += 1
-            let hash = AuditChain.hash(previous: previous, sequence: sequence, draft: draft)
-            sequences.append(sequence)
-            ats.append(draft.at.secondsSinceEpoch)
-            actors.append(draft.actor)
-            actions.append(draft.action)
-            subjects.append(draft.subject)
-            people.append(draft.personID?.rawValue)
-            purposes.append(draft.purpose)
-            details.append(draft.detail)
-            previousHashes.append(ByteBuffer(bytes: previous))
-            hashes.append(ByteBuffer(bytes: hash))
-            previous = hash
-        }
-        // person_id may be null: sent as text with '' for none and turned back into null.
+        let lane = Int64(AuditChain.lane(of: drafts, count: PostgresSchema.auditLaneCount))
         try await connection.query(
             """
-            INSERT INTO audit_log (sequence, at, actor, action, subject, person_id, purpose, detail, previous_hash, hash)
-            SELECT s, a, ac, act, su, NULLIF(p, ''), pu, d, ph, h
-            FROM unnest(\(sequences), \(ats), \(actors), \(actions), \(subjects), \(people.map { $0 ?? "" }),
-                \(purposes), \(details), \(previousHashes), \(hashes)) AS t(s, a, ac, act, su, p, pu, d, ph, h)
+            SELECT audit_append(\(lane), \(drafts.map(\.at.secondsSinceEpoch)), \(drafts.map(\.actor)),
+                \(drafts.map(\.action)), \(drafts.map(\.subject)), \(drafts.map { $0.personID?.rawValue ?? "" }),
+                \(drafts.map(\.purpose)), \(drafts.map(\.detail)))
             """, logger: logger)
-        try await connection.query(
-            "UPDATE audit_head SET sequence = \(sequence), hash = \(previous) WHERE id = 1", logger: logger)
     }
 }

@@ -56,6 +56,20 @@ extension PostgresStore {
         try await fetchCards("WHERE id = $1", Self.binds([id.rawValue])).first
     }
 
+    public func cardWithHolderIndex(id: Card.ID) async throws(StorageError) -> (card: Card, holderIndex: Data)? {
+        do {
+            for try await row in try await client.execute(
+                PostgresPrepared.CardWithHolder(id: id.rawValue), logger: logger)
+            {
+                let columns = Columns(row.makeRandomAccess())
+                return (try Rows.card(columns), try columns.data("holder_index"))
+            }
+            return nil
+        } catch {
+            throw Self.mapped(error)
+        }
+    }
+
     public func card(number: String) async throws(StorageError) -> Card? {
         try await fetchCards("WHERE number = $1", Self.binds([number])).first
     }
@@ -172,11 +186,18 @@ extension PostgresStore {
             }
             conditions.append("\(condition) $\(binds.count)")
         }
+        if let before = filter.before {
+            binds.append(before.at.secondsSinceEpoch)
+            binds.append(Int64(before.lane))
+            binds.append(before.sequence)
+            let n = binds.count
+            conditions.append(AuditQuery.beforeCondition(("$\(n - 2)", "$\(n - 1)", "$\(n)")))
+        }
         binds.append(Self.cap(limit))
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         return try await reading(
             PostgresQuery(
-                unsafeSQL: "SELECT * FROM audit_log \(whereClause) ORDER BY sequence DESC LIMIT $\(binds.count)",
+                unsafeSQL: "SELECT * FROM audit_log \(whereClause) \(AuditQuery.order) LIMIT $\(binds.count)",
                 binds: binds)
         ) { try Rows.audit($0) }
     }
@@ -186,23 +207,21 @@ extension PostgresStore {
             return try await client.withConnection { connection in
                 // One snapshot for the chain and its head.
                 try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
-                var verifier = AuditChain.Verifier()
+                var verifier = AuditChain.Verifier(laneCount: PostgresSchema.auditLaneCount)
                 for try await row in try await connection.query(
-                    "SELECT * FROM audit_log ORDER BY sequence", logger: logger)
+                    "SELECT * FROM audit_log ORDER BY lane, sequence", logger: logger)
                 {
                     if !verifier.check(try Rows.audit(Columns(row.makeRandomAccess()))) { break }
                 }
-                var headSequence: Int64 = -1
-                var headHash = Data()
+                var heads: [(sequence: Int64, hash: Data)] = []
                 for try await row in try await connection.query(
-                    "SELECT sequence, hash FROM audit_head WHERE id = 1", logger: logger)
+                    "SELECT sequence, hash FROM audit_heads ORDER BY lane", logger: logger)
                 {
                     let columns = Columns(row.makeRandomAccess())
-                    headSequence = try columns.int("sequence")
-                    headHash = try columns.data("hash")
+                    heads.append((try columns.int("sequence"), try columns.data("hash")))
                 }
                 try await connection.query("COMMIT", logger: logger)
-                return verifier.finish(headSequence: headSequence, headHash: headHash)
+                return verifier.finish(heads: heads)
             }
         } catch {
             throw Self.mapped(error)

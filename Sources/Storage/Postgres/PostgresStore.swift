@@ -10,7 +10,7 @@ import Metrics
 /// `commit` runs one transaction (READ COMMITTED); version-guarded updates re-check their guard
 /// after waiting for a row lock, so of concurrent conflicting commits exactly one wins and the rest
 /// fail with `conflict`. Serialisation failures and deadlocks are retried a bounded number of times
-/// and then reported as `conflict`. Audit entries are chained under a row lock on `audit_head`,
+/// and then reported as `conflict`. Audit entries are chained under a row lock on their lane of `audit_heads`,
 /// taken last in the transaction so that it is held as briefly as possible.
 public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
     let client: PostgresClient
@@ -198,6 +198,28 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
         while true {
             do {
                 return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+            } catch {
+                attempt += 1
+                if Self.isRetryable(error) && attempt <= Self.retryCountMax {
+                    try? await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
+                    continue
+                }
+                throw Self.mapped(error)
+            }
+        }
+    }
+
+    /// Runs one self-contained statement outside an explicit transaction (it commits by itself),
+    /// retried like a transaction on serialisation failures and deadlocks.
+    func statement<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    )
+        async throws(StorageError) -> T
+    {
+        var attempt = 0
+        while true {
+            do {
+                return try await client.withConnection { connection in try await body(connection) }
             } catch {
                 attempt += 1
                 if Self.isRetryable(error) && attempt <= Self.retryCountMax {

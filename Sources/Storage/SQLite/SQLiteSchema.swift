@@ -8,6 +8,9 @@ enum SQLiteSchema {
         migrator.registerMigration("0001-core") { db in
             for statement in core { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("0002-audit-lanes") { db in
+            for statement in auditLanes { try db.execute(sql: statement) }
+        }
         return migrator
     }
 
@@ -236,5 +239,49 @@ enum SQLiteSchema {
         )
         """,
         "CREATE TABLE settings (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)",
+    ]
+
+    /// The embedded backend keeps one lane (its writes are serial anyway).
+    static let auditLaneCount = 1
+
+    /// The audit log becomes lanes of chains (see `AuditEntry`); existing entries are lane 0, their
+    /// hashes unchanged (the lane is not part of the hashed content).
+    static let auditLanes: [String] = [
+        """
+        CREATE TABLE audit_log_lanes (
+            lane INTEGER NOT NULL DEFAULT 0,
+            sequence INTEGER NOT NULL,
+            at INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            person_id TEXT,
+            purpose TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            previous_hash BLOB NOT NULL,
+            hash BLOB NOT NULL,
+            PRIMARY KEY (lane, sequence)
+        ) WITHOUT ROWID
+        """,
+        """
+        INSERT INTO audit_log_lanes (lane, sequence, at, actor, action, subject, person_id, purpose, detail,
+            previous_hash, hash)
+        SELECT 0, sequence, at, actor, action, subject, person_id, purpose, detail, previous_hash, hash FROM audit_log
+        """,
+        "DROP TABLE audit_log",
+        "ALTER TABLE audit_log_lanes RENAME TO audit_log",
+        "CREATE INDEX audit_log_person ON audit_log(person_id, at) WHERE person_id IS NOT NULL",
+        "CREATE INDEX audit_log_subject ON audit_log(subject, at)",
+        "CREATE INDEX audit_log_actor ON audit_log(actor, at)",
+        "CREATE INDEX audit_log_time ON audit_log(at, lane, sequence)",
+        """
+        CREATE TABLE audit_heads (
+            lane INTEGER PRIMARY KEY NOT NULL,
+            sequence INTEGER NOT NULL,
+            hash BLOB NOT NULL
+        )
+        """,
+        "INSERT INTO audit_heads (lane, sequence, hash) SELECT 0, sequence, hash FROM audit_head",
+        "DROP TABLE audit_head",
     ]
 }

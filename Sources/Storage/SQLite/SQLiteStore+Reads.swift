@@ -102,6 +102,13 @@ extension SQLiteStore {
         try await fetchCards("WHERE id = ?", [id.rawValue]).first
     }
 
+    public func cardWithHolderIndex(id: Card.ID) async throws(StorageError) -> (card: Card, holderIndex: Data)? {
+        try await rows(
+            "SELECT \(Rows.cardColumns), (SELECT id_index FROM persons WHERE persons.id = cards.person_id) AS holder_index FROM cards WHERE id = ?",
+            [id.rawValue]
+        ) { (try Rows.card($0), try $0.data("holder_index")) }.first
+    }
+
     public func card(number: String) async throws(StorageError) -> Card? {
         try await fetchCards("WHERE number = ?", [number]).first
     }
@@ -211,22 +218,30 @@ extension SQLiteStore {
             conditions.append(condition + " ?")
             arguments.append(value.databaseValue)
         }
+        if let before = filter.before {
+            conditions.append(AuditQuery.beforeCondition(("?", "?", "?"), repeated: true))
+            arguments += [
+                before.at.secondsSinceEpoch, before.at.secondsSinceEpoch, before.lane, before.lane, before.sequence,
+            ]
+        }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         arguments.append(Self.cap(limit))
         return try await rows(
-            "SELECT * FROM audit_log \(whereClause) ORDER BY sequence DESC LIMIT ?", StatementArguments(arguments)
+            "SELECT * FROM audit_log \(whereClause) \(AuditQuery.order) LIMIT ?", StatementArguments(arguments)
         ) { try Rows.audit($0) }
     }
 
     public func verifyAuditChain() async throws(StorageError) -> AuditVerification {
         try await read { db in
-            var verifier = AuditChain.Verifier()
-            let rows = try Row.fetchCursor(db, sql: "SELECT * FROM audit_log ORDER BY sequence")
+            var verifier = AuditChain.Verifier(laneCount: SQLiteSchema.auditLaneCount)
+            let rows = try Row.fetchCursor(db, sql: "SELECT * FROM audit_log ORDER BY lane, sequence")
             while let row = try rows.next() {
                 if !verifier.check(try Rows.audit(SQLiteRow(row))) { break }
             }
-            let head = try Row.fetchOne(db, sql: "SELECT sequence, hash FROM audit_head WHERE id = 1")
-            return verifier.finish(headSequence: head?["sequence"] ?? -1, headHash: head?["hash"] ?? Data())
+            let heads = try Row.fetchAll(db, sql: "SELECT sequence, hash FROM audit_heads ORDER BY lane").map { row in
+                (sequence: row["sequence"] as Int64, hash: row["hash"] as Data)
+            }
+            return verifier.finish(heads: heads)
         }
     }
 

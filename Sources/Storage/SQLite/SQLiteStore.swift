@@ -316,28 +316,30 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
         ]
     }
 
-    /// Chains and appends audit entries after the current head, then moves the head.
+    /// Chains and appends audit entries after the head of their lane, then moves the head.
     static func append(_ drafts: [AuditDraft], _ db: Database) throws {
         guard !drafts.isEmpty else { return }
-        let head = try Row.fetchOne(db, sql: "SELECT sequence, hash FROM audit_head WHERE id = 1")!
+        let lane = AuditChain.lane(of: drafts, count: SQLiteSchema.auditLaneCount)
+        let head = try Row.fetchOne(
+            db, sql: "SELECT sequence, hash FROM audit_heads WHERE lane = ?", arguments: [lane])!
         var sequence: Int64 = head["sequence"]
         var previous: Data = head["hash"]
         let insert = try db.cachedStatement(
             sql: """
-                INSERT INTO audit_log (sequence, at, actor, action, subject, person_id, purpose, detail,
-                    previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO audit_log (lane, sequence, at, actor, action, subject, person_id, purpose, detail,
+                    previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         for draft in drafts {
             sequence += 1
             let hash = AuditChain.hash(previous: previous, sequence: sequence, draft: draft)
             try insert.execute(arguments: [
-                sequence, draft.at.secondsSinceEpoch, draft.actor, draft.action, draft.subject,
+                lane, sequence, draft.at.secondsSinceEpoch, draft.actor, draft.action, draft.subject,
                 draft.personID?.rawValue, draft.purpose, draft.detail, previous, hash,
             ])
             previous = hash
         }
         try db.execute(
-            sql: "UPDATE audit_head SET sequence = ?, hash = ? WHERE id = 1", arguments: [sequence, previous])
+            sql: "UPDATE audit_heads SET sequence = ?, hash = ? WHERE lane = ?", arguments: [sequence, previous, lane])
     }
 
     static let insertPersonSQL = """
