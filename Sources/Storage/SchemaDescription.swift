@@ -41,6 +41,9 @@ public struct SchemaDescription: Hashable, Sendable, CustomStringConvertible {
         "idempotency_records", "settings",
     ]
 
+    /// Tables that only PostgreSQL has, for its distributed layout (docs/scaling.md).
+    public static let postgresOnlyTables: Set<String> = ["person_id_claims"]
+
     static func family(sqlite type: String) -> String {
         switch type.uppercased() {
         case "TEXT": "text"

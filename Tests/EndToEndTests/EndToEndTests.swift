@@ -239,6 +239,14 @@ struct EndToEndTests {
         ])
         #expect(unreachable.status != 0 && unreachable.errors.contains("cannot open the database"))
         #expect(!unreachable.errors.contains("password"))
+        for (url, reason) in [
+            ("postgres://u@127.0.0.1/db?sslmode=sometimes", "sslmode must be one of"),
+            ("postgres://u@127.0.0.1/db?ssl=true", "unknown URL parameter ssl"),
+            ("postgres://u@127.0.0.1/db?sslmode=verify-full&sslrootcert=/nonexistent.pem", "cannot be read"),
+        ] {
+            let refused = try scratch.run(["migrate", "--data", data, "--database", url])
+            #expect(refused.status != 0 && refused.errors.contains(reason), "\(url): \(refused.errors)")
+        }
         if Backend.postgresURL != nil {
             let url = Backend.postgres.freshURL(in: TemporaryDirectory())
             let postgres = try scratch.run(["migrate", "--data", data, "--database", url])
@@ -246,6 +254,13 @@ struct EndToEndTests {
                 postgres.status == 0 && postgres.output.contains("PostgreSQL") && postgres.output.contains("0001-core"))
             let again = try scratch.run(["migrate", "--data", data], environment: ["CITIZENCARD_DATABASE_URL": url])
             #expect(again.status == 0, "migrating again is a no-op")
+            // The test cluster offers no TLS: `prefer` (the default) falls back, `require` refuses.
+            let plain = try scratch.run(["migrate", "--data", data, "--database", url + "&sslmode=prefer"])
+            #expect(plain.status == 0)
+            let encrypted = try scratch.run([
+                "migrate", "--data", data, "--database", url + "&sslmode=require",
+            ])
+            #expect(encrypted.status != 0 && encrypted.errors.contains("does the server offer TLS"))
         }
     }
 }

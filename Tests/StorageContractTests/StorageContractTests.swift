@@ -142,6 +142,44 @@ struct StorageContractTests {
         #expect(try await store.personVersions(id: original.id).count == 1)
     }
 
+    @Test("an ID number moves with its person; another person's ID number is refused", arguments: Backend.allCases)
+    func idNumberChange(backend: Backend) async throws {
+        let directory = TemporaryDirectory()
+        let store = try await backend.makeStore(in: directory)
+        let a = person(index: 1), b = person(index: 2)
+        var changes = ChangeSet()
+        changes.add(.insertPerson(a))
+        changes.add(.insertPerson(b))
+        try await store.commit(changes)
+        func moved(_ person: SealedPerson, to index: UInt8) -> SealedPerson {
+            var next = person
+            next.idIndex = Data(repeating: index, count: 16)
+            next.version += 1
+            return next
+        }
+        let a2 = moved(a, to: 3)
+        var first = ChangeSet()
+        first.add(.updatePerson(a2, expectedVersion: 1))
+        try await store.commit(first)
+        #expect(try await store.person(idIndex: a2.idIndex)?.id == a.id)
+        #expect(try await store.person(idIndex: a.idIndex) == nil)
+        var taken = ChangeSet()
+        taken.add(.updatePerson(moved(b, to: 3), expectedVersion: 1))
+        await #expect(throws: StorageError.duplicate(.personIDNumber)) { try await store.commit(taken) }
+        #expect(try await store.person(id: b.id) == b)
+        var freed = ChangeSet()
+        freed.add(.updatePerson(moved(b, to: 1), expectedVersion: 1))
+        try await store.commit(freed)
+        let audit = AuditDraft(at: t0, actor: "import", action: "person.import", subject: "f", purpose: "bulk")
+        let outcomes = try await store.importPersons(
+            [person(index: 2), person(index: 3), person(index: 2)], audit: audit)
+        #expect(outcomes.first == .inserted && outcomes.last != .inserted && outcomes[1] != .inserted)
+        #expect(try await store.personCount() == 3)
+        if let postgres = store as? PostgresStore {
+            #expect(try await postgres.personIDClaimMismatches() == 0, "the claims mirror the persons")
+        }
+    }
+
     @Test(
         "import inserts new persons and reports registered ones as unchanged or differing", arguments: Backend.allCases)
     func importOutcomes(backend: Backend) async throws {

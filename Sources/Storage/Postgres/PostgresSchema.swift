@@ -15,6 +15,22 @@ enum PostgresSchema {
         Migration(name: "0001-core", statements: core),
         Migration(name: "0002-audit-lanes", statements: auditLanes),
         Migration(name: "0003-audit-append", statements: auditAppend),
+        Migration(name: "0004-person-id-claims", statements: personIDClaims),
+    ]
+
+    /// One row per registered ID number (its blind index), written in the same transaction as the
+    /// person. On one server `persons_id_index` already keeps an ID number to one person; this
+    /// table keeps that rule when `persons` is distributed by `id` (docs/scaling.md), where a
+    /// unique index on `id_index` cannot exist. No foreign key: the two are distributed apart.
+    static let personIDClaims: [String] = [
+        """
+        CREATE TABLE person_id_claims (
+            id_index bytea PRIMARY KEY,
+            person_id text NOT NULL
+        )
+        """,
+        "CREATE INDEX person_id_claims_person ON person_id_claims (person_id)",
+        "INSERT INTO person_id_claims (id_index, person_id) SELECT id_index, id FROM persons",
     ]
 
     /// Appends a commit's audit entries to a lane in one round trip: locks the lane's head,

@@ -70,18 +70,28 @@ extension PostgresStore {
             }
             let sorted = order.map { persons[$0] }
             var insertedIndexes = Set<Data>()
+            // The claims decide which rows are new (the first of an ID number in the batch wins);
+            // exactly those persons are inserted, in the same statement.
             let rows = try await connection.query(
                 """
+                WITH claimed AS (
+                    INSERT INTO person_id_claims (id_index, person_id)
+                    SELECT * FROM unnest(\(sorted.map { ByteBuffer(bytes: $0.idIndex) }), \(sorted.map(\.id.rawValue)))
+                    ON CONFLICT (id_index) DO NOTHING
+                    RETURNING person_id
+                )
                 INSERT INTO persons (id, id_index, fingerprint, details, household, social_insurance, rural_medical,
                     life_status, version, changed_at, changed_by, change_reason, change_source, created_at)
-                SELECT * FROM unnest(\(sorted.map(\.id.rawValue)), \(sorted.map { ByteBuffer(bytes: $0.idIndex) }),
+                SELECT u.* FROM unnest(\(sorted.map(\.id.rawValue)), \(sorted.map { ByteBuffer(bytes: $0.idIndex) }),
                     \(sorted.map { ByteBuffer(bytes: $0.fingerprint) }), \(sorted.map { ByteBuffer(bytes: $0.details) }),
                     \(sorted.map(\.attributes.household.rawValue)), \(sorted.map(\.attributes.socialInsurance)),
                     \(sorted.map(\.attributes.ruralMedical)), \(sorted.map(\.attributes.lifeStatus.rawValue)),
                     \(sorted.map(\.version)), \(sorted.map(\.provenance.at.secondsSinceEpoch)),
                     \(sorted.map(\.provenance.actor)), \(sorted.map(\.provenance.reason)),
                     \(sorted.map(\.provenance.source.rawValue)), \(sorted.map(\.createdAt.secondsSinceEpoch)))
-                ON CONFLICT (id_index) DO NOTHING
+                    AS u (id, id_index, fingerprint, details, household, social_insurance, rural_medical, life_status,
+                        version, changed_at, changed_by, change_reason, change_source, created_at)
+                JOIN claimed ON claimed.person_id = u.id
                 RETURNING id_index
                 """, logger: logger)
             for try await index in rows.decode(ByteBuffer.self) {
@@ -123,6 +133,9 @@ extension PostgresStore {
         switch change {
         case .insertPerson(let person):
             try await connection.query(
+                "INSERT INTO person_id_claims (id_index, person_id) VALUES (\(person.idIndex), \(person.id.rawValue))",
+                logger: logger)
+            try await connection.query(
                 """
                 INSERT INTO persons (id, id_index, fingerprint, details, household, social_insurance, rural_medical,
                     life_status, version, changed_at, changed_by, change_reason, change_source, created_at)
@@ -158,6 +171,22 @@ extension PostgresStore {
                 WHERE id = \(person.id.rawValue) AND version = \(expected)
                 RETURNING 1
                 """, entity: "person", logger)
+            // The person's claim follows a changed ID number; another person's claim refuses it.
+            var claimed = 0
+            for try await _ in try await connection.query(
+                """
+                INSERT INTO person_id_claims (id_index, person_id) VALUES (\(person.idIndex), \(person.id.rawValue))
+                ON CONFLICT (id_index) DO UPDATE SET person_id = excluded.person_id
+                    WHERE person_id_claims.person_id = excluded.person_id
+                RETURNING 1
+                """, logger: logger)
+            { claimed += 1 }
+            guard claimed == 1 else { throw StorageError.duplicate(.personIDNumber) }
+            try await connection.query(
+                """
+                DELETE FROM person_id_claims
+                WHERE person_id = \(person.id.rawValue) AND id_index <> \(person.idIndex)
+                """, logger: logger)
         case .insertPhoto(let photo):
             try await connection.query(
                 """

@@ -34,6 +34,20 @@ extension PostgresStore {
         Int(try await reading("SELECT count(*) AS n FROM persons") { try $0.int("n") }.first ?? 0)
     }
 
+    /// Persons whose ID-number claim is missing or points elsewhere, plus claims without their
+    /// person: 0 when `person_id_claims` mirrors `persons` (docs/scaling.md; a nightly check on a
+    /// distributed database, where the two live on different shards).
+    public func personIDClaimMismatches() async throws(StorageError) -> Int {
+        let rows = try await reading(
+            """
+            SELECT count(*) AS n FROM persons p
+            FULL JOIN person_id_claims c ON c.id_index = p.id_index AND c.person_id = p.id
+            WHERE p.id IS NULL OR c.person_id IS NULL
+            """
+        ) { try $0.int("n") }
+        return Int(rows.first ?? 0)
+    }
+
     public func photo(id: PhotoID) async throws(StorageError) -> StoredPhoto? {
         try await reading("SELECT * FROM photos WHERE id = \(id.rawValue)") { try Rows.photo($0) }.first
     }

@@ -2,6 +2,7 @@ public import Foundation
 public import CitizenCardDomain
 public import Logging
 import NIOCore
+import NIOSSL
 import PostgresNIO
 import Metrics
 
@@ -34,7 +35,7 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
         let parsed = try PostgresURL(url)
         var configuration = PostgresClient.Configuration(
             host: parsed.host, port: parsed.port, username: parsed.user, password: parsed.password,
-            database: parsed.database, tls: .disable)
+            database: parsed.database, tls: try parsed.tls())
         configuration.options.maximumConnections = connectionsMax
         Gauge(label: "citizencard_db_pool_connections_max", dimensions: [("backend", "postgres")]).record(
             connectionsMax)
@@ -50,7 +51,10 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
                 group.addTask {
                     try await Task.sleep(for: .seconds(connectSeconds))
                     throw StorageError.unavailable(
-                        reason: "no connection to \(parsed.redacted) within \(connectSeconds) s")
+                        reason: "no connection to \(parsed.redacted) within \(connectSeconds) s"
+                            + (["prefer", "disable"].contains(parsed.sslMode)
+                                ? "" : " (sslmode=\(parsed.sslMode): does the server offer TLS with that certificate?)")
+                    )
                 }
                 try await group.next()
                 group.cancelAll()
@@ -167,7 +171,7 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
 
     static func uniqueRule(constraint: String) -> StorageError.UniqueRule {
         switch constraint {
-        case "persons_id_index": .personIDNumber
+        case "persons_id_index", "person_id_claims_pkey": .personIDNumber
         case "cards_one_per_slot": .cardSlot
         case "cards_number", "cards_asn": .cardNumber
         case "receipts_number_key": .receiptNumber
@@ -271,6 +275,13 @@ struct PostgresURL {
     var port: Int
     var database: String
     var schema: String?
+    /// libpq's `sslmode`: disable, prefer (the default: encrypted when the server offers it),
+    /// require (encrypted, certificate not checked), verify-ca, verify-full (certificate and host
+    /// name checked against the system's roots or `sslrootcert`).
+    var sslMode = "prefer"
+    var sslRootCertificate: String?
+
+    static let sslModes = ["disable", "prefer", "require", "verify-ca", "verify-full"]
 
     init(_ text: String) throws(StorageError) {
         guard let components = URLComponents(string: text),
@@ -292,6 +303,33 @@ struct PostgresURL {
             else { throw .unavailable(reason: "schema must be lowercase letters, digits and _") }
             self.schema = schema
         }
+        if let mode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value {
+            guard Self.sslModes.contains(mode) else {
+                throw .unavailable(reason: "sslmode must be one of \(Self.sslModes.joined(separator: ", "))")
+            }
+            sslMode = mode
+        }
+        sslRootCertificate = components.queryItems?.first(where: { $0.name == "sslrootcert" })?.value
+        for item in components.queryItems ?? [] where !["schema", "sslmode", "sslrootcert"].contains(item.name) {
+            throw .unavailable(reason: "unknown URL parameter \(item.name) (schema, sslmode, sslrootcert)")
+        }
+    }
+
+    func tls() throws(StorageError) -> PostgresClient.Configuration.TLS {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        switch sslMode {
+        case "disable": return .disable
+        case "prefer", "require": configuration.certificateVerification = .none
+        case "verify-ca": configuration.certificateVerification = .noHostnameVerification
+        default: configuration.certificateVerification = .fullVerification
+        }
+        if let sslRootCertificate {
+            guard FileManager.default.isReadableFile(atPath: sslRootCertificate) else {
+                throw .unavailable(reason: "sslrootcert \(sslRootCertificate) cannot be read")
+            }
+            configuration.trustRoots = .file(sslRootCertificate)
+        }
+        return sslMode == "prefer" ? .prefer(configuration) : .require(configuration)
     }
 
     var redacted: String { "PostgreSQL \(user)@\(host):\(port)/\(database)\(schema.map { " schema \($0)" } ?? "")" }
@@ -316,7 +354,7 @@ extension PostgresStore: SchemaDescribing {
             """
         ) { (try $0.string("t"), try $0.bool("p"), try $0.string("c").split(separator: ",").map(String.init)) }
         var tables: [String: SchemaDescription.Table] = [:]
-        for name in SchemaDescription.applicationTables {
+        for name in SchemaDescription.applicationTables.union(SchemaDescription.postgresOnlyTables) {
             var table = SchemaDescription.Table(columns: [:], primaryKey: [], uniques: [])
             for (owner, column, type, nullable) in columns where owner == name {
                 table.columns[column] = .init(family: SchemaDescription.family(postgres: type), nullable: nullable)
