@@ -40,6 +40,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // OpenSSL 3 libcrypto (Debian: libssl-dev): the SM4 and DES ciphers of the card.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // Card cryptography: PBOC 3DES and SM4 MACs, key diversification, session keys, issuer keyring.
+        .target(name: "CardCrypto", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
+        // The software citizen card: ISO 7816-4 APDUs, the PSE, social-security data and the PBOC purse.
+        .target(name: "SmartCard", dependencies: ["CardCrypto"], swiftSettings: swiftSettings),
+        // Double-entry accounts and transfers with their invariants (e-purse, fees, settlement).
+        .target(name: "Ledger", dependencies: ["CitizenCardDomain"], swiftSettings: swiftSettings),
+        // The versioned list of cards terminals must refuse, in a compact binary form.
+        .target(name: "Hotlist", swiftSettings: swiftSettings),
         // Repository protocols and the SQLite (GRDB) backend.
         .target(
             name: "Storage",
@@ -62,6 +72,8 @@ let package = Package(
                 "CitizenCardDomain",
                 "DataProtection",
                 "Storage",
+                "CardCrypto",
+                "SmartCard",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ],
@@ -91,6 +103,8 @@ let package = Package(
                 "Storage",
                 "CitizenCardServices",
                 "CitizenCardHTTP",
+                "CardCrypto",
+                "SmartCard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -108,6 +122,7 @@ let package = Package(
                 "DataProtection",
                 "Storage",
                 "CitizenCardServices",
+                "CardCrypto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ],
@@ -127,6 +142,31 @@ let package = Package(
             dependencies: ["DataProtection", "CitizenCardDomain"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "CardCryptoTests", dependencies: ["CardCrypto"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LedgerTests",
+            dependencies: [
+                "Ledger", "CitizenCardDomain",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HotlistTests",
+            dependencies: [
+                "Hotlist",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SmartCardTests",
+            dependencies: [
+                "SmartCard", "CardCrypto",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "StorageContractTests",
             dependencies: ["Storage", "CitizenCardDomain", "DataProtection", "CitizenCardTesting"],
@@ -136,6 +176,7 @@ let package = Package(
             name: "CitizenCardServicesTests",
             dependencies: [
                 "CitizenCardServices", "CitizenCardDomain", "Storage", "DataProtection", "CitizenCardTesting",
+                "CardCrypto", "SmartCard",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
@@ -153,7 +194,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "CitizenCardTesting", "Storage", "CitizenCardDomain", "citizencard",
+                "CitizenCardTesting", "Storage", "CitizenCardDomain", "CardCrypto", "SmartCard", "citizencard",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

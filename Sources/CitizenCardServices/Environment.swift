@@ -1,3 +1,4 @@
+public import CardCrypto
 public import CitizenCardDomain
 public import DataProtection
 public import Logging
@@ -16,13 +17,16 @@ public struct ServiceEnvironment: Sendable {
     /// bcrypt cost for new password hashes (12 in production; tests use 4 to stay fast).
     public var passwordCost: UInt8
     public var logger: Logger
+    /// The issuer's card master keys: personalisation of produced cards, load and TAC checks.
+    public var issuerKeys: IssuerKeyring
 
     public init(
         store: any CitizenCardStore, vault: PersonVault, clock: any Clock, ids: any IdentifierGenerator,
         city: CityConfiguration = .zhoushan, policy: LifecyclePolicy = .default, passwordCost: UInt8 = 12,
-        logger: Logger
+        issuerKeys: IssuerKeyring, logger: Logger
     ) {
         self.store = store
+        self.issuerKeys = issuerKeys
         self.vault = vault
         self.clock = clock
         self.ids = ids

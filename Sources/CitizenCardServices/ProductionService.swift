@@ -1,3 +1,4 @@
+public import SmartCard
 public import CitizenCardDomain
 public import Foundation
 import DataProtection
@@ -129,6 +130,9 @@ public struct ProductionService: Sendable {
         /// `image/jpeg` or `image/png`, and the portrait in base64.
         public var photoMediaType: String
         public var photoBase64: String
+        /// What the chip gets: ASN, key version, the data files, the card's diversified keys
+        /// wrapped under the factory's transport key (docs/software-card.md).
+        public var chip: CardPersonalisation
     }
 
     public struct PersonalisationFile: Codable, Hashable, Sendable {
@@ -157,15 +161,32 @@ public struct ProductionService: Sendable {
         var records: [PersonalisationRecord] = []
         var changes = ChangeSet()
         let now = env.clock.now()
+        // The chip's validity dates: from the personalisation day, for the validity of a card (Art 26).
+        let issued = env.today
+        let expires =
+            CalendarDate(year: issued.year + env.policy.validityYears, month: issued.month, day: issued.day)
+            ?? CalendarDate(year: issued.year + env.policy.validityYears, month: issued.month, day: 28) ?? issued
+        func digits(_ date: CalendarDate) -> String { date.iso8601.replacingOccurrences(of: "-", with: "") }
         for card in members {
             let person = try registry.open(try await registry.load(card.personID))
             let photo = try await photo(of: person)
+            let holder = CardHolder(
+                name: person.details.name, socialSecurityNumber: person.details.socialSecurityNumber,
+                cardSerialNumber: card.number, bankCardNumber: "", issueDate: digits(issued),
+                expiryDate: digits(expires), photoReference: person.details.photoID?.rawValue ?? "")
+            let chip: CardPersonalisation
+            do {
+                chip = try CardPersonalisation(asn: card.asn, holder: holder, keyring: env.issuerKeys)
+            } catch {
+                // Never the holder's data in the message: the field and the reason only.
+                throw CitizenCardError(.internal, "card \(card.number) cannot be personalised: \(error)")
+            }
             records.append(
                 PersonalisationRecord(
                     cardNumber: card.number, asn: card.asn, name: person.details.name, sex: person.details.sex,
                     socialSecurityNumber: person.details.socialSecurityNumber, cardKind: card.kind,
                     outletCode: outlets[card.outletID] ?? "", photoMediaType: photo.mediaType,
-                    photoBase64: photo.bytes.base64EncodedString()))
+                    photoBase64: photo.bytes.base64EncodedString(), chip: chip))
             changes.record(
                 AuditDraft(
                     at: now, actor: actor.name, action: "person.personalisation", subject: "batch:\(batch.id)",

@@ -5,7 +5,9 @@ struct CitizenCardCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "citizencard",
         abstract: "CitizenCard: the information system behind a city's citizen card (市民卡).",
-        subcommands: [Serve.self, Migrate.self, Import.self, Audit.self, Staff.self, Bench.self])
+        subcommands: [
+            Serve.self, Migrate.self, Import.self, Audit.self, Staff.self, Keys.self, CardCommand.self, Bench.self,
+        ])
 }
 
 struct Import: AsyncParsableCommand {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CardCrypto
 import CitizenCardDomain
 import CitizenCardServices
 import DataProtection
@@ -50,13 +51,21 @@ struct Runtime {
         let configuration = try Configuration.loadOrCreate(in: directory)
         let keyFile = directory.appendingPathComponent(configuration.keyFile)
         let (keyRing, created) = try KeyRing.loadOrCreate(at: keyFile, createdAt: clock.now().iso8601)
+        let issuerKeys: IssuerKeyring
+        do {
+            issuerKeys = try IssuerKeyring.loadOrCreate(at: Keys.file(in: directory)) {
+                () throws(CardCryptoError) in try IssuerKeyring.generate()
+            }.0
+        } catch {
+            throw CommandFailure(description: "cannot open the issuer keyring: \(error)")
+        }
         let (store, description) = try await openStore(
             options.databaseURL ?? configuration.database, directory: directory, cacheMebibytes: cacheMebibytes,
             logger: logger)
         let env = ServiceEnvironment(
             store: store, vault: PersonVault(keyRing: keyRing), clock: clock, ids: UUIDv7Generator(),
             city: configuration.city, policy: configuration.policy, passwordCost: configuration.passwordCost,
-            logger: logger)
+            issuerKeys: issuerKeys, logger: logger)
         return Runtime(
             configuration: configuration, env: env, store: store, dataDirectory: directory,
             databaseDescription: description, createdKeys: created)

@@ -1,7 +1,9 @@
+@testable import CardCrypto
 import CitizenCardDomain
 import CitizenCardServices
 import CitizenCardTesting
 import Foundation
+import SmartCard
 import Storage
 import Testing
 
@@ -130,6 +132,51 @@ struct LifecycleServiceTests {
         await expectError(.transitionNotAllowed) {
             try await cards.verify(card.id, decision: .approve, reason: nil, actor: staff.admin)
         }
+    }
+
+    @Test("personalisation: each chip gets its ASN, data files and wrapped diversified keys; the made card works")
+    func chipPersonalisation() async throws {
+        let (a, cardA) = try await fixtures.application()
+        _ = try await cards.verify(cardA.id, decision: .approve, reason: nil, actor: staff.supervisor)
+        let batch = try await fixtures.production.createBatch(.init(), actor: staff.admin)
+        let file = try await fixtures.production.personalisationFile(batch.batch.id, actor: staff.admin)
+        let chip = try #require(file.records.first { $0.cardNumber == cardA.number }).chip
+        #expect(chip.asn == cardA.asn && chip.keyVersion == 1 && chip.algorithmID == 0)
+        #expect(chip.holder.name == a.name && chip.holder.socialSecurityNumber == a.idNumber)
+        #expect(chip.holder.cardSerialNumber == cardA.number && chip.holder.expiryDate.hasPrefix("2036"))
+        #expect(Set(chip.keys.keys) == ["load", "purchase", "tac", "applicationMaintenance", "pin"])
+        // The keys travel wrapped: the file never holds a card key or a master key in clear.
+        let keyring = world.env.issuerKeys
+        let asn = try ApplicationSerialNumber(hex: cardA.asn)
+        let json = String(decoding: try JSONEncoder().encode(file), as: UTF8.self)
+        for type in [MasterKeyType.load, .purchase, .tac] {
+            let key = try keyring.cardKey(type, version: 1, asn: asn, algorithm: TripleDESPurse())
+            #expect(!json.contains(key.description) && !json.contains(Hex.encode(key.bytes)))
+        }
+        #expect(!json.contains(Hex.encode(IssuerKeyring.testKey.bytes)))
+        // The factory makes the card with the transport key; the wrong key is refused.
+        let transport = try keyring.masterKey(.transport, version: 1)
+        #expect(throws: SoftwareCardError.self) {
+            try SoftwareCard(personalisation: chip, transportKey: SecretKey(hex: "00112233445566778899AABBCCDDEEFF"))
+        }
+        var card = try SoftwareCard(personalisation: chip, transportKey: transport)
+        #expect(card.asn == asn.bytes)
+        // The center's host authorises a load on it and checks its TAC with the master keys.
+        _ = card.process([0x00, 0xA4, 0x04, 0x00, 0x09] + SoftwareCard.purseAID + [0x00])
+        let terminal = try TerminalID(hex: "330900000001")
+        let answer = card.process([0x80, 0x50, 0x00, 0x02, 0x0B, 0x01, 0, 0, 0x03, 0xE8] + terminal.bytes + [0x10])
+        #expect(answer.suffix(2) == [0x90, 0x00])
+        func number(_ range: Range<Int>) -> UInt32 { answer[range].reduce(0) { $0 << 8 | UInt32($1) } }
+        let when = try TransactionDateTime(digits: "20261129120000")
+        let request = LoadAuthorizationRequest(
+            asn: asn, keyVersion: answer[6], algorithmID: answer[7], random: number(8..<12), onlineCounter: 0,
+            balanceBeforeFen: 0, amountFen: 1000, type: .purseLoad, terminal: terminal, dateTime: when,
+            mac1: try MAC4(bytes: answer[12..<16]))
+        let mac2 = try keyring.authorizeLoad(request)
+        let credit = card.process([0x80, 0x52, 0x00, 0x00, 0x0B] + when.bcd + mac2.bytes + [0x04])
+        #expect(credit.suffix(2) == [0x90, 0x00])
+        try keyring.verifyLoadTAC(MAC4(bytes: credit.prefix(4)), for: request)
+        #expect(card.balance() == 1000)
     }
 
     @Test("production: the batch, the personalisation file, a failed card back in the queue, delivery (R-11)")

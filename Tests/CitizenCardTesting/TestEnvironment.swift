@@ -1,3 +1,4 @@
+public import CardCrypto
 public import CitizenCardDomain
 public import CitizenCardServices
 public import DataProtection
@@ -192,7 +193,7 @@ public struct TestWorld: Sendable {
         env = ServiceEnvironment(
             store: try await backend.makeStore(url: databaseURL, connectionsMax: connectionsMax),
             vault: PersonVault(keyRing: keyRing), clock: clock, ids: SequentialIDs(), passwordCost: 4,
-            logger: logs.logger())
+            issuerKeys: .testKeys(), logger: logs.logger())
     }
 
     /// Staff of the seeded world.

@@ -158,7 +158,10 @@ struct GracefulShutdownTests {
                 }
             }
         }
-        try await Task.sleep(for: .milliseconds(800))
+        // Stop while requests are in flight: after some were answered (not after a fixed time, which
+        // a loaded machine may spend before the first answer), with a deadline.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while answered.value < 20 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         let status = server.stop()
         running.clear()
         _ = await load.value

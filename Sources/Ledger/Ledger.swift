@@ -1,0 +1,2 @@
+/// Double-entry ledger (issue 5). See docs/ledger.md.
+enum LedgerModule {}
