@@ -56,6 +56,7 @@ let package = Package(
             dependencies: [
                 "CitizenCardDomain",
                 "DataProtection",
+                "Ledger",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -169,7 +170,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StorageContractTests",
-            dependencies: ["Storage", "CitizenCardDomain", "DataProtection", "CitizenCardTesting"],
+            dependencies: ["Storage", "CitizenCardDomain", "DataProtection", "CitizenCardTesting", "Ledger"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -62,6 +62,8 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
         case feeMismatch = "fee_mismatch"
         case batchNotOpen = "batch_not_open"
         case idempotencyKeyReused = "idempotency_key_reused"
+        case insufficientBalance = "insufficient_balance"
+        case balanceLimit = "balance_limit"
         // Concurrency and the system.
         case conflict
         case unavailable
@@ -96,6 +98,8 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
             case .feeMismatch: "The fee differs from the fee schedule"
             case .batchNotOpen: "The production batch is not in the required state"
             case .idempotencyKeyReused: "The idempotency key was used for a different request"
+            case .insufficientBalance: "The e-purse balance is not enough for this amount"
+            case .balanceLimit: "The amount would take the balance beyond its limit"
             case .conflict: "Someone else changed this at the same time; reload and try again"
             case .unavailable: "The service is temporarily unavailable"
             case .internal: "Internal error"
@@ -131,6 +135,8 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
             case .feeMismatch: "收费金额与收费标准不符"
             case .batchNotOpen: "制卡批次不处于所需状态"
             case .idempotencyKeyReused: "幂等键已用于另一请求"
+            case .insufficientBalance: "电子钱包余额不足"
+            case .balanceLimit: "该金额将使余额超出上限"
             case .conflict: "数据已被他人同时修改，请刷新后重试"
             case .unavailable: "服务暂时不可用"
             case .internal: "内部错误"

@@ -51,7 +51,8 @@ public struct Problem: Codable, Sendable {
         case .forbidden, .wrongOutlet: .forbidden
         case .notFound: .notFound
         case .invalidField, .invalidResidentID, .invalidPhoto, .notEligible, .personDeceased, .photoRequired,
-            .identityMismatch, .relativeRequired, .feeNotScheduled, .feeMismatch, .idempotencyKeyReused:
+            .identityMismatch, .relativeRequired, .feeNotScheduled, .feeMismatch, .idempotencyKeyReused,
+            .insufficientBalance, .balanceLimit:
             .unprocessableContent
         case .personExists, .applicationExists, .liveCardExists, .successorExists, .transitionNotAllowed, .notYetDue,
             .batchNotOpen, .conflict:

@@ -36,6 +36,14 @@ extension ServiceEnvironment {
             return CitizenCardError(.unavailable, reason)
         case .corrupt(let reason):
             return CitizenCardError(.internal, "stored data unreadable: \(reason)")
+        case .ledger(let error):
+            switch error.code {
+            case .idConflict: return CitizenCardError(.idempotencyKeyReused, "ledger transfer id reused")
+            case .purseBelowZero: return CitizenCardError(.insufficientBalance)
+            case .purseAboveCap, .balanceAboveMaximum, .balanceBelowMinimum:
+                return CitizenCardError(.balanceLimit)
+            default: return CitizenCardError(.internal, "ledger: \(error.code.rawValue)")
+            }
         }
     }
 }

@@ -38,7 +38,7 @@ public struct SchemaDescription: Hashable, Sendable, CustomStringConvertible {
     public static let applicationTables: Set<String> = [
         "persons", "person_versions", "photos", "outlets", "operators", "sessions", "production_batches", "cards",
         "card_events", "receipts", "fee_entries", "eligibility_rules", "audit_log", "audit_heads", "sequences",
-        "idempotency_records", "settings",
+        "idempotency_records", "settings", "ledger_accounts", "ledger_transfers", "ledger_postings",
     ]
 
     /// Tables that only PostgreSQL has, for its distributed layout (docs/scaling.md).

@@ -1,5 +1,6 @@
 public import Foundation
 public import CitizenCardDomain
+public import Ledger
 
 /// Everything the system keeps, behind one protocol per aggregate. Both backends (SQLite, and
 /// PostgreSQL) implement all of them and pass the same contract suite (Tests/StorageContractTests).
@@ -10,7 +11,7 @@ public import CitizenCardDomain
 /// Updates carry the version they were decided on; a concurrent change makes the commit fail
 /// with `StorageError.conflict`, so of many conflicting operations exactly one wins.
 public protocol CitizenCardStore: PersonStore, CardStore, ProductionStore, FeeStore, RuleStore, StaffStore,
-    AuditStore, IdempotencyStore, SettingStore
+    AuditStore, IdempotencyStore, SettingStore, LedgerStore
 {
     /// Applies every change and appends every audit entry in one transaction.
     ///
@@ -140,7 +141,22 @@ public struct ChangeSet: Sendable {
         case updateEligibilityRule(EligibilityRule)
         case saveIdempotencyRecord(IdempotencyRecord)
         case putSetting(key: String, value: String)
+        /// A ledger transfer (docs/ledger.md), applied as `LedgerBook.apply` would: an id seen
+        /// before with the same content changes nothing; with other content it fails with
+        /// `ledger(id_conflict)`; a transfer that breaks a rule fails with `ledger(…)` and the whole
+        /// commit is undone.
+        case postTransfer(Transfer, policy: LedgerPolicy)
     }
+}
+
+/// The double-entry ledger (docs/ledger.md); transfers are written with `ChangeSet.postTransfer`.
+public protocol LedgerStore: Sendable {
+    /// The journal entry of a transfer id, or nil if it was never applied.
+    func ledgerEntry(id: TransferID) async throws(StorageError) -> JournalEntry?
+    /// Signed balances (debit positive) of the given accounts; an account never posted to is 0.
+    func ledgerBalances(_ accounts: [AccountID]) async throws(StorageError) -> [AccountID: Int64]
+    /// Every account's balance: for the zero-sum check and reconciliation.
+    func ledgerAllBalances() async throws(StorageError) -> [AccountID: Int64]
 }
 
 /// Why a store operation failed. Descriptions carry no personal data and no SQL.
@@ -153,6 +169,8 @@ public enum StorageError: Error, Hashable, Sendable, CustomStringConvertible {
     case unavailable(reason: String)
     /// The stored data is not what this version of the program expects.
     case corrupt(reason: String)
+    /// A ledger transfer broke a rule (unbalanced, a purse out of range, an id reused …).
+    case ledger(LedgerError)
 
     public enum UniqueRule: String, Hashable, Sendable {
         case personIDNumber = "person_id_number"
@@ -174,6 +192,7 @@ public enum StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         case .duplicate(let rule): "duplicate: \(rule.rawValue)"
         case .unavailable(let reason): "database unavailable: \(reason)"
         case .corrupt(let reason): "stored data unreadable: \(reason)"
+        case .ledger(let error): "ledger: \(error)"
         }
     }
 }

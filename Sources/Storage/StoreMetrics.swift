@@ -43,6 +43,7 @@ struct StoreMetrics: Sendable {
         switch error {
         case .conflict: "conflict"
         case .duplicate: "duplicate"
+        case .ledger: "ledger"
         case .unavailable: "unavailable"
         case .corrupt: "corrupt"
         }

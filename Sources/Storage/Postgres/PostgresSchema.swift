@@ -16,6 +16,41 @@ enum PostgresSchema {
         Migration(name: "0002-audit-lanes", statements: auditLanes),
         Migration(name: "0003-audit-append", statements: auditAppend),
         Migration(name: "0004-person-id-claims", statements: personIDClaims),
+        Migration(name: "0005-ledger", statements: ledger),
+    ]
+
+    /// The double-entry ledger (docs/ledger.md), as `SQLiteSchema.ledger`; the journal order comes
+    /// from a sequence taken after the accounts are locked.
+    static let ledger: [String] = [
+        """
+        CREATE TABLE ledger_accounts (
+            id text PRIMARY KEY,
+            category text NOT NULL,
+            balance_fen bigint NOT NULL
+        )
+        """,
+        "CREATE SEQUENCE ledger_sequence",
+        """
+        CREATE TABLE ledger_transfers (
+            id text PRIMARY KEY,
+            sequence bigint NOT NULL,
+            kind text NOT NULL,
+            at bigint NOT NULL,
+            memo text NOT NULL
+        )
+        """,
+        "CREATE UNIQUE INDEX ledger_transfers_sequence ON ledger_transfers (sequence)",
+        """
+        CREATE TABLE ledger_postings (
+            transfer_id text NOT NULL REFERENCES ledger_transfers (id),
+            account_id text NOT NULL,
+            sequence bigint NOT NULL,
+            amount_fen bigint NOT NULL,
+            balance_after_fen bigint NOT NULL,
+            PRIMARY KEY (transfer_id, account_id)
+        )
+        """,
+        "CREATE INDEX ledger_postings_account ON ledger_postings (account_id, sequence)",
     ]
 
     /// One row per registered ID number (its blind index), written in the same transaction as the

@@ -308,6 +308,8 @@ extension PostgresStore {
                 VALUES (\(record.key), \(record.requestHash), \(Int64(record.status)), \(record.response),
                     \(record.createdAt.secondsSinceEpoch))
                 """, logger: logger)
+        case .postTransfer(let transfer, let policy):
+            try await post(transfer, policy: policy, connection, logger)
         case .putSetting(let key, let value):
             try await connection.query(
                 """

@@ -11,8 +11,44 @@ enum SQLiteSchema {
         migrator.registerMigration("0002-audit-lanes") { db in
             for statement in auditLanes { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("0003-ledger") { db in
+            for statement in ledger { try db.execute(sql: statement) }
+        }
         return migrator
     }
+
+    /// The double-entry ledger (docs/ledger.md): balances per account (signed fen, debit positive),
+    /// transfers by id (their idempotency key) in journal order, postings with the balance after.
+    static let ledger: [String] = [
+        """
+        CREATE TABLE ledger_accounts (
+            id TEXT PRIMARY KEY NOT NULL,
+            category TEXT NOT NULL,
+            balance_fen INTEGER NOT NULL
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE ledger_transfers (
+            id TEXT PRIMARY KEY NOT NULL,
+            sequence INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            memo TEXT NOT NULL
+        ) WITHOUT ROWID
+        """,
+        "CREATE UNIQUE INDEX ledger_transfers_sequence ON ledger_transfers(sequence)",
+        """
+        CREATE TABLE ledger_postings (
+            transfer_id TEXT NOT NULL REFERENCES ledger_transfers(id),
+            account_id TEXT NOT NULL,
+            sequence INTEGER NOT NULL,
+            amount_fen INTEGER NOT NULL,
+            balance_after_fen INTEGER NOT NULL,
+            PRIMARY KEY (transfer_id, account_id)
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX ledger_postings_account ON ledger_postings(account_id, sequence)",
+    ]
 
     static let core: [String] = [
         """

@@ -305,6 +305,8 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
                 sql:
                     "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 arguments: [key, value])
+        case .postTransfer(let transfer, let policy):
+            try post(transfer, policy: policy, db)
         }
     }
 

@@ -1,2 +1,0 @@
-/// Double-entry ledger (issue 5). See docs/ledger.md.
-enum LedgerModule {}

@@ -1,0 +1,85 @@
+public import Ledger
+import GRDB
+
+extension SQLiteStore {
+    /// Applies a transfer inside a commit's write transaction (one writer: no locks needed).
+    static func post(_ transfer: Transfer, policy: LedgerPolicy, _ db: Database) throws {
+        let accounts = transfer.accounts
+        let balances = try balances(accounts, db)
+        guard
+            let after = try LedgerRows.decide(
+                transfer, policy: policy, existing: try entry(transfer.id.rawValue, db), balances: balances)
+        else { return }
+        let sequence =
+            try Int64.fetchOne(db, sql: "SELECT coalesce(max(sequence), 0) + 1 FROM ledger_transfers") ?? 1
+        try db.execute(
+            sql: "INSERT INTO ledger_transfers (id, sequence, kind, at, memo) VALUES (?, ?, ?, ?, ?)",
+            arguments: [
+                transfer.id.rawValue, sequence, transfer.kind.rawValue, transfer.at.secondsSinceEpoch, transfer.memo,
+            ])
+        let posting = try db.cachedStatement(
+            sql: """
+                INSERT INTO ledger_postings (transfer_id, account_id, sequence, amount_fen, balance_after_fen)
+                VALUES (?, ?, ?, ?, ?)
+                """)
+        let account = try db.cachedStatement(
+            sql: """
+                INSERT INTO ledger_accounts (id, category, balance_fen) VALUES (?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET balance_fen = excluded.balance_fen
+                """)
+        for item in transfer.postings {
+            let balance = after[item.account] ?? 0
+            try posting.execute(
+                arguments: [transfer.id.rawValue, item.account.rawValue, sequence, item.amountFen, balance])
+            try account.execute(arguments: [item.account.rawValue, item.account.category.rawValue, balance])
+        }
+    }
+
+    static func balances(_ accounts: [AccountID], _ db: Database) throws -> [AccountID: Int64] {
+        var result: [AccountID: Int64] = [:]
+        let statement = try db.cachedStatement(sql: "SELECT balance_fen FROM ledger_accounts WHERE id = ?")
+        for account in accounts {
+            result[account] = try Int64.fetchOne(statement, arguments: [account.rawValue]) ?? 0
+        }
+        return result
+    }
+
+    static func entry(_ id: String, _ db: Database) throws -> JournalEntry? {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT sequence, kind, at, memo FROM ledger_transfers WHERE id = ?", arguments: [id])
+        else { return nil }
+        let postings = try Row.fetchAll(
+            db,
+            sql: "SELECT account_id, amount_fen, balance_after_fen FROM ledger_postings WHERE transfer_id = ?",
+            arguments: [id]
+        ).map {
+            LedgerRows.StoredPosting(
+                account: $0["account_id"], amountFen: $0["amount_fen"], balanceAfterFen: $0["balance_after_fen"])
+        }
+        return try LedgerRows.entry(
+            id: id, sequence: row["sequence"], kind: row["kind"], at: row["at"], memo: row["memo"],
+            postings: postings)
+    }
+
+    public func ledgerEntry(id: TransferID) async throws(StorageError) -> JournalEntry? {
+        try await read { db in try Self.entry(id.rawValue, db) }
+    }
+
+    public func ledgerBalances(_ accounts: [AccountID]) async throws(StorageError) -> [AccountID: Int64] {
+        try await read { db in try Self.balances(accounts, db) }
+    }
+
+    public func ledgerAllBalances() async throws(StorageError) -> [AccountID: Int64] {
+        try await read { db in
+            var result: [AccountID: Int64] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, balance_fen FROM ledger_accounts") {
+                guard let account = AccountID(parsing: row["id"]) else {
+                    throw StorageError.corrupt(reason: "ledger account key")
+                }
+                result[account] = row["balance_fen"]
+            }
+            return result
+        }
+    }
+}
