@@ -177,7 +177,7 @@ let package = Package(
             name: "CitizenCardServicesTests",
             dependencies: [
                 "CitizenCardServices", "CitizenCardDomain", "Storage", "DataProtection", "CitizenCardTesting",
-                "CardCrypto", "SmartCard",
+                "CardCrypto", "SmartCard", "Ledger",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
@@ -185,7 +185,8 @@ let package = Package(
         .testTarget(
             name: "CitizenCardHTTPTests",
             dependencies: [
-                "CitizenCardHTTP", "CitizenCardServices", "CitizenCardDomain", "CitizenCardTesting",
+                "CitizenCardHTTP", "CitizenCardServices", "CitizenCardDomain", "CitizenCardTesting", "CardCrypto",
+                "SmartCard",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Yams", package: "Yams"),

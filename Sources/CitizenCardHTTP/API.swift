@@ -11,6 +11,7 @@ struct API {
     let env: ServiceEnvironment
     var registry: RegistryService { RegistryService(env) }
     var cards: CardService { CardService(env) }
+    var purse: PurseService { PurseService(env) }
     var production: ProductionService { ProductionService(env) }
     var administration: AdministrationService { AdministrationService(env) }
     var audit: AuditService { AuditService(env) }
@@ -22,6 +23,7 @@ struct API {
         registerAuth(routes)
         registerPersons(routes)
         registerCards(routes)
+        registerPurse(routes)
         registerProduction(routes)
         registerAdministration(routes)
     }

@@ -9,7 +9,8 @@ public enum LoadFunding: Hashable, Sendable {
     /// The refund owed for a cancelled old card (``TransferKind/refund`` moved it to refunds payable).
     case oldCardRefund
 
-    var account: AccountID {
+    /// The account the money comes from.
+    public var account: AccountID {
         switch self {
         case .cash(let outlet): .outletCash(outlet)
         case .bankTransfer: .bankSettlement

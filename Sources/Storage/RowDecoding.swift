@@ -154,6 +154,30 @@ enum Rows {
             item: try row.value("item", table: "receipts"), amount: Money(fen: try row.int("amount_fen")))
     }
 
+    static func purseLoad(_ row: some RowReader) throws -> PurseLoad {
+        var load = PurseLoad(
+            id: try row.id("id"), cardID: try row.id("card_id"), outletID: try row.id("outlet_id"),
+            actor: try row.string("actor"), amount: Money(fen: try row.int("amount_fen")),
+            funding: try row.value("funding", table: "purse_loads"), onlineCounter: try row.int("online_counter"),
+            balanceBefore: Money(fen: try row.int("balance_before_fen")), keyVersion: try row.int("key_version"),
+            algorithmID: try row.int("algorithm_id"), terminalID: try row.string("terminal_id"),
+            transactionTime: try row.string("transaction_time"), mac2: try row.string("mac2"),
+            approvedAt: try row.time("approved_at"))
+        load.tac = try row.optionalString("tac")
+        load.status = try row.value("status", table: "purse_loads")
+        load.resolvedAt = try row.optionalTime("resolved_at")
+        load.resolution = try row.optionalString("resolution")
+        load.version = try row.int("version")
+        return load
+    }
+
+    static let purseLoadColumns = [
+        "id", "card_id", "outlet_id", "actor", "amount_fen", "funding", "online_counter", "balance_before_fen",
+        "key_version", "algorithm_id", "terminal_id", "transaction_time", "mac2", "tac", "status", "approved_at",
+        "resolved_at", "resolution",
+        "version",
+    ]
+
     static func rule(_ row: some RowReader) throws -> EligibilityRule {
         guard let criteria = try? JSONDecoder().decode([Criterion].self, from: Data(try row.string("criteria").utf8)),
             let from = CalendarDate(iso8601: try row.string("effective_from"))

@@ -39,6 +39,7 @@ public struct SchemaDescription: Hashable, Sendable, CustomStringConvertible {
         "persons", "person_versions", "photos", "outlets", "operators", "sessions", "production_batches", "cards",
         "card_events", "receipts", "fee_entries", "eligibility_rules", "audit_log", "audit_heads", "sequences",
         "idempotency_records", "settings", "ledger_accounts", "ledger_transfers", "ledger_postings",
+        "purse_loads",
     ]
 
     /// Tables that only PostgreSQL has, for its distributed layout (docs/scaling.md).

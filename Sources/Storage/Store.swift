@@ -11,7 +11,7 @@ public import Ledger
 /// Updates carry the version they were decided on; a concurrent change makes the commit fail
 /// with `StorageError.conflict`, so of many conflicting operations exactly one wins.
 public protocol CitizenCardStore: PersonStore, CardStore, ProductionStore, FeeStore, RuleStore, StaffStore,
-    AuditStore, IdempotencyStore, SettingStore, LedgerStore
+    AuditStore, IdempotencyStore, SettingStore, LedgerStore, PurseLoadStore
 {
     /// Applies every change and appends every audit entry in one transaction.
     ///
@@ -146,6 +146,9 @@ public struct ChangeSet: Sendable {
         /// `ledger(id_conflict)`; a transfer that breaks a rule fails with `ledger(…)` and the whole
         /// commit is undone.
         case postTransfer(Transfer, policy: LedgerPolicy)
+        case insertPurseLoad(PurseLoad)
+        /// `load.version` must be greater than `expectedVersion`.
+        case updatePurseLoad(PurseLoad, expectedVersion: Int64)
     }
 }
 
@@ -157,6 +160,15 @@ public protocol LedgerStore: Sendable {
     func ledgerBalances(_ accounts: [AccountID]) async throws(StorageError) -> [AccountID: Int64]
     /// Every account's balance: for the zero-sum check and reconciliation.
     func ledgerAllBalances() async throws(StorageError) -> [AccountID: Int64]
+}
+
+/// Online loads of e-purses and what became of them.
+public protocol PurseLoadStore: Sendable {
+    func purseLoad(id: PurseLoad.ID) async throws(StorageError) -> PurseLoad?
+    /// A card's loads, oldest first.
+    func purseLoads(cardID: Card.ID) async throws(StorageError) -> [PurseLoad]
+    /// Loads in a status, oldest approval first (the unresolved ones: `approved`).
+    func purseLoads(status: PurseLoad.Status, limit: Int) async throws(StorageError) -> [PurseLoad]
 }
 
 /// Why a store operation failed. Descriptions carry no personal data and no SQL.
@@ -183,6 +195,8 @@ public enum StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         case idempotencyKey = "idempotency_key"
         case eligibilityRule = "eligibility_rule"
         case feeEntry = "fee_entry"
+        /// A second unreversed load for one card at the same online counter.
+        case purseLoadCounter = "purse_load_counter"
         case other
     }
 

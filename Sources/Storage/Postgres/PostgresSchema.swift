@@ -17,6 +17,37 @@ enum PostgresSchema {
         Migration(name: "0003-audit-append", statements: auditAppend),
         Migration(name: "0004-person-id-claims", statements: personIDClaims),
         Migration(name: "0005-ledger", statements: ledger),
+        Migration(name: "0006-purse-loads", statements: purseLoads),
+    ]
+
+    /// As `SQLiteSchema.purseLoads`.
+    static let purseLoads: [String] = [
+        """
+        CREATE TABLE purse_loads (
+            id text PRIMARY KEY,
+            card_id text NOT NULL REFERENCES cards (id),
+            outlet_id text NOT NULL REFERENCES outlets (id),
+            actor text NOT NULL,
+            amount_fen bigint NOT NULL CHECK (amount_fen > 0),
+            funding text NOT NULL,
+            online_counter bigint NOT NULL,
+            balance_before_fen bigint NOT NULL,
+            key_version bigint NOT NULL,
+            algorithm_id bigint NOT NULL,
+            terminal_id text NOT NULL,
+            transaction_time text NOT NULL,
+            mac2 text NOT NULL,
+            tac text,
+            status text NOT NULL CHECK (status IN ('approved', 'completed', 'reversed')),
+            approved_at bigint NOT NULL,
+            resolved_at bigint,
+            resolution text,
+            version bigint NOT NULL
+        )
+        """,
+        "CREATE UNIQUE INDEX purse_loads_counter ON purse_loads (card_id, online_counter) WHERE status <> 'reversed'",
+        "CREATE INDEX purse_loads_card ON purse_loads (card_id, approved_at)",
+        "CREATE INDEX purse_loads_status ON purse_loads (status, approved_at)",
     ]
 
     /// The double-entry ledger (docs/ledger.md), as `SQLiteSchema.ledger`; the journal order comes

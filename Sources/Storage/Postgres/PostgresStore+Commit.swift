@@ -310,6 +310,29 @@ extension PostgresStore {
                 """, logger: logger)
         case .postTransfer(let transfer, let policy):
             try await post(transfer, policy: policy, connection, logger)
+        case .insertPurseLoad(let load):
+            try await connection.query(
+                """
+                INSERT INTO purse_loads (id, card_id, outlet_id, actor, amount_fen, funding, online_counter,
+                    balance_before_fen, key_version, algorithm_id, terminal_id, transaction_time, mac2, tac, status, approved_at, resolved_at,
+                    resolution, version)
+                VALUES (\(load.id.rawValue), \(load.cardID.rawValue), \(load.outletID.rawValue), \(load.actor),
+                    \(load.amount.fen), \(load.funding.rawValue), \(load.onlineCounter), \(load.balanceBefore.fen),
+                    \(load.keyVersion), \(load.algorithmID),
+                    \(load.terminalID), \(load.transactionTime), \(load.mac2), \(load.tac), \(load.status.rawValue),
+                    \(load.approvedAt.secondsSinceEpoch), \(load.resolvedAt?.secondsSinceEpoch), \(load.resolution),
+                    \(load.version))
+                """, logger: logger)
+        case .updatePurseLoad(let load, let expected):
+            try await expectOne(
+                connection,
+                """
+                UPDATE purse_loads SET tac = \(load.tac), status = \(load.status.rawValue),
+                    resolved_at = \(load.resolvedAt?.secondsSinceEpoch), resolution = \(load.resolution),
+                    version = \(load.version)
+                WHERE id = \(load.id.rawValue) AND version = \(expected)
+                RETURNING 1
+                """, entity: "load", logger)
         case .putSetting(let key, let value):
             try await connection.query(
                 """

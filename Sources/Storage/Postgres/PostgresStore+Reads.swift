@@ -252,3 +252,24 @@ extension PostgresStore {
         try await reading("SELECT value FROM settings WHERE key = \(key)") { try $0.string("value") }.first
     }
 }
+
+extension PostgresStore {
+    public func purseLoad(id: PurseLoad.ID) async throws(StorageError) -> PurseLoad? {
+        try await reading("SELECT * FROM purse_loads WHERE id = \(id.rawValue)") { try Rows.purseLoad($0) }.first
+    }
+
+    public func purseLoads(cardID: Card.ID) async throws(StorageError) -> [PurseLoad] {
+        try await reading(
+            "SELECT * FROM purse_loads WHERE card_id = \(cardID.rawValue) ORDER BY approved_at, id COLLATE \"C\""
+        ) { try Rows.purseLoad($0) }
+    }
+
+    public func purseLoads(status: PurseLoad.Status, limit: Int) async throws(StorageError) -> [PurseLoad] {
+        try await reading(
+            """
+            SELECT * FROM purse_loads WHERE status = \(status.rawValue)
+            ORDER BY approved_at, id COLLATE "C" LIMIT \(Int64(limit))
+            """
+        ) { try Rows.purseLoad($0) }
+    }
+}

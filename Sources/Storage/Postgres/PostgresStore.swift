@@ -181,6 +181,7 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
         case "idempotency_records_pkey": .idempotencyKey
         case "eligibility_rules_code_from", "eligibility_rules_pkey": .eligibilityRule
         case "fee_entries_pkey": .feeEntry
+        case "purse_loads_counter": .purseLoadCounter
         default: .other
         }
     }

@@ -14,6 +14,9 @@ enum SQLiteSchema {
         migrator.registerMigration("0003-ledger") { db in
             for statement in ledger { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("0004-purse-loads") { db in
+            for statement in purseLoads { try db.execute(sql: statement) }
+        }
         return migrator
     }
 
@@ -48,6 +51,37 @@ enum SQLiteSchema {
         ) WITHOUT ROWID
         """,
         "CREATE INDEX ledger_postings_account ON ledger_postings(account_id, sequence)",
+    ]
+
+    /// Online loads (R-33); one unreversed load per card and online counter, so that a load can
+    /// never be approved twice for the same card transaction.
+    static let purseLoads: [String] = [
+        """
+        CREATE TABLE purse_loads (
+            id TEXT PRIMARY KEY NOT NULL,
+            card_id TEXT NOT NULL REFERENCES cards(id),
+            outlet_id TEXT NOT NULL REFERENCES outlets(id),
+            actor TEXT NOT NULL,
+            amount_fen INTEGER NOT NULL CHECK (amount_fen > 0),
+            funding TEXT NOT NULL,
+            online_counter INTEGER NOT NULL,
+            balance_before_fen INTEGER NOT NULL,
+            key_version INTEGER NOT NULL,
+            algorithm_id INTEGER NOT NULL,
+            terminal_id TEXT NOT NULL,
+            transaction_time TEXT NOT NULL,
+            mac2 TEXT NOT NULL,
+            tac TEXT,
+            status TEXT NOT NULL CHECK (status IN ('approved', 'completed', 'reversed')),
+            approved_at INTEGER NOT NULL,
+            resolved_at INTEGER,
+            resolution TEXT,
+            version INTEGER NOT NULL
+        ) WITHOUT ROWID
+        """,
+        "CREATE UNIQUE INDEX purse_loads_counter ON purse_loads(card_id, online_counter) WHERE status <> 'reversed'",
+        "CREATE INDEX purse_loads_card ON purse_loads(card_id, approved_at)",
+        "CREATE INDEX purse_loads_status ON purse_loads(status, approved_at)",
     ]
 
     static let core: [String] = [

@@ -88,6 +88,7 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
             ("production_batches.number", .batchNumber), ("outlets.code", .outletCode),
             ("operators.username", .operatorUsername), ("idempotency_records.key", .idempotencyKey),
             ("eligibility_rules.", .eligibilityRule), ("fee_entries.", .feeEntry),
+            ("purse_loads.card_id, purse_loads.online_counter", .purseLoadCounter),
         ]
         return rules.first { message.contains($0.0) }?.1 ?? .other
     }
@@ -307,6 +308,23 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
                 arguments: [key, value])
         case .postTransfer(let transfer, let policy):
             try post(transfer, policy: policy, db)
+        case .insertPurseLoad(let load):
+            let columns = Rows.purseLoadColumns
+            try db.execute(
+                sql:
+                    "INSERT INTO purse_loads (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))",
+                arguments: StatementArguments(purseLoadValues(load)))
+        case .updatePurseLoad(let load, let expected):
+            try db.execute(
+                sql: """
+                    UPDATE purse_loads SET tac = ?, status = ?, resolved_at = ?, resolution = ?, version = ?
+                    WHERE id = ? AND version = ?
+                    """,
+                arguments: [
+                    load.tac, load.status.rawValue, load.resolvedAt?.secondsSinceEpoch, load.resolution, load.version,
+                    load.id.rawValue, expected,
+                ])
+            guard db.changesCount == 1 else { throw StorageError.conflict(entity: "load") }
         }
     }
 
@@ -405,5 +423,34 @@ extension SQLiteStore: SchemaDescribing {
             }
             return SchemaDescription(tables: tables)
         }
+    }
+}
+
+extension SQLiteStore {
+    /// `Rows.purseLoadColumns` order.
+    static func purseLoadValues(_ load: PurseLoad) -> [(any DatabaseValueConvertible)?] {
+        [
+            load.id.rawValue, load.cardID.rawValue, load.outletID.rawValue, load.actor, load.amount.fen,
+            load.funding.rawValue, load.onlineCounter, load.balanceBefore.fen, load.keyVersion, load.algorithmID,
+            load.terminalID, load.transactionTime,
+            load.mac2, load.tac, load.status.rawValue, load.approvedAt.secondsSinceEpoch,
+            load.resolvedAt?.secondsSinceEpoch, load.resolution, load.version,
+        ]
+    }
+
+    public func purseLoad(id: PurseLoad.ID) async throws(StorageError) -> PurseLoad? {
+        try await rows("SELECT * FROM purse_loads WHERE id = ?", [id.rawValue]) { try Rows.purseLoad($0) }.first
+    }
+
+    public func purseLoads(cardID: Card.ID) async throws(StorageError) -> [PurseLoad] {
+        try await rows("SELECT * FROM purse_loads WHERE card_id = ? ORDER BY approved_at, id", [cardID.rawValue]) {
+            try Rows.purseLoad($0)
+        }
+    }
+
+    public func purseLoads(status: PurseLoad.Status, limit: Int) async throws(StorageError) -> [PurseLoad] {
+        try await rows(
+            "SELECT * FROM purse_loads WHERE status = ? ORDER BY approved_at, id LIMIT ?", [status.rawValue, limit]
+        ) { try Rows.purseLoad($0) }
     }
 }

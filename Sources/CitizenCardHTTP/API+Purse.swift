@@ -1,0 +1,46 @@
+import Hummingbird
+import CitizenCardServices
+import CitizenCardDomain
+import Foundation
+
+extension API {
+    struct LoadCompletion: Codable { var tac: String }
+    struct LoadResolution: Codable { var onlineCounter: Int64; var balanceFen: Int64 }
+
+    /// Online loads of e-purses: approve with the card's MAC1, complete with its TAC, or
+    /// resolve from the card's state after an interruption.
+    func registerPurse(_ routes: EndpointRegistry) {
+        let cardLoads = "\(Self.prefix)/cards/{cardId}/loads"
+        routes.add(.post, cardLoads, .permission(.counterService)) { request, context, actor in
+            let (body, bytes) = try await JSONBody.decode(PurseService.LoadRequest.self, request, context: context)
+            let id: Card.ID = try context.id("cardId")
+            return try await idempotent(request, context, actor, body: bytes, status: .created) { key in
+                try await purse.approveLoad(id, body, actor: actor, idempotency: key)
+            }
+        }
+        routes.add(.get, cardLoads, .permission(.readCards)) { _, context, actor in
+            try JSONResponse.make(
+                Page(items: try await purse.loads(of: try context.id("cardId"), actor: actor), next: nil))
+        }
+        let loads = "\(Self.prefix)/loads"
+        routes.add(.get, loads, .permission(.readCards)) { request, _, actor in
+            guard request.query("status") == PurseLoad.Status.approved.rawValue else {
+                throw CitizenCardError.invalid("status", "approved (the loads still waiting for the card)")
+            }
+            return try JSONResponse.make(
+                Page(items: try await purse.unresolvedLoads(limit: try request.queryLimit(), actor: actor), next: nil))
+        }
+        routes.add(.post, "\(loads)/{loadId}/completion", .permission(.counterService)) { request, context, actor in
+            let (body, _) = try await JSONBody.decode(LoadCompletion.self, request, context: context)
+            return try JSONResponse.make(
+                try await purse.completeLoad(try context.id("loadId"), tac: body.tac, actor: actor))
+        }
+        routes.add(.post, "\(loads)/{loadId}/resolution", .permission(.counterService)) { request, context, actor in
+            let (body, _) = try await JSONBody.decode(LoadResolution.self, request, context: context)
+            return try JSONResponse.make(
+                try await purse.resolveLoad(
+                    try context.id("loadId"), onlineCounter: body.onlineCounter, balanceFen: body.balanceFen,
+                    actor: actor))
+        }
+    }
+}

@@ -1,0 +1,267 @@
+public import CitizenCardDomain
+import CardCrypto
+import Foundation
+import Ledger
+import Storage
+
+/// Online loads (圈存) of a card's e-purse at an outlet (R-33, issue 5 part 2).
+///
+/// 1. The counter reads the card's INITIALIZE FOR LOAD answer and sends it with the amount and
+///    the funding: `approveLoad` checks the card is active and has no unresolved load, checks the
+///    card's MAC1 with the issuer's load master key, and commits in one transaction the load
+///    (`approved`), the ledger transfer (funding → the card's purse) and the audit entry; it
+///    answers MAC2 for the card's CREDIT FOR LOAD.
+/// 2. The card answers a TAC: `completeLoad` verifies it (`completed`).
+/// 3. If the card left before its answer came back, the next read of the card settles it:
+///    `resolveLoad` with the card's online counter and balance. A counter past the load's means
+///    the card credited (`completed`); the same counter and balance mean it never did
+///    (`reversed`: a reversing ledger transfer gives the money back). Money is never lost and
+///    never loaded twice: one unreversed load per card and counter is a unique rule of the store.
+public struct PurseService: Sendable {
+    let env: ServiceEnvironment
+
+    public init(_ env: ServiceEnvironment) { self.env = env }
+
+    public struct LoadRequest: Codable, Sendable {
+        public var amountFen: Int64
+        public var funding: PurseLoad.Funding
+        /// The terminal id sent to the card in INITIALIZE FOR LOAD: 12 hex digits.
+        public var terminalId: String
+        /// The time to send with MAC2: `YYYYMMDDhhmmss`, the outlet's local time.
+        public var transactionTime: String
+        /// The card's 16-byte answer to INITIALIZE FOR LOAD (without the status word): 32 hex digits.
+        public var initializeResponse: String
+
+        public init(
+            amountFen: Int64, funding: PurseLoad.Funding, terminalId: String, transactionTime: String,
+            initializeResponse: String
+        ) {
+            self.amountFen = amountFen
+            self.funding = funding
+            self.terminalId = terminalId
+            self.transactionTime = transactionTime
+            self.initializeResponse = initializeResponse
+        }
+    }
+
+    public struct LoadView: Codable, Sendable, Equatable {
+        public var load: PurseLoad
+        /// MAC2 for CREDIT FOR LOAD (8 hex digits).
+        public var mac2: String
+    }
+
+    /// The ledger's purse policy (cap: 1,000.00 yuan).
+    var policy: LedgerPolicy { .standard }
+
+    public func approveLoad(
+        _ cardID: Card.ID, _ request: LoadRequest, actor: Actor, idempotency: IdempotencyKey? = nil
+    ) async throws(CitizenCardError) -> LoadView {
+        try actor.require(.counterService)
+        let outlet = try actor.counterOutlet()
+        guard let card = try await env.fetch(try await env.store.card(id: cardID)) else {
+            throw CitizenCardError.notFound("card")
+        }
+        guard card.state == .active else {
+            throw CitizenCardError(.transitionNotAllowed, "only an active card can be loaded", zh: "只有正常状态的卡可以圈存")
+        }
+        guard (1...policy.purseCapFen).contains(request.amountFen) else {
+            throw CitizenCardError(.invalidField, field: "amountFen", "must be 1 to \(policy.purseCapFen) fen")
+        }
+        let parsed = try Self.parse(request, asn: card.asn)
+        let unresolved = try await env.fetch(try await env.store.purseLoads(cardID: cardID))
+            .filter { $0.status == .approved }
+        guard unresolved.isEmpty else {
+            throw CitizenCardError(
+                .conflict, "a previous load of this card is not resolved yet", zh: "此卡上一笔圈存尚未确认")
+        }
+        let mac2: MAC4
+        do {
+            mac2 = try env.issuerKeys.authorizeLoad(parsed)
+        } catch .macMismatch {
+            throw CitizenCardError(.invalidField, field: "initializeResponse", "MAC1 does not verify")
+        } catch {
+            throw CitizenCardError(.invalidField, field: "initializeResponse", "\(error)")
+        }
+        let now = env.clock.now()
+        let load = PurseLoad(
+            id: env.ids.make(), cardID: cardID, outletID: outlet, actor: actor.name,
+            amount: Money(fen: request.amountFen), funding: request.funding,
+            onlineCounter: Int64(parsed.onlineCounter), balanceBefore: Money(fen: parsed.balanceBeforeFen),
+            keyVersion: Int64(parsed.keyVersion), algorithmID: Int64(parsed.algorithmID),
+            terminalID: request.terminalId.uppercased(), transactionTime: request.transactionTime,
+            mac2: mac2.description, approvedAt: now)
+        var changes = ChangeSet()
+        changes.add(.insertPurseLoad(load))
+        changes.add(
+            .postTransfer(
+                .load(
+                    id: TransferID("load:\(load.id)"), card: cardID, funding: Self.funding(request.funding, outlet),
+                    amountFen: request.amountFen, at: now, memo: "load \(load.id)"),
+                policy: policy))
+        changes.record(audit(load, card: card, action: "purse.load.approve", actor: actor))
+        let view = LoadView(load: load, mac2: mac2.description)
+        if let idempotency {
+            changes.add(
+                .saveIdempotencyRecord(
+                    IdempotencyRecord(
+                        key: idempotency.key, requestHash: Data(idempotency.requestHash), status: idempotency.status,
+                        response: (try? APIJSON.encoder.encode(view)) ?? Data(), createdAt: now)))
+        }
+        try await env.commit(changes)
+        return view
+    }
+
+    /// The card's TAC after CREDIT FOR LOAD.
+    public func completeLoad(
+        _ id: PurseLoad.ID, tac: String, actor: Actor
+    ) async throws(CitizenCardError) -> PurseLoad {
+        try actor.require(.counterService)
+        let (load, card) = try await loadWithCard(id)
+        guard load.status == .approved else { throw Self.resolved(load) }
+        do {
+            let request = try Self.authorizationRequest(load, asn: card.asn)
+            try env.issuerKeys.verifyLoadTAC(try MAC4(hex: tac), for: request)
+        } catch {
+            throw CitizenCardError(.invalidField, field: "tac", "the TAC does not verify")
+        }
+        var next = load
+        next.tac = tac.uppercased()
+        return try await resolve(load, as: next, .completed, resolution: "tac", card: card, actor: actor)
+    }
+
+    /// After an interruption: what the card shows now (from a new INITIALIZE FOR LOAD or from GET
+    /// BALANCE and the counter) settles the load.
+    public func resolveLoad(
+        _ id: PurseLoad.ID, onlineCounter: Int64, balanceFen: Int64, actor: Actor
+    ) async throws(CitizenCardError) -> PurseLoad {
+        try actor.require(.counterService)
+        let (load, card) = try await loadWithCard(id)
+        guard load.status == .approved else { throw Self.resolved(load) }
+        if onlineCounter > load.onlineCounter {
+            return try await resolve(load, as: load, .completed, resolution: "card_state", card: card, actor: actor)
+        }
+        guard onlineCounter == load.onlineCounter, balanceFen == load.balanceBefore.fen else {
+            throw CitizenCardError(
+                .invalidField, field: "onlineCounter", "the card's counter and balance match neither outcome")
+        }
+        return try await resolve(load, as: load, .reversed, resolution: "not_credited", card: card, actor: actor)
+    }
+
+    func resolve(
+        _ stored: PurseLoad, as next: PurseLoad, _ status: PurseLoad.Status, resolution: String, card: Card,
+        actor: Actor
+    ) async throws(CitizenCardError) -> PurseLoad {
+        var next = next
+        let now = env.clock.now()
+        next.status = status
+        next.resolution = resolution
+        next.resolvedAt = now
+        next.version = stored.version + 1
+        var changes = ChangeSet()
+        changes.add(.updatePurseLoad(next, expectedVersion: stored.version))
+        if status == .reversed {
+            let amount = stored.amount.fen
+            changes.add(
+                .postTransfer(
+                    Transfer(
+                        id: TransferID("load-reversal:\(stored.id)"), kind: .correction, at: now,
+                        memo: "load \(stored.id) not credited",
+                        postings: [
+                            .debit(.purse(stored.cardID), fen: amount),
+                            .credit(Self.funding(stored.funding, stored.outletID).account, fen: amount),
+                        ]),
+                    policy: policy))
+        }
+        changes.record(audit(next, card: card, action: "purse.load.\(status.rawValue)", actor: actor))
+        try await env.commit(changes)
+        return next
+    }
+
+    public func loads(of cardID: Card.ID, actor: Actor) async throws(CitizenCardError) -> [PurseLoad] {
+        try actor.require(.readCards)
+        return try await env.fetch(try await env.store.purseLoads(cardID: cardID))
+    }
+
+    /// Loads still waiting for the card's answer, oldest first: the exceptions a supervisor clears.
+    public func unresolvedLoads(limit: Int, actor: Actor) async throws(CitizenCardError) -> [PurseLoad] {
+        try actor.require(.readCards)
+        return try await env.fetch(try await env.store.purseLoads(status: .approved, limit: limit))
+    }
+
+    func loadWithCard(_ id: PurseLoad.ID) async throws(CitizenCardError) -> (PurseLoad, Card) {
+        guard let load = try await env.fetch(try await env.store.purseLoad(id: id)) else {
+            throw CitizenCardError.notFound("load")
+        }
+        guard let card = try await env.fetch(try await env.store.card(id: load.cardID)) else {
+            throw CitizenCardError(.internal, "the card of a load is missing")
+        }
+        return (load, card)
+    }
+
+    static func resolved(_ load: PurseLoad) -> CitizenCardError {
+        CitizenCardError(.conflict, "the load is already \(load.status.rawValue)", zh: "该圈存已确认")
+    }
+
+    static func funding(_ funding: PurseLoad.Funding, _ outlet: Outlet.ID) -> LoadFunding {
+        switch funding {
+        case .cash: .cash(outlet: outlet)
+        case .bankTransfer: .bankTransfer
+        case .oldCardRefund: .oldCardRefund
+        }
+    }
+
+    /// The host's view of the card's INITIALIZE FOR LOAD answer.
+    static func parse(_ request: LoadRequest, asn: String) throws(CitizenCardError) -> LoadAuthorizationRequest {
+        func field(
+            _ name: String, _ body: () throws(CardCryptoError) -> LoadAuthorizationRequest
+        ) throws(CitizenCardError) -> LoadAuthorizationRequest {
+            do { return try body() } catch { throw CitizenCardError(.invalidField, field: name, "\(error)") }
+        }
+        let answer: [UInt8]
+        do {
+            answer = try Hex.decode(request.initializeResponse, field: "initializeResponse")
+        } catch {
+            throw CitizenCardError(.invalidField, field: "initializeResponse", "must be 32 hex digits")
+        }
+        guard answer.count == 16 else {
+            throw CitizenCardError(.invalidField, field: "initializeResponse", "must be 32 hex digits")
+        }
+        func number(_ range: Range<Int>) -> Int64 { answer[range].reduce(Int64(0)) { $0 << 8 | Int64($1) } }
+        let terminal: TerminalID
+        let time: TransactionDateTime
+        do { terminal = try TerminalID(hex: request.terminalId) } catch {
+            throw CitizenCardError(.invalidField, field: "terminalId", "must be 12 hex digits")
+        }
+        do { time = try TransactionDateTime(digits: request.transactionTime) } catch {
+            throw CitizenCardError(.invalidField, field: "transactionTime", "must be a real YYYYMMDDhhmmss")
+        }
+        return try field("initializeResponse") { () throws(CardCryptoError) in
+            LoadAuthorizationRequest(
+                asn: try ApplicationSerialNumber(hex: asn), keyVersion: answer[6], algorithmID: answer[7],
+                random: UInt32(number(8..<12)), onlineCounter: UInt16(number(4..<6)), balanceBeforeFen: number(0..<4),
+                amountFen: request.amountFen, type: .purseLoad, terminal: terminal, dateTime: time,
+                mac1: try MAC4(bytes: answer[12..<16]))
+        }
+    }
+
+    /// The request a stored load was approved for (to check its TAC).
+    static func authorizationRequest(
+        _ load: PurseLoad, asn: String
+    ) throws(CardCryptoError) -> LoadAuthorizationRequest {
+        LoadAuthorizationRequest(
+            asn: try ApplicationSerialNumber(hex: asn), keyVersion: UInt8(truncatingIfNeeded: load.keyVersion),
+            algorithmID: UInt8(truncatingIfNeeded: load.algorithmID), random: 0,
+            onlineCounter: UInt16(truncatingIfNeeded: load.onlineCounter), balanceBeforeFen: load.balanceBefore.fen,
+            amountFen: load.amount.fen, type: .purseLoad, terminal: try TerminalID(hex: load.terminalID),
+            dateTime: try TransactionDateTime(digits: load.transactionTime), mac1: try MAC4(hex: "00000000"))
+    }
+
+    func audit(_ load: PurseLoad, card: Card, action: String, actor: Actor) -> AuditDraft {
+        AuditDraft(
+            at: env.clock.now(), actor: actor.name, action: action, subject: "card:\(card.id)", personID: card.personID,
+            purpose: "e-purse load",
+            detail: RegistryService.json([
+                "load": load.id.rawValue, "amountFen": String(load.amount.fen), "funding": load.funding.rawValue,
+            ]))
+    }
+}
