@@ -36,6 +36,8 @@ struct Runtime {
     var dataDirectory: URL
     var databaseDescription: String
     var createdKeys: Bool
+    /// True when this start created the issuer keyring (random card master keys).
+    var createdIssuerKeys = false
 
     /// - Parameter cacheMebibytes: SQLite page cache per connection (bulk work wants more).
     static func open(
@@ -52,10 +54,11 @@ struct Runtime {
         let keyFile = directory.appendingPathComponent(configuration.keyFile)
         let (keyRing, created) = try KeyRing.loadOrCreate(at: keyFile, createdAt: clock.now().iso8601)
         let issuerKeys: IssuerKeyring
+        let createdIssuerKeys: Bool
         do {
-            issuerKeys = try IssuerKeyring.loadOrCreate(at: Keys.file(in: directory)) {
+            (issuerKeys, createdIssuerKeys) = try IssuerKeyring.loadOrCreate(at: Keys.file(in: directory)) {
                 () throws(CardCryptoError) in try IssuerKeyring.generate()
-            }.0
+            }
         } catch {
             throw CommandFailure(description: "cannot open the issuer keyring: \(error)")
         }
@@ -68,7 +71,7 @@ struct Runtime {
             issuerKeys: issuerKeys, logger: logger)
         return Runtime(
             configuration: configuration, env: env, store: store, dataDirectory: directory,
-            databaseDescription: description, createdKeys: created)
+            databaseDescription: description, createdKeys: created, createdIssuerKeys: createdIssuerKeys)
     }
 
     /// `sqlite:PATH` (relative paths are inside the data directory) or nothing for the default.

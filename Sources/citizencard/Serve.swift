@@ -41,6 +41,11 @@ struct Serve: AsyncParsableCommand {
                 "Created a new key file \(runtime.dataDirectory.appendingPathComponent(runtime.configuration.keyFile).path): back it up; without it the personal data cannot be read."
             )
         }
+        if runtime.createdIssuerKeys {
+            say(
+                "Created a new issuer keyring \(Keys.file(in: runtime.dataDirectory).path): back it up; without it no card's loads or TACs can be checked."
+            )
+        }
         var demo: DemoCity.Summary? = nil
         let city = DemoCity(runtime.env)
         if !noDemo, try await !city.exists() {
