@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
+        // Files that hold secrets: atomic, owner-only writes; reads refused when others could read.
+        .target(name: "OwnerOnlyFiles", swiftSettings: swiftSettings),
         // Pure rules: no I/O, no dependencies.
         .target(name: "CitizenCardDomain", swiftSettings: swiftSettings),
         // Encryption at rest, blind indexes, key files (swift-crypto).
@@ -36,6 +38,7 @@ let package = Package(
             name: "DataProtection",
             dependencies: [
                 "CitizenCardDomain",
+                "OwnerOnlyFiles",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -43,9 +46,9 @@ let package = Package(
         // OpenSSL 3 libcrypto (Debian: libssl-dev): the SM4 and DES ciphers of the card.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // Card cryptography: PBOC 3DES and SM4 MACs, key diversification, session keys, issuer keyring.
-        .target(name: "CardCrypto", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
+        .target(name: "CardCrypto", dependencies: ["COpenSSL", "OwnerOnlyFiles"], swiftSettings: swiftSettings),
         // The software citizen card: ISO 7816-4 APDUs, the PSE, social-security data and the PBOC purse.
-        .target(name: "SmartCard", dependencies: ["CardCrypto"], swiftSettings: swiftSettings),
+        .target(name: "SmartCard", dependencies: ["CardCrypto", "OwnerOnlyFiles"], swiftSettings: swiftSettings),
         // Double-entry accounts and transfers with their invariants (e-purse, fees, settlement).
         .target(name: "Ledger", dependencies: ["CitizenCardDomain"], swiftSettings: swiftSettings),
         // The versioned list of cards terminals must refuse, in a compact binary form.
@@ -106,6 +109,7 @@ let package = Package(
                 "CitizenCardHTTP",
                 "CardCrypto",
                 "SmartCard",
+                "Hotlist",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -1,4 +1,5 @@
 public import Foundation
+import OwnerOnlyFiles
 
 #if canImport(Glibc)
     import Glibc
@@ -163,14 +164,17 @@ extension IssuerKeyring {
     /// Reads the keyring; refuses a file that group or others may read.
     public static func load(from url: URL) throws(CardCryptoError) -> IssuerKeyring {
         let path = url.path
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw .keyFile("cannot read \(path)") }
-        guard info.st_mode & 0o077 == 0 else {
+        let data: Data
+        do {
+            data = try OwnerOnlyFile.read(url)
+        } catch .readableByOthers {
             throw .keyFile("\(path) must be readable by its owner only (chmod 600)")
+        } catch {
+            throw .keyFile("cannot read \(path)")
         }
         let file: File
         do {
-            file = try JSONDecoder().decode(File.self, from: Data(contentsOf: url))
+            file = try JSONDecoder().decode(File.self, from: data)
         } catch {
             throw .keyFile("\(path) is not a card keyring file")
         }
@@ -211,27 +215,14 @@ extension IssuerKeyring {
         let file = File(format: 1, issuerFactors: issuerFactors.map { Hex.encode($0) }, keys: fileKeys)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data: Data
         do {
-            let data = try encoder.encode(file)
-            let directory = url.deletingLastPathComponent()
-            try FileManager.default.createDirectory(
-                at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp")
-            guard
-                FileManager.default.createFile(
-                    atPath: temporary.path, contents: nil, attributes: [.posixPermissions: 0o600])
-            else { throw CardCryptoError.keyFile("cannot create \(temporary.path)") }
-            // A temporary file left by a crash keeps its old mode through createFile; set it again
-            // before a key byte is written.
-            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: temporary.path)
-            let handle = try FileHandle(forWritingTo: temporary)
-            try handle.truncate(atOffset: 0)
-            try handle.write(contentsOf: data)
-            try handle.synchronize()
-            try handle.close()
-            guard rename(temporary.path, url.path) == 0 else { throw CardCryptoError.keyFile("rename failed") }
-        } catch let error as CardCryptoError {
-            throw error
+            data = try encoder.encode(file)
+        } catch {
+            throw .keyFile("cannot encode the keyring")
+        }
+        do {
+            try OwnerOnlyFile.write(data, to: url)
         } catch {
             throw .keyFile("cannot write \(url.path)")
         }

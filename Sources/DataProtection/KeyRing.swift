@@ -1,5 +1,6 @@
 public import Foundation
 public import Crypto
+import OwnerOnlyFiles
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -61,14 +62,17 @@ public struct KeyRing: Sendable {
     /// Reads the ring; refuses a file that group or others may read.
     public static func load(from url: URL) throws(DataProtectionError) -> KeyRing {
         let path = url.path
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw .keyFile("cannot read \(path)") }
-        guard info.st_mode & 0o077 == 0 else {
+        let data: Data
+        do {
+            data = try OwnerOnlyFile.read(url)
+        } catch .readableByOthers {
             throw .keyFile("\(path) must be readable by its owner only (chmod 600)")
+        } catch {
+            throw .keyFile("cannot read \(path)")
         }
         let file: File
         do {
-            file = try JSONDecoder().decode(File.self, from: Data(contentsOf: url))
+            file = try JSONDecoder().decode(File.self, from: data)
         } catch {
             throw .keyFile("\(path) is not a key file")
         }
@@ -97,21 +101,14 @@ public struct KeyRing: Sendable {
             indexKey: indexKey.base64)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data: Data
         do {
-            let data = try encoder.encode(file)
-            let directory = url.deletingLastPathComponent()
-            try FileManager.default.createDirectory(
-                at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp")
-            FileManager.default.createFile(
-                atPath: temporary.path, contents: nil, attributes: [.posixPermissions: 0o600])
-            let handle = try FileHandle(forWritingTo: temporary)
-            try handle.write(contentsOf: data)
-            try handle.synchronize()
-            try handle.close()
-            guard rename(temporary.path, url.path) == 0 else { throw DataProtectionError.keyFile("rename failed") }
-        } catch let error as DataProtectionError {
-            throw error
+            data = try encoder.encode(file)
+        } catch {
+            throw .keyFile("cannot encode the key file")
+        }
+        do {
+            try OwnerOnlyFile.write(data, to: url)
         } catch {
             throw .keyFile("cannot write \(url.path)")
         }

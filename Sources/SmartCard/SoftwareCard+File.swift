@@ -1,5 +1,6 @@
 public import CardCrypto
 public import Foundation
+import OwnerOnlyFiles
 
 #if canImport(Glibc)
     import Glibc
@@ -95,22 +96,8 @@ extension SoftwareCard {
     /// leaves a half-written card (it holds keys).
     public func save(to url: URL) throws(SoftwareCardError) {
         let data = try encoded()
-        let directory = url.deletingLastPathComponent()
-        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp")
         do {
-            guard
-                FileManager.default.createFile(
-                    atPath: temporary.path, contents: nil, attributes: [.posixPermissions: 0o600])
-            else { throw SoftwareCardError.file("cannot create \(temporary.path)") }
-            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: temporary.path)
-            let handle = try FileHandle(forWritingTo: temporary)
-            try handle.truncate(atOffset: 0)
-            try handle.write(contentsOf: data)
-            try handle.synchronize()
-            try handle.close()
-            guard rename(temporary.path, url.path) == 0 else { throw SoftwareCardError.file("rename failed") }
-        } catch let error as SoftwareCardError {
-            throw error
+            try OwnerOnlyFile.write(data, to: url, createDirectory: false)
         } catch {
             throw .file("cannot write \(url.path)")
         }
@@ -118,12 +105,11 @@ extension SoftwareCard {
 
     /// Reads a card; refuses a file that group or others may read.
     public static func load(from url: URL) throws(SoftwareCardError) -> SoftwareCard {
-        var info = stat()
-        guard stat(url.path, &info) == 0 else { throw .file("cannot read \(url.path)") }
-        guard info.st_mode & 0o077 == 0 else { throw .file("\(url.path) must be readable by its owner only") }
         let data: Data
         do {
-            data = try Data(contentsOf: url)
+            data = try OwnerOnlyFile.read(url)
+        } catch .readableByOthers {
+            throw .file("\(url.path) must be readable by its owner only")
         } catch {
             throw .file("cannot read \(url.path)")
         }

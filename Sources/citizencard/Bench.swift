@@ -9,7 +9,7 @@ import Storage
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure import and lookup; prints figures next to a baseline measured in the same run.",
-        subcommands: [BenchImport.self, BenchLifecycle.self, BenchCrypto.self])
+        subcommands: [BenchImport.self, BenchLifecycle.self, BenchCrypto.self, BenchHotlist.self])
 }
 
 /// Imports generated persons into a fresh database and compares with a bare GRDB insert of rows of

@@ -60,6 +60,23 @@ struct DataProtectionTests {
         #expect(throws: DataProtectionError.self) { try KeyRing.load(from: url) }
     }
 
+    @Test("a rewritten key file is 0600 and whole even when a crash left a longer world-readable temporary file")
+    func staleTemporaryKeyFile() throws {
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("keys-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let url = directory.appendingPathComponent("personal-data.json")
+        let stale = directory.appendingPathComponent(".personal-data.json.tmp")
+        try Data(repeating: UInt8(ascii: "x"), count: 100_000).write(to: stale)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: stale.path)
+        let ring = KeyRing.generate(createdAt: "now")
+        try ring.write(to: url)
+        let mode = try FileManager.default.attributesOfItem(atPath: url.path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let loaded = try KeyRing.load(from: url)
+        #expect(loaded.blindIndex.residentID("33090219900101001X") == ring.blindIndex.residentID("33090219900101001X"))
+    }
+
     @Test("the blind index is keyed, normalises a lowercase x, and separates domains")
     func blindIndex() {
         let index = ring.blindIndex
