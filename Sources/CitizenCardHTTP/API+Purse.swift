@@ -5,7 +5,6 @@ import Foundation
 
 extension API {
     struct LoadCompletion: Codable { var tac: String }
-    struct LoadResolution: Codable { var onlineCounter: Int64; var balanceFen: Int64 }
 
     /// Online loads of e-purses: approve with the card's MAC1, complete with its TAC, or
     /// resolve from the card's state after an interruption.
@@ -36,11 +35,9 @@ extension API {
                 try await purse.completeLoad(try context.id("loadId"), tac: body.tac, actor: actor))
         }
         routes.add(.post, "\(loads)/{loadId}/resolution", .permission(.counterService)) { request, context, actor in
-            let (body, _) = try await JSONBody.decode(LoadResolution.self, request, context: context)
+            let (body, _) = try await JSONBody.decode(PurseService.CardState.self, request, context: context)
             return try JSONResponse.make(
-                try await purse.resolveLoad(
-                    try context.id("loadId"), onlineCounter: body.onlineCounter, balanceFen: body.balanceFen,
-                    actor: actor))
+                try await purse.resolveLoad(try context.id("loadId"), cardState: body, actor: actor))
         }
     }
 }

@@ -13,7 +13,8 @@ import Storage
 ///    answers MAC2 for the card's CREDIT FOR LOAD.
 /// 2. The card answers a TAC: `completeLoad` verifies it (`completed`).
 /// 3. If the card left before its answer came back, the next read of the card settles it:
-///    `resolveLoad` with the card's online counter and balance. A counter past the load's means
+///    `resolveLoad` with a fresh INITIALIZE FOR LOAD answer, whose MAC1 authenticates the card's
+///    online counter and balance. A counter past the load's means
 ///    the card credited (`completed`); the same counter and balance mean it never did
 ///    (`reversed`: a reversing ledger transfer gives the money back). Money is never lost and
 ///    never loaded twice: one unreversed load per card and counter is a unique rule of the store.
@@ -129,14 +130,42 @@ public struct PurseService: Sendable {
         return try await resolve(load, as: next, .completed, resolution: "tac", card: card, actor: actor)
     }
 
-    /// After an interruption: what the card shows now (from a new INITIALIZE FOR LOAD or from GET
-    /// BALANCE and the counter) settles the load.
+    /// What the card shows when it is read again after an interruption: a fresh answer to
+    /// INITIALIZE FOR LOAD, whose MAC1 (checked here, its MAC2 never given out) authenticates the
+    /// card's online counter and balance, so that nobody can settle a load by typing numbers.
+    public struct CardState: Codable, Sendable {
+        /// The amount and terminal id the fresh INITIALIZE FOR LOAD was sent with.
+        public var amountFen: Int64
+        public var terminalId: String
+        public var transactionTime: String
+        public var initializeResponse: String
+
+        public init(amountFen: Int64, terminalId: String, transactionTime: String, initializeResponse: String) {
+            self.amountFen = amountFen
+            self.terminalId = terminalId
+            self.transactionTime = transactionTime
+            self.initializeResponse = initializeResponse
+        }
+    }
+
+    /// After an interruption: the card's authenticated counter and balance settle the load.
     public func resolveLoad(
-        _ id: PurseLoad.ID, onlineCounter: Int64, balanceFen: Int64, actor: Actor
+        _ id: PurseLoad.ID, cardState: CardState, actor: Actor
     ) async throws(CitizenCardError) -> PurseLoad {
         try actor.require(.counterService)
         let (load, card) = try await loadWithCard(id)
         guard load.status == .approved else { throw Self.resolved(load) }
+        let observed = try Self.parse(
+            LoadRequest(
+                amountFen: cardState.amountFen, funding: load.funding, terminalId: cardState.terminalId,
+                transactionTime: cardState.transactionTime, initializeResponse: cardState.initializeResponse),
+            asn: card.asn)
+        do {
+            _ = try env.issuerKeys.authorizeLoad(observed)
+        } catch {
+            throw CitizenCardError(.invalidField, field: "initializeResponse", "MAC1 does not verify")
+        }
+        let onlineCounter = Int64(observed.onlineCounter), balanceFen = observed.balanceBeforeFen
         if onlineCounter > load.onlineCounter {
             return try await resolve(load, as: load, .completed, resolution: "card_state", card: card, actor: actor)
         }

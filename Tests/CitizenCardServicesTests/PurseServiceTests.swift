@@ -53,6 +53,11 @@ struct PurseServiceTests {
         .init(amountFen: fen, funding: funding, terminalId: terminal, transactionTime: time, initializeResponse: answer)
     }
 
+    /// A fresh INITIALIZE FOR LOAD answer (for 1 fen) as the resolution sends it.
+    func state(_ answer: String) -> PurseService.CardState {
+        .init(amountFen: 1, terminalId: terminal, transactionTime: time, initializeResponse: answer)
+    }
+
     func purseBalance(_ card: CardView) async throws -> Int64 {
         -(try await world.store.ledgerBalances([.purse(card.id)])[.purse(card.id)] ?? 0)
     }
@@ -121,13 +126,13 @@ struct PurseServiceTests {
         let approval = try await purse.approveLoad(
             card.id, request(3000, try initialize(&chip, fen: 3000)), actor: staff.clerk)
         #expect(try await purseBalance(card) == 3000, "the shadow balance counts the approved load")
-        // The card never got MAC2. A new INITIALIZE shows counter 0 and balance 0.
-        _ = try initialize(&chip, fen: 1)
+        // The card never got MAC2. A fresh INITIALIZE (its MAC1 authenticates counter 0, balance 0).
+        let fresh = try initialize(&chip, fen: 1)
         await expectError(.invalidField) {
-            try await purse.resolveLoad(approval.load.id, onlineCounter: 0, balanceFen: 77, actor: staff.clerk)
+            try await purse.resolveLoad(
+                approval.load.id, cardState: state(String(fresh.dropLast(8)) + "00000000"), actor: staff.clerk)
         }
-        let resolved = try await purse.resolveLoad(
-            approval.load.id, onlineCounter: 0, balanceFen: 0, actor: staff.clerk)
+        let resolved = try await purse.resolveLoad(approval.load.id, cardState: state(fresh), actor: staff.clerk)
         #expect(resolved.status == .reversed && resolved.resolution == "not_credited")
         #expect(try await purseBalance(card) == 0)
         let cash = AccountID.outletCash(try #require(staff.clerk.outletID))
@@ -147,16 +152,16 @@ struct PurseServiceTests {
         let approval = try await purse.approveLoad(
             card.id, request(2000, try initialize(&chip, fen: 2000)), actor: staff.clerk)
         _ = try credit(&chip, mac2: approval.mac2)  // the TAC never reached the host
-        let next = try Hex.decode(try initialize(&chip, fen: 1))
+        let answer = try initialize(&chip, fen: 1)
+        let next = try Hex.decode(answer)
         let counter = Int64(next[4]) << 8 | Int64(next[5])
         let balance = next[0..<4].reduce(Int64(0)) { $0 << 8 | Int64($1) }
         #expect(counter == 1 && balance == 2000)
-        let resolved = try await purse.resolveLoad(
-            approval.load.id, onlineCounter: counter, balanceFen: balance, actor: staff.clerk)
+        let resolved = try await purse.resolveLoad(approval.load.id, cardState: state(answer), actor: staff.clerk)
         #expect(resolved.status == .completed && resolved.resolution == "card_state")
         #expect(try await purseBalance(card) == 2000, "loaded once")
         await expectError(.conflict) {
-            try await purse.resolveLoad(approval.load.id, onlineCounter: 0, balanceFen: 0, actor: staff.clerk)
+            try await purse.resolveLoad(approval.load.id, cardState: state(answer), actor: staff.clerk)
         }
     }
 
