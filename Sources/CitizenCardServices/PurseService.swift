@@ -241,11 +241,6 @@ public struct PurseService: Sendable {
 
     /// The host's view of the card's INITIALIZE FOR LOAD answer.
     static func parse(_ request: LoadRequest, asn: String) throws(CitizenCardError) -> LoadAuthorizationRequest {
-        func field(
-            _ name: String, _ body: () throws(CardCryptoError) -> LoadAuthorizationRequest
-        ) throws(CitizenCardError) -> LoadAuthorizationRequest {
-            do { return try body() } catch { throw CitizenCardError(.invalidField, field: name, "\(error)") }
-        }
         let answer: [UInt8]
         do {
             answer = try Hex.decode(request.initializeResponse, field: "initializeResponse")
@@ -264,12 +259,14 @@ public struct PurseService: Sendable {
         do { time = try TransactionDateTime(digits: request.transactionTime) } catch {
             throw CitizenCardError(.invalidField, field: "transactionTime", "must be a real YYYYMMDDhhmmss")
         }
-        return try field("initializeResponse") { () throws(CardCryptoError) in
-            LoadAuthorizationRequest(
+        do {
+            return LoadAuthorizationRequest(
                 asn: try ApplicationSerialNumber(hex: asn), keyVersion: answer[6], algorithmID: answer[7],
                 random: UInt32(number(8..<12)), onlineCounter: UInt16(number(4..<6)), balanceBeforeFen: number(0..<4),
                 amountFen: request.amountFen, type: .purseLoad, terminal: terminal, dateTime: time,
                 mac1: try MAC4(bytes: answer[12..<16]))
+        } catch {
+            throw CitizenCardError(.invalidField, field: "initializeResponse", "\(error)")
         }
     }
 

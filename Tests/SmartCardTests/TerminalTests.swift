@@ -65,6 +65,21 @@ struct TerminalTests {
             asn: ApplicationSerialNumber(hex: record.asn))
     }
 
+    /// A purchase whose DEBIT answer the channel loses: what the terminal keeps for recovery.
+    func tornPurchase(
+        of fen: UInt32, _ terminal: inout PurchaseTerminal, _ channel: inout TearingChannel
+    ) -> PurchaseTerminal.PendingPurchase? {
+        do {
+            _ = try terminal.purchase(amountFen: fen, dateTime: noon, on: &channel)
+            Issue.record("the purchase was not torn")
+        } catch .torn(let pending) {
+            return pending
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+        return nil
+    }
+
     @Test("purchases: MAC2 checked by the PSAM, TAC by the host; TSN and card counter move by one each")
     func purchases() throws {
         var card = try loadedCard(1000)
@@ -110,15 +125,7 @@ struct TerminalTests {
     func tearAfterDebit() throws {
         var channel = TearingChannel(card: try loadedCard(1000), tear: ([0x80, 0x54], .afterExecution))
         var terminal = try terminal()
-        var pending: PurchaseTerminal.PendingPurchase?
-        do {
-            _ = try terminal.purchase(amountFen: 300, dateTime: noon, on: &channel)
-        } catch .torn(let torn) {
-            pending = torn
-        } catch {
-            Issue.record("unexpected \(error)")
-        }
-        let torn = try #require(pending)
+        let torn = try #require(tornPurchase(of: 300, &terminal, &channel))
         #expect(channel.card.balance() == 700, "the card executed the debit")
         let record = try #require(try terminal.recover(torn, on: &channel))
         #expect(record.status == .recovered && record.amountFen == 300 && record.cardCounter == 0)
@@ -130,15 +137,7 @@ struct TerminalTests {
     func tearBeforeDebit() throws {
         var channel = TearingChannel(card: try loadedCard(1000), tear: ([0x80, 0x54], .beforeExecution))
         var terminal = try terminal()
-        var pending: PurchaseTerminal.PendingPurchase?
-        do {
-            _ = try terminal.purchase(amountFen: 300, dateTime: noon, on: &channel)
-        } catch .torn(let torn) {
-            pending = torn
-        } catch {
-            Issue.record("unexpected \(error)")
-        }
-        let torn = try #require(pending)
+        let torn = try #require(tornPurchase(of: 300, &terminal, &channel))
         #expect(try terminal.recover(torn, on: &channel) == nil)
         let retry = try terminal.purchase(amountFen: 300, dateTime: noon, on: &channel)
         #expect(retry.status == .complete && retry.cardCounter == 0 && retry.terminalSerial == torn.terminalSerial + 1)
@@ -150,12 +149,7 @@ struct TerminalTests {
     func recoveryGuards() throws {
         var channel = TearingChannel(card: try loadedCard(1000), tear: ([0x80, 0x54], .afterExecution))
         var terminal = try terminal()
-        var pending: PurchaseTerminal.PendingPurchase?
-        do {
-            _ = try terminal.purchase(amountFen: 300, dateTime: noon, on: &channel)
-        } catch .torn(let torn) {
-            pending = torn
-        } catch {}
+        let pending = tornPurchase(of: 300, &terminal, &channel)
         var other = try loadedCard(1000, asn: "00003100000000000002")
         #expect(throws: PurchaseTerminal.Failure.differentCard) {
             try terminal.recover(try #require(pending), on: &other)

@@ -199,18 +199,8 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
     )
         async throws(StorageError) -> T
     {
-        var attempt = 0
-        while true {
-            do {
-                return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
-            } catch {
-                attempt += 1
-                if Self.isRetryable(error) && attempt <= Self.retryCountMax {
-                    try? await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
-                    continue
-                }
-                throw Self.mapped(error)
-            }
+        try await retrying {
+            try await self.client.withTransaction(logger: self.logger) { connection in try await body(connection) }
         }
     }
 
@@ -221,17 +211,20 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
     )
         async throws(StorageError) -> T
     {
-        var attempt = 0
+        try await retrying { try await self.client.withConnection { connection in try await body(connection) } }
+    }
+
+    /// Runs `attempt` again after a serialisation failure or a deadlock, up to `retryCountMax`
+    /// times with a short random pause; any other error, or the last one, as a `StorageError`.
+    func retrying<T>(_ attempt: () async throws -> T) async throws(StorageError) -> T {
+        var failures = 0
         while true {
             do {
-                return try await client.withConnection { connection in try await body(connection) }
+                return try await attempt()
             } catch {
-                attempt += 1
-                if Self.isRetryable(error) && attempt <= Self.retryCountMax {
-                    try? await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
-                    continue
-                }
-                throw Self.mapped(error)
+                failures += 1
+                guard Self.isRetryable(error) && failures <= Self.retryCountMax else { throw Self.mapped(error) }
+                try? await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * failures))))
             }
         }
     }
