@@ -78,6 +78,7 @@ let package = Package(
                 "Storage",
                 "CardCrypto",
                 "SmartCard",
+                "Hotlist",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ],
@@ -128,6 +129,7 @@ let package = Package(
                 "Storage",
                 "CitizenCardServices",
                 "CardCrypto",
+                "SmartCard",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ],
@@ -181,7 +183,7 @@ let package = Package(
             name: "CitizenCardServicesTests",
             dependencies: [
                 "CitizenCardServices", "CitizenCardDomain", "Storage", "DataProtection", "CitizenCardTesting",
-                "CardCrypto", "SmartCard", "Ledger",
+                "CardCrypto", "SmartCard", "Ledger", "Hotlist",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
@@ -190,7 +192,7 @@ let package = Package(
             name: "CitizenCardHTTPTests",
             dependencies: [
                 "CitizenCardHTTP", "CitizenCardServices", "CitizenCardDomain", "CitizenCardTesting", "CardCrypto",
-                "SmartCard",
+                "SmartCard", "Hotlist",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Yams", package: "Yams"),

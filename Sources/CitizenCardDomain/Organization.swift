@@ -29,9 +29,15 @@ public enum Role: String, Codable, Sendable, CaseIterable {
     case supervisor
     /// Card center administrator: production, schedules, rules, outlets, staff, audit.
     case administrator = "admin"
+    /// A merchant's purchase terminal, authenticated by its terminal key (not a member of staff:
+    /// no staff account can have this role).
+    case terminal
 
     /// Bound to one outlet: every counter action is done at, and charged to, that outlet.
-    public var isOutletBound: Bool { self != .administrator }
+    public var isOutletBound: Bool { self == .outletOperator || self == .supervisor }
+
+    /// Roles a staff account may have.
+    public var isStaff: Bool { self != .terminal }
 }
 
 /// A member of staff who logs in.

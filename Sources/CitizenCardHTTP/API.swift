@@ -24,6 +24,7 @@ struct API {
         registerPersons(routes)
         registerCards(routes)
         registerPurse(routes)
+        registerAcquiring(routes)
         registerProduction(routes)
         registerAdministration(routes)
     }
@@ -70,6 +71,9 @@ struct API {
             return Response(status: .noContent)
         }
         routes.add(.get, "\(Self.prefix)/auth/me", .authenticated) { _, _, actor in
+            if let terminal = actor.terminalID {
+                return try JSONResponse.make(["id": terminal.rawValue, "username": actor.name, "role": "terminal"])
+            }
             guard let id = actor.operatorID, let staff = try await env.store.operator(id: id) else {
                 throw CitizenCardError(.unauthenticated)
             }

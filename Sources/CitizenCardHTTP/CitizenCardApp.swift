@@ -49,7 +49,9 @@ public enum CitizenCardApp {
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "CitizenCard"),
             services: [
-                DueTransitionsService(cards: CardService(env), intervalSeconds: sweepIntervalSeconds, logger: logger)
+                DueTransitionsService(
+                    cards: CardService(env), hotlist: HotlistService(env), intervalSeconds: sweepIntervalSeconds,
+                    logger: logger)
             ],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: logger)
@@ -95,9 +97,11 @@ enum OpenAPIDocument {
 }
 
 /// Records lapsed pre-losses and expiries every `intervalSeconds`, so that a card stops being
-/// usable at its due time even if nobody touches it.
+/// usable at its due time even if nobody touches it, then publishes a hotlist version when the
+/// listed cards changed (a loss reaches terminals at their next sign-in, within a minute).
 struct DueTransitionsService: Service {
     let cards: CardService
+    let hotlist: HotlistService
     let intervalSeconds: Int
     let logger: Logger
 
@@ -110,6 +114,19 @@ struct DueTransitionsService: Service {
                         if changed > 0 { logger.info("recorded due transitions", metadata: ["cards": "\(changed)"]) }
                     } catch {
                         logger.warning("due transitions failed", metadata: ["error": "\(error)"])
+                    }
+                    do {
+                        let publication = try await hotlist.publish(actor: .system)
+                        if publication.added + publication.removed > 0 {
+                            logger.info(
+                                "published hotlist",
+                                metadata: [
+                                    "version": "\(publication.version)", "added": "\(publication.added)",
+                                    "removed": "\(publication.removed)",
+                                ])
+                        }
+                    } catch {
+                        logger.warning("hotlist publication failed", metadata: ["error": "\(error)"])
                     }
                     try await Task.sleep(for: .seconds(intervalSeconds))
                 }

@@ -47,9 +47,9 @@ enum JSONBody {
     }
 
     static func decode<T: Codable>(
-        _ type: T.Type, _ request: Request, context: AppContext
+        _ type: T.Type, _ request: Request, context: AppContext, limit: Int? = nil
     ) async throws -> (T, ByteBuffer) {
-        let buffer = try await bytes(request, context: context)
+        let buffer = try await bytes(request, context: context, limit: limit)
         return (try decode(type, from: buffer, request: request), buffer)
     }
 

@@ -52,7 +52,7 @@ public struct Problem: Codable, Sendable {
         case .notFound: .notFound
         case .invalidField, .invalidResidentID, .invalidPhoto, .notEligible, .personDeceased, .photoRequired,
             .identityMismatch, .relativeRequired, .feeNotScheduled, .feeMismatch, .idempotencyKeyReused,
-            .insufficientBalance, .balanceLimit:
+            .insufficientBalance, .balanceLimit, .batchRefused:
             .unprocessableContent
         case .personExists, .applicationExists, .liveCardExists, .successorExists, .transitionNotAllowed, .notYetDue,
             .batchNotOpen, .conflict:

@@ -304,6 +304,10 @@ public struct AdministrationService: Sendable {
                 $0.isASCIIAlphanumeric || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_")
             })
         else { throw CitizenCardError.invalid("username", "3-32 of a-z, 0-9, '.', '-', '_'") }
+        guard request.role.isStaff else {
+            throw CitizenCardError.invalid(
+                "role", "operator, supervisor or admin (terminals are registered under a merchant)")
+        }
         guard request.role.isOutletBound == (request.outletId != nil) else {
             throw CitizenCardError.invalid(
                 "outletId", "operators and supervisors belong to an outlet; administrators do not")

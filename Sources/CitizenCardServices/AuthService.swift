@@ -51,6 +51,14 @@ public struct AuthService: Sendable {
 
     /// The actor behind a bearer token, or `unauthenticated`.
     public func authenticate(token: String) async throws(CitizenCardError) -> Actor {
+        if token.hasPrefix(Self.terminalKeyPrefix) {
+            guard let terminal = try await env.fetch(try await env.store.terminal(keyHash: Array(Self.hash(token)))),
+                terminal.active
+            else { throw CitizenCardError(.unauthenticated, "the terminal key is unknown or revoked") }
+            return Actor(
+                operatorID: nil, name: "terminal:\(terminal.number)", role: .terminal, outletID: nil,
+                terminalID: terminal.id)
+        }
         let session = try await env.fetch(try await env.store.session(tokenHash: Self.hash(token)))
         guard let session, session.expiresAt > env.clock.now(),
             let staff = try await env.fetch(try await env.store.operator(id: session.operatorID)),
@@ -91,6 +99,18 @@ public struct AuthService: Sendable {
                 at: env.clock.now(), actor: actor.name, action: "auth.logout",
                 subject: "operator:\(actor.operatorID?.rawValue ?? "")", purpose: "log out"))
         try await env.commit(changes)
+    }
+
+    /// Terminal keys are told apart from session tokens by this prefix.
+    static let terminalKeyPrefix = "ctk_"
+
+    /// A new random bearer token (256 bits, base64url).
+    static func randomToken(prefix: String = "") -> String {
+        var random = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
+        return prefix
+            + Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 
     static func hash(_ token: String) -> Data { Data(SHA256.hash(data: Data(token.utf8))) }

@@ -97,12 +97,17 @@ public struct Actor: Hashable, Sendable {
     public var name: String
     public var role: Role?
     public var outletID: Outlet.ID?
+    /// Set for a purchase terminal (role `terminal`).
+    public var terminalID: Terminal.ID?
 
-    public init(operatorID: Operator.ID?, name: String, role: Role?, outletID: Outlet.ID?) {
+    public init(
+        operatorID: Operator.ID?, name: String, role: Role?, outletID: Outlet.ID?, terminalID: Terminal.ID? = nil
+    ) {
         self.operatorID = operatorID
         self.name = name
         self.role = role
         self.outletID = outletID
+        self.terminalID = terminalID
     }
 
     public init(_ staff: Operator) {
@@ -158,13 +163,18 @@ public enum Permission: String, Sendable, CaseIterable {
     case readAudit = "read_audit"
     /// Read receipts and cards.
     case readCards = "read_cards"
+    /// Merchants, terminals, the exceptions queue, fraud signals, clearing and settlement.
+    case acquiring
+    /// What a purchase terminal does: sign in, upload batches, fetch the hotlist.
+    case terminalOperations = "terminal_operations"
 
     public var roles: Set<Role> {
         switch self {
         case .maintainPersons, .revealPersonalData, .counterService: [.outletOperator, .supervisor]
         case .readPersons, .readCards: [.outletOperator, .supervisor, .administrator]
         case .verifyApplications: [.supervisor, .administrator]
-        case .manageProduction, .administer, .readAudit: [.administrator]
+        case .manageProduction, .administer, .readAudit, .acquiring: [.administrator]
+        case .terminalOperations: [.terminal]
         }
     }
 }

@@ -11,7 +11,7 @@ public import Ledger
 /// Updates carry the version they were decided on; a concurrent change makes the commit fail
 /// with `StorageError.conflict`, so of many conflicting operations exactly one wins.
 public protocol CitizenCardStore: PersonStore, CardStore, ProductionStore, FeeStore, RuleStore, StaffStore,
-    AuditStore, IdempotencyStore, SettingStore, LedgerStore, PurseLoadStore
+    AuditStore, IdempotencyStore, SettingStore, LedgerStore, PurseLoadStore, AcquiringStore, HotlistStore
 {
     /// Applies every change and appends every audit entry in one transaction.
     ///
@@ -149,6 +149,22 @@ public struct ChangeSet: Sendable {
         case insertPurseLoad(PurseLoad)
         /// `load.version` must be greater than `expectedVersion`.
         case updatePurseLoad(PurseLoad, expectedVersion: Int64)
+        case insertMerchant(Merchant)
+        case updateMerchant(Merchant, expectedVersion: Int64)
+        case insertTerminal(Terminal)
+        case updateTerminal(Terminal, expectedVersion: Int64)
+        /// A terminal's upload and the answer it got (replayed for the same batch number).
+        case insertPurchaseBatch(PurchaseBatch, response: Data)
+        case insertPurchases([OfflinePurchase])
+        /// Parked records that are now posted or charged to risk; each must still be parked
+        /// (else `conflict`).
+        case releasePurchases([OfflinePurchase])
+        /// Inserts (`expectedVersion` 0) or updates a card's purchase chain; `chain.version` must be
+        /// `expectedVersion + 1`.
+        case putPurseChain(PurseChain, expectedVersion: Int64)
+        case insertFraudSignals([FraudSignal])
+        /// A new hotlist version: `publication.version` must be one past the stored one (else `conflict`).
+        case publishHotlist(HotlistPublication)
     }
 }
 
@@ -169,6 +185,90 @@ public protocol PurseLoadStore: Sendable {
     func purseLoads(cardID: Card.ID) async throws(StorageError) -> [PurseLoad]
     /// Loads in a status, oldest approval first (the unresolved ones: `approved`).
     func purseLoads(status: PurseLoad.Status, limit: Int) async throws(StorageError) -> [PurseLoad]
+}
+
+/// Merchants, their terminals, uploaded batches of offline purchases and what became of them.
+public protocol AcquiringStore: Sendable {
+    /// By code.
+    func merchants() async throws(StorageError) -> [Merchant]
+    func merchant(id: Merchant.ID) async throws(StorageError) -> Merchant?
+    /// By number; of one merchant when given.
+    func terminals(merchantID: Merchant.ID?) async throws(StorageError) -> [Terminal]
+    func terminal(id: Terminal.ID) async throws(StorageError) -> Terminal?
+    func terminal(keyHash: [UInt8]) async throws(StorageError) -> Terminal?
+    /// A batch a terminal uploaded under its number, with the stored answer.
+    func purchaseBatch(
+        terminalID: Terminal.ID, number: Int64
+    ) async throws(StorageError) -> (
+        batch: PurchaseBatch, response: Data
+    )?
+    /// Stored records (any outcome) under any of the keys: (ASN, counter) or (PSAM, TSN).
+    func purchases(matching keys: [PurchaseKey]) async throws(StorageError) -> [OfflinePurchase]
+    /// Parked `gap` and `balance_mismatch` records of these cards, which a later record may release.
+    func releasablePurchases(cardIDs: [Card.ID]) async throws(StorageError) -> [OfflinePurchase]
+    /// The exceptions queue: parked records, oldest first, after an id.
+    func parkedPurchases(after: OfflinePurchase.ID?, limit: Int) async throws(StorageError) -> [OfflinePurchase]
+    /// A card's records, newest tap first.
+    func purchases(cardID: Card.ID, limit: Int) async throws(StorageError) -> [OfflinePurchase]
+    func purseChains(cardIDs: [Card.ID]) async throws(StorageError) -> [PurseChain]
+    /// Cards by their e-purse ASN (upper-case hex).
+    func cards(asns: [String]) async throws(StorageError) -> [Card]
+    /// Newest first, before an id.
+    func fraudSignals(before: FraudSignal.ID?, limit: Int) async throws(StorageError) -> [FraudSignal]
+}
+
+/// The keys an offline record is deduplicated on (CARDTECH.md §10 step 2).
+public struct PurchaseKey: Hashable, Sendable {
+    public var asn: String
+    public var cardCounter: Int64
+    public var psamSerial: String
+    public var terminalSerial: Int64
+
+    public init(asn: String, cardCounter: Int64, psamSerial: String, terminalSerial: Int64) {
+        self.asn = asn
+        self.cardCounter = cardCounter
+        self.psamSerial = psamSerial
+        self.terminalSerial = terminalSerial
+    }
+}
+
+/// One listed card as stored: its ASN and the hotlist reason code (`HotlistReason` raw value).
+public struct HotlistRow: Hashable, Sendable {
+    public var asn: String
+    public var reason: Int64
+
+    public init(asn: String, reason: Int64) {
+        self.asn = asn
+        self.reason = reason
+    }
+}
+
+/// A new hotlist version: the cards that join it (or change reason) and the ones that leave it.
+public struct HotlistPublication: Hashable, Sendable {
+    public var version: Int64
+    public var publishedAt: Timestamp
+    public var added: [HotlistRow]
+    public var removed: [String]
+
+    public init(version: Int64, publishedAt: Timestamp, added: [HotlistRow], removed: [String]) {
+        self.version = version
+        self.publishedAt = publishedAt
+        self.added = added
+        self.removed = removed
+    }
+}
+
+/// The versioned hotlist (R-17, docs/hotlist.md).
+public protocol HotlistStore: Sendable {
+    /// The newest published version; 0 before the first.
+    func hotlistVersion() async throws(StorageError) -> (version: Int64, publishedAt: Timestamp?)
+    /// The entries of the newest version.
+    func hotlistEntries() async throws(StorageError) -> [HotlistRow]
+    /// What changed after `version` up to the newest: entries added (or re-added with another
+    /// reason) and still listed, and ASNs no longer listed.
+    func hotlistChanges(since version: Int64) async throws(StorageError) -> (added: [HotlistRow], removed: [String])
+    /// Every card that must be listed now, by state: (ASN, state, whether it carries a loss report).
+    func hotlistCandidates() async throws(StorageError) -> [(asn: String, state: CardState, lost: Bool)]
 }
 
 /// Why a store operation failed. Descriptions carry no personal data and no SQL.
@@ -197,6 +297,12 @@ public enum StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         case feeEntry = "fee_entry"
         /// A second unreversed load for one card at the same online counter.
         case purseLoadCounter = "purse_load_counter"
+        case merchantCode = "merchant_code"
+        case terminalNumber = "terminal_number"
+        case psamSerial = "psam_serial"
+        case purchaseBatch = "purchase_batch"
+        /// A second posted record for one card and counter, or one PSAM and TSN.
+        case purchaseRecord = "purchase_record"
         case other
     }
 

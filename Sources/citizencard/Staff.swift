@@ -39,7 +39,7 @@ struct StaffAdd: AsyncParsableCommand {
     var displayName: String?
 
     func run() async throws {
-        guard let role = Role(rawValue: role) else {
+        guard let role = Role(rawValue: role), role.isStaff else {
             throw ValidationError("--role must be operator, supervisor or admin")
         }
         let runtime = try await Runtime.open(store, logger: makeLogger(label: "citizencard.staff", level: .warning))

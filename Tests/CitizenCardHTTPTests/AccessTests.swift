@@ -17,10 +17,15 @@ struct AccessTests {
         #expect(endpoints.count >= 40)
         let roles: [(String?, Role?)] = [
             (nil, nil), ("clerk", .outletOperator), ("supervisor", .supervisor), ("admin", .administrator),
+            ("terminal", .terminal),
         ]
+        #expect(Set(roles.compactMap(\.1)) == Set(Role.allCases))
+        let terminalKey = try await harness.fixtures.acquirer().key
         let problems = try await harness.run { client in
-            var tokens: [String: String] = [:]
-            for case (let name?, _) in roles { tokens[name] = try await client.login(name) }
+            var tokens: [String: String] = ["terminal": terminalKey]
+            for case (let name?, let role) in roles where role != .terminal {
+                tokens[name] = try await client.login(name)
+            }
             var problems: [String] = []
             for endpoint in endpoints where !(endpoint.path == "/api/v1/auth/logout") {
                 let uri =

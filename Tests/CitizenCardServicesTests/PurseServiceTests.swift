@@ -24,17 +24,7 @@ struct PurseServiceTests {
         fixtures = Fixtures(world: world, staff: staff)
     }
 
-    /// An active card and its chip, personalised with the world's issuer keys.
-    func activeCardWithChip() async throws -> (CardView, SoftwareCard) {
-        let (_, card) = try await fixtures.activeCard()
-        let holder = CardHolder(
-            name: "持卡人", socialSecurityNumber: "330902199001010012", cardSerialNumber: card.number,
-            bankCardNumber: "", issueDate: "20261129", expiryDate: "20361129", photoReference: "")
-        var chip = try SoftwareCard.personalise(
-            asn: try Hex.decode(card.asn), holder: holder, keyring: world.env.issuerKeys)
-        _ = chip.process([0x00, 0xA4, 0x04, 0x00, 0x09] + SoftwareCard.purseAID + [0x00])
-        return (card, chip)
-    }
+    func activeCardWithChip() async throws -> (CardView, SoftwareCard) { try await fixtures.activeCardWithChip() }
 
     /// INITIALIZE FOR LOAD on the chip: the answer as the counter sends it to the host.
     func initialize(_ chip: inout SoftwareCard, fen: Int64) throws -> String {

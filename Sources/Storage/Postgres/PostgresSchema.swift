@@ -18,6 +18,7 @@ enum PostgresSchema {
         Migration(name: "0004-person-id-claims", statements: personIDClaims),
         Migration(name: "0005-ledger", statements: ledger),
         Migration(name: "0006-purse-loads", statements: purseLoads),
+        Migration(name: "0007-acquiring", statements: acquiring),
     ]
 
     /// As `SQLiteSchema.purseLoads`.

@@ -130,6 +130,7 @@ extension PostgresStore {
     }
 
     static func apply(_ change: ChangeSet.Change, _ connection: PostgresConnection, _ logger: Logger) async throws {
+        if try await applyAcquiring(change, connection, logger) { return }
         switch change {
         case .insertPerson(let person):
             try await connection.query(
@@ -339,6 +340,8 @@ extension PostgresStore {
                 INSERT INTO settings (key, value) VALUES (\(key), \(value))
                 ON CONFLICT (key) DO UPDATE SET value = excluded.value
                 """, logger: logger)
+        default:
+            preconditionFailure("applied by applyAcquiring")
         }
     }
 

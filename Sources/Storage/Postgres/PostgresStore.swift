@@ -182,6 +182,11 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
         case "eligibility_rules_code_from", "eligibility_rules_pkey": .eligibilityRule
         case "fee_entries_pkey": .feeEntry
         case "purse_loads_counter": .purseLoadCounter
+        case "merchants_code_key": .merchantCode
+        case "terminals_number_key": .terminalNumber
+        case "terminals_psam_serial_key": .psamSerial
+        case "purchase_batches_terminal_id_number_key", "purchase_batches_pkey": .purchaseBatch
+        case "offline_purchases_card_counter", "offline_purchases_psam_serial": .purchaseRecord
         default: .other
         }
     }

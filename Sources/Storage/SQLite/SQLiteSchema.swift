@@ -17,6 +17,9 @@ enum SQLiteSchema {
         migrator.registerMigration("0004-purse-loads") { db in
             for statement in purseLoads { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("0005-acquiring") { db in
+            for statement in acquiring { try db.execute(sql: statement) }
+        }
         return migrator
     }
 

@@ -89,6 +89,9 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
             ("operators.username", .operatorUsername), ("idempotency_records.key", .idempotencyKey),
             ("eligibility_rules.", .eligibilityRule), ("fee_entries.", .feeEntry),
             ("purse_loads.card_id, purse_loads.online_counter", .purseLoadCounter),
+            ("merchants.code", .merchantCode), ("terminals.number", .terminalNumber),
+            ("terminals.psam_serial", .psamSerial), ("purchase_batches.", .purchaseBatch),
+            ("offline_purchases.asn", .purchaseRecord), ("offline_purchases.psam_serial", .purchaseRecord),
         ]
         return rules.first { message.contains($0.0) }?.1 ?? .other
     }
@@ -146,6 +149,7 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
     }
 
     static func apply(_ change: ChangeSet.Change, _ db: Database) throws {
+        if try applyAcquiring(change, db) { return }
         switch change {
         case .insertPerson(let person):
             try db.execute(sql: insertPersonSQL, arguments: arguments(person))
@@ -325,6 +329,8 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
                     load.id.rawValue, expected,
                 ])
             guard db.changesCount == 1 else { throw StorageError.conflict(entity: "load") }
+        default:
+            preconditionFailure("applied by applyAcquiring")
         }
     }
 

@@ -1,0 +1,423 @@
+import CardCrypto
+public import CitizenCardDomain
+import Crypto
+public import Foundation
+import Ledger
+public import SmartCard
+import Storage
+
+/// Merchants, their terminals, and the offline purchases terminals upload (issue 5, part 3;
+/// docs/terminal-protocol.md).
+public struct AcquiringService: Sendable {
+    let env: ServiceEnvironment
+
+    public init(_ env: ServiceEnvironment) { self.env = env }
+
+    /// Records in one upload, at most.
+    public static let batchRecordCountMax = 2_000
+    /// How many times an upload is decided again when a concurrent upload moved one of its cards.
+    static let conflictRetryCount = 5
+
+    // MARK: Registry
+
+    public struct MerchantRequest: Codable, Sendable {
+        public var code: String
+        public var name: String
+        public var commissionBasisPoints: Int64
+
+        public init(code: String, name: String, commissionBasisPoints: Int64) {
+            self.code = code
+            self.name = name
+            self.commissionBasisPoints = commissionBasisPoints
+        }
+    }
+
+    public func registerMerchant(_ request: MerchantRequest, actor: Actor) async throws(CitizenCardError) -> Merchant {
+        try actor.require(.acquiring)
+        let code = request.code.trimmingSpaces.uppercased()
+        guard Merchant.isValidCode(code) else { throw CitizenCardError.invalid("code", "2-20 of A-Z, 0-9 and '-'") }
+        let name = request.name.trimmingSpaces
+        guard (1...100).contains(name.count) else { throw CitizenCardError.invalid("name", "1-100 characters") }
+        guard (0...10_000).contains(request.commissionBasisPoints) else {
+            throw CitizenCardError.invalid("commissionBasisPoints", "0 to 10000 (hundredths of a per cent)")
+        }
+        let merchant = Merchant(
+            id: env.ids.make(), code: code, name: name, commissionBasisPoints: request.commissionBasisPoints,
+            createdAt: env.clock.now())
+        var changes = ChangeSet()
+        changes.add(.insertMerchant(merchant))
+        changes.record(
+            AuditDraft(
+                at: merchant.createdAt, actor: actor.name, action: "merchant.register",
+                subject: "merchant:\(merchant.id)",
+                purpose: "acquiring",
+                detail: #"{"code":"\#(code)","commissionBasisPoints":\#(merchant.commissionBasisPoints)}"#))
+        do throws(StorageError) {
+            try await env.store.commit(changes)
+        } catch .duplicate(.merchantCode) {
+            throw CitizenCardError(.conflict, field: "code", "a merchant with this code exists")
+        } catch {
+            throw ServiceEnvironment.translate(error)
+        }
+        return merchant
+    }
+
+    public func merchants(actor: Actor) async throws(CitizenCardError) -> [Merchant] {
+        try actor.require(.acquiring)
+        return try await env.fetch(try await env.store.merchants())
+    }
+
+    public struct TerminalRequest: Codable, Sendable {
+        /// The terminal id its PSAM uses: 12 hex digits.
+        public var number: String
+        public var psamSerial: String
+        public var location: String
+        /// Degrees, WGS 84; both or neither.
+        public var latitude: Double?
+        public var longitude: Double?
+
+        public init(number: String, psamSerial: String, location: String, latitude: Double?, longitude: Double?) {
+            self.number = number
+            self.psamSerial = psamSerial
+            self.location = location
+            self.latitude = latitude
+            self.longitude = longitude
+        }
+    }
+
+    /// A registered terminal and its key: shown here once, never stored (only its SHA-256).
+    public struct TerminalRegistration: Codable, Sendable {
+        public var terminal: Terminal
+        public var key: String
+    }
+
+    public func registerTerminal(
+        merchant merchantID: Merchant.ID, _ request: TerminalRequest, actor: Actor
+    ) async throws(CitizenCardError) -> TerminalRegistration {
+        try actor.require(.acquiring)
+        guard try await env.fetch(try await env.store.merchant(id: merchantID)) != nil else {
+            throw CitizenCardError.notFound("merchant")
+        }
+        let number = request.number.uppercased()
+        guard (try? TerminalID(hex: number)) != nil else {
+            throw CitizenCardError.invalid("number", "12 hex digits (the terminal id in the PSAM)")
+        }
+        let psam = request.psamSerial.uppercased()
+        guard (2...32).contains(psam.utf8.count), psam.utf8.count % 2 == 0,
+            (try? Hex.decode(psam, field: "psamSerial")) != nil
+        else { throw CitizenCardError.invalid("psamSerial", "2-32 hex digits, an even number") }
+        let location = request.location.trimmingSpaces
+        guard (1...100).contains(location.count) else { throw CitizenCardError.invalid("location", "1-100 characters") }
+        guard (request.latitude == nil) == (request.longitude == nil) else {
+            throw CitizenCardError.invalid("latitude", "give latitude and longitude together")
+        }
+        if let latitude = request.latitude, let longitude = request.longitude {
+            guard (-90...90).contains(latitude), (-180...180).contains(longitude) else {
+                throw CitizenCardError.invalid("latitude", "latitude -90…90 and longitude -180…180 degrees")
+            }
+        }
+        let key = AuthService.randomToken(prefix: AuthService.terminalKeyPrefix)
+        let terminal = Terminal(
+            id: env.ids.make(), number: number, merchantID: merchantID, psamSerial: psam, location: location,
+            latitudeE6: request.latitude.map { Int64(($0 * 1e6).rounded()) },
+            longitudeE6: request.longitude.map { Int64(($0 * 1e6).rounded()) }, keyHash: Array(AuthService.hash(key)),
+            createdAt: env.clock.now())
+        var changes = ChangeSet()
+        changes.add(.insertTerminal(terminal))
+        changes.record(
+            AuditDraft(
+                at: terminal.createdAt, actor: actor.name, action: "terminal.register",
+                subject: "terminal:\(terminal.id)",
+                purpose: "acquiring", detail: #"{"number":"\#(number)","merchantId":"\#(merchantID)"}"#))
+        do throws(StorageError) {
+            try await env.store.commit(changes)
+        } catch .duplicate(.terminalNumber) {
+            throw CitizenCardError(.conflict, field: "number", "a terminal with this id is registered")
+        } catch .duplicate(.psamSerial) {
+            throw CitizenCardError(.conflict, field: "psamSerial", "this PSAM is registered to another terminal")
+        } catch {
+            throw ServiceEnvironment.translate(error)
+        }
+        return TerminalRegistration(terminal: terminal, key: key)
+    }
+
+    public func terminals(merchant: Merchant.ID?, actor: Actor) async throws(CitizenCardError) -> [Terminal] {
+        try actor.require(.acquiring)
+        return try await env.fetch(try await env.store.terminals(merchantID: merchant))
+    }
+
+    // MARK: Terminal sign-in
+
+    public struct SignIn: Codable, Sendable {
+        /// The hotlist version the terminal holds (0: none).
+        public var hotlistVersion: Int64
+
+        public init(hotlistVersion: Int64) { self.hotlistVersion = hotlistVersion }
+    }
+
+    public struct SignInAnswer: Codable, Sendable, Equatable {
+        public var terminalId: String
+        public var number: String
+        public var merchantId: String
+        public var merchantCode: String
+        public var serverTime: Timestamp
+        /// The newest hotlist version; fetch the changes when it is past the terminal's.
+        public var hotlistVersion: Int64
+        public var hotlistCurrent: Bool
+    }
+
+    /// A terminal starts its day (and signs in again at each heartbeat) with the hotlist version it
+    /// holds; the host records it and answers the newest.
+    public func signIn(_ request: SignIn, actor: Actor) async throws(CitizenCardError) -> SignInAnswer {
+        let terminal = try await requireTerminal(actor)
+        let current = try await env.fetch(try await env.store.hotlistVersion()).version
+        guard (0...current).contains(request.hotlistVersion) else {
+            throw CitizenCardError.invalid("hotlistVersion", "0 to \(current), the newest published version")
+        }
+        guard let merchant = try await env.fetch(try await env.store.merchant(id: terminal.merchantID)) else {
+            throw CitizenCardError(.internal, "the terminal's merchant is missing")
+        }
+        var next = terminal
+        next.hotlistVersion = request.hotlistVersion
+        next.lastSignInAt = env.clock.now()
+        next.version = terminal.version + 1
+        var changes = ChangeSet()
+        changes.add(.updateTerminal(next, expectedVersion: terminal.version))
+        try await env.commit(changes)
+        return SignInAnswer(
+            terminalId: terminal.id.rawValue, number: terminal.number, merchantId: merchant.id.rawValue,
+            merchantCode: merchant.code, serverTime: next.lastSignInAt!, hotlistVersion: current,
+            hotlistCurrent: request.hotlistVersion == current)
+    }
+
+    func requireTerminal(_ actor: Actor) async throws(CitizenCardError) -> Terminal {
+        try actor.require(.terminalOperations)
+        guard let id = actor.terminalID, let terminal = try await env.fetch(try await env.store.terminal(id: id)),
+            terminal.active
+        else { throw CitizenCardError(.unauthenticated, "the terminal is unknown or revoked") }
+        return terminal
+    }
+
+    // MARK: Batches
+
+    public struct BatchUpload: Codable, Sendable {
+        /// The terminal's own number for this upload, from 1; an upload is retried under its number.
+        public var batchNumber: Int64
+        public var records: [PurchaseRecord]
+
+        public init(batchNumber: Int64, records: [PurchaseRecord]) {
+            self.batchNumber = batchNumber
+            self.records = records
+        }
+    }
+
+    public struct BatchAnswer: Codable, Sendable, Equatable {
+        public var batch: PurchaseBatch
+        public var records: [OfflineBatchAssessment.RecordResult]
+    }
+
+    /// Takes a terminal's batch: refused as a whole (422 `batch_refused`, naming the records) when
+    /// malformed or not the terminal's; otherwise every record is posted, charged to risk, parked or
+    /// recognised as a duplicate, in one transaction. The same batch number with the same records
+    /// answers the stored answer and changes nothing.
+    public func upload(_ upload: BatchUpload, actor: Actor) async throws(CitizenCardError) -> BatchAnswer {
+        let terminal = try await requireTerminal(actor)
+        guard upload.batchNumber >= 1 else { throw CitizenCardError.invalid("batchNumber", "1 or more") }
+        guard (1...Self.batchRecordCountMax).contains(upload.records.count) else {
+            throw CitizenCardError.invalid("records", "1 to \(Self.batchRecordCountMax) records")
+        }
+        let contentHash = Self.contentHash(upload.records)
+        var attempt = 0
+        while true {
+            attempt += 1
+            if let stored = try await env.fetch(
+                try await env.store.purchaseBatch(terminalID: terminal.id, number: upload.batchNumber))
+            {
+                guard stored.batch.contentHash == contentHash else {
+                    throw CitizenCardError(
+                        .batchRefused, field: "batchNumber",
+                        "batch \(upload.batchNumber) was already uploaded with other records",
+                        zh: "批次号 \(upload.batchNumber) 已用于其他记录")
+                }
+                guard let answer = try? APIJSON.decoder.decode(BatchAnswer.self, from: stored.response) else {
+                    throw CitizenCardError(.internal, "stored batch answer unreadable")
+                }
+                return answer
+            }
+            let problems = OfflineBatchAssessment.problems(in: upload.records, terminal: terminal)
+            guard problems.isEmpty else {
+                let shown = problems.prefix(20).joined(separator: "; ")
+                let more = problems.count > 20 ? "; and \(problems.count - 20) more" : ""
+                throw CitizenCardError(
+                    .batchRefused, field: "records", "\(problems.count) bad record(s): \(shown)\(more)",
+                    zh: "\(problems.count) 条记录有误：\(shown)\(more)")
+            }
+            do {
+                return try await decideAndCommit(upload, terminal: terminal, contentHash: contentHash)
+            } catch let error as CitizenCardError where error.code == .conflict && attempt < Self.conflictRetryCount {
+                continue
+            } catch let error as CitizenCardError {
+                throw error
+            } catch {
+                throw CitizenCardError(.internal, "\(type(of: error))")
+            }
+        }
+    }
+
+    static func contentHash(_ records: [PurchaseRecord]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let bytes = (try? encoder.encode(records)) ?? Data()
+        return Hex.encode(Array(SHA256.hash(data: bytes)))
+    }
+
+    func decideAndCommit(
+        _ upload: BatchUpload, terminal: Terminal, contentHash: String
+    ) async throws -> BatchAnswer {
+        guard let merchant = try await env.fetch(try await env.store.merchant(id: terminal.merchantID)) else {
+            throw CitizenCardError(.internal, "the terminal's merchant is missing")
+        }
+        let now = env.clock.now()
+        let asns = Array(Set(upload.records.map { $0.asn.uppercased() })).sorted()
+        let cards = try await env.fetch(try await env.store.cards(asns: asns))
+        let chains = Dictionary(
+            uniqueKeysWithValues: try await env.fetch(try await env.store.purseChains(cardIDs: cards.map(\.id))).map {
+                ($0.cardID, $0)
+            })
+        let balances = try await env.fetch(try await env.store.ledgerBalances(cards.map { .purse($0.id) }))
+        var facts: [String: OfflineBatchAssessment.CardFacts] = [:]
+        for card in cards {
+            let account = AccountID.purse(card.id)
+            facts[card.asn] = .init(
+                card: card, chain: chains[card.id] ?? PurseChain(cardID: card.id), loads: [],
+                purseBalanceFen: account.normalBalance(signed: balances[account] ?? 0))
+        }
+        let keys = upload.records.map {
+            PurchaseKey(
+                asn: $0.asn.uppercased(), cardCounter: Int64($0.cardCounter), psamSerial: terminal.psamSerial,
+                terminalSerial: Int64($0.terminalSerial))
+        }
+        var byCardCounter: [String: OfflineBatchAssessment.StoredKey] = [:]
+        var byPSAMSerial: [String: OfflineBatchAssessment.StoredKey] = [:]
+        for stored in try await env.fetch(try await env.store.purchases(matching: keys)) {
+            let key = OfflineBatchAssessment.StoredKey(id: stored.id, fingerprint: stored.fingerprint)
+            // A counted record wins over a parked one under the same key.
+            let cardKey = OfflineBatchAssessment.key(asn: stored.asn, counter: stored.cardCounter)
+            if byCardCounter[cardKey] == nil || stored.outcome != .parked { byCardCounter[cardKey] = key }
+            let serialKey = OfflineBatchAssessment.key(psam: stored.psamSerial, serial: stored.terminalSerial)
+            if byPSAMSerial[serialKey] == nil || stored.outcome != .parked { byPSAMSerial[serialKey] = key }
+        }
+        let parked = try await env.fetch(try await env.store.releasablePurchases(cardIDs: cards.map(\.id)))
+        let batchID: PurchaseBatch.ID = env.ids.make()
+        var input = OfflineBatchAssessment.Input(
+            batchID: batchID, terminal: terminal, merchant: merchant, records: upload.records, cards: facts,
+            byCardCounter: byCardCounter, byPSAMSerial: byPSAMSerial, parked: parked, now: now)
+        var verified: [Int: Bool] = [:]
+        let keyring = env.issuerKeys
+        func verify(_ record: PurchaseRecord) -> Bool {
+            let key = Int(record.terminalSerial)
+            if let known = verified[key] { return known }
+            let ok = Self.verifyTAC(record, keyring: keyring)
+            verified[key] = ok
+            return ok
+        }
+        var ids: [String] = []
+        var idPosition = 0
+        func newID() -> String {
+            if idPosition == ids.count { ids.append(env.ids.next()) }
+            idPosition += 1
+            return ids[idPosition - 1]
+        }
+        var assessment = try OfflineBatchAssessment(input, newID: newID, verifyTAC: verify)
+        // Balances that do not follow from the chain alone may follow from the card's loads.
+        let needLoads = Set(
+            assessment.inserted.filter { $0.reason == .balanceMismatch }.compactMap(\.cardID)
+                + parked.filter { $0.reason == .balanceMismatch }.compactMap(\.cardID))
+        if !needLoads.isEmpty {
+            for (asn, fact) in facts where needLoads.contains(fact.card.id) {
+                input.cards[asn]!.loads = try await env.fetch(try await env.store.purseLoads(cardID: fact.card.id))
+                    .filter { $0.status == .completed && $0.onlineCounter >= fact.chain.nextOnlineCounter }
+                    .sorted { $0.onlineCounter < $1.onlineCounter }
+            }
+            idPosition = 0
+            assessment = try OfflineBatchAssessment(input, newID: newID, verifyTAC: verify)
+        }
+        var batch = assessment.batch
+        batch.number = upload.batchNumber
+        batch.contentHash = contentHash
+        let answer = BatchAnswer(batch: batch, records: assessment.results)
+        var changes = ChangeSet()
+        changes.add(.insertPurchaseBatch(batch, response: try APIJSON.encoder.encode(answer)))
+        changes.add(.insertPurchases(assessment.inserted))
+        if !assessment.released.isEmpty { changes.add(.releasePurchases(assessment.released)) }
+        for (chain, expected) in assessment.chains {
+            var next = chain
+            next.version = expected + 1
+            changes.add(.putPurseChain(next, expectedVersion: expected))
+        }
+        if let transfer = assessment.transfer { changes.add(.postTransfer(transfer, policy: .standard)) }
+        if !assessment.signals.isEmpty { changes.add(.insertFraudSignals(assessment.signals)) }
+        changes.record(
+            AuditDraft(
+                at: now, actor: "terminal:\(terminal.number)", action: "purchase.batch", subject: "batch:\(batchID)",
+                purpose: "clearing",
+                detail:
+                    #"{"number":\#(batch.number),"records":\#(batch.recordCount),"posted":\#(batch.postedCount),"risk":\#(batch.riskCount),"parked":\#(batch.parkedCount),"duplicates":\#(batch.duplicateCount),"acceptedFen":\#(batch.acceptedFen)}"#
+            ))
+        do throws(StorageError) {
+            try await env.store.commit(changes)
+        } catch .duplicate(.purchaseBatch) {
+            // The same batch committed concurrently: answer what it stored.
+            throw CitizenCardError(.conflict, "the batch was being uploaded concurrently")
+        } catch .duplicate(.purchaseRecord) {
+            throw CitizenCardError(.conflict, "a record was posted concurrently")
+        } catch {
+            throw ServiceEnvironment.translate(error)
+        }
+        return answer
+    }
+
+    static func verifyTAC(_ record: PurchaseRecord, keyring: IssuerKeyring) -> Bool {
+        do {
+            let asn = try ApplicationSerialNumber(hex: record.asn)
+            try keyring.verifyPurchaseTAC(
+                PurchaseTACRecord(
+                    amountFen: record.amountFen, type: TransactionType(rawValue: record.transactionType),
+                    terminal: try TerminalID(hex: record.terminalID),
+                    terminalSerial: record.terminalSerial, dateTime: try TransactionDateTime(digits: record.dateTime),
+                    keyVersion: record.keyVersion, algorithmID: record.algorithmID, tac: try MAC4(hex: record.tac)),
+                asn: asn)
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    // MARK: Queues
+
+    /// The exceptions queue: parked records, oldest first.
+    public func exceptions(
+        after: OfflinePurchase.ID?, limit: Int, actor: Actor
+    ) async throws(CitizenCardError) -> [OfflinePurchase] {
+        try actor.require(.acquiring)
+        return try await env.fetch(try await env.store.parkedPurchases(after: after, limit: limit))
+    }
+
+    /// Fraud signals (R-43), newest first.
+    public func fraudSignals(
+        before: FraudSignal.ID?, limit: Int, actor: Actor
+    ) async throws(CitizenCardError) -> [FraudSignal] {
+        try actor.require(.acquiring)
+        return try await env.fetch(try await env.store.fraudSignals(before: before, limit: limit))
+    }
+
+    /// A card's offline purchases, newest first.
+    public func purchases(
+        of cardID: Card.ID, limit: Int, actor: Actor
+    ) async throws(CitizenCardError)
+        -> [OfflinePurchase]
+    {
+        try actor.require(.readCards)
+        return try await env.fetch(try await env.store.purchases(cardID: cardID, limit: limit))
+    }
+}

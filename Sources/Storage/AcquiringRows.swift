@@ -1,0 +1,75 @@
+import CitizenCardDomain
+import Foundation
+
+/// Decoding of the acquiring tables, shared by both backends.
+extension Rows {
+    static func merchant(_ row: some RowReader) throws -> Merchant {
+        Merchant(
+            id: try row.id("id"), code: try row.string("code"), name: try row.string("name"),
+            commissionBasisPoints: try row.int("commission_bp"), createdAt: try row.time("created_at"),
+            active: try row.bool("active"), version: try row.int("version"))
+    }
+
+    static func terminal(_ row: some RowReader) throws -> Terminal {
+        var terminal = Terminal(
+            id: try row.id("id"), number: try row.string("number"), merchantID: try row.id("merchant_id"),
+            psamSerial: try row.string("psam_serial"), location: try row.string("location"),
+            latitudeE6: try row.optionalInt("latitude_e6"), longitudeE6: try row.optionalInt("longitude_e6"),
+            keyHash: Array(try row.data("key_hash")), createdAt: try row.time("created_at"))
+        terminal.hotlistVersion = try row.optionalInt("hotlist_version")
+        terminal.lastSignInAt = try row.optionalTime("last_sign_in_at")
+        terminal.active = try row.bool("active")
+        terminal.version = try row.int("version")
+        return terminal
+    }
+
+    static func purchaseBatch(_ row: some RowReader) throws -> PurchaseBatch {
+        PurchaseBatch(
+            id: try row.id("id"), terminalID: try row.id("terminal_id"), merchantID: try row.id("merchant_id"),
+            number: try row.int("number"), contentHash: try row.string("content_hash"),
+            recordCount: try row.int("record_count"), postedCount: try row.int("posted_count"),
+            riskCount: try row.int("risk_count"), parkedCount: try row.int("parked_count"),
+            duplicateCount: try row.int("duplicate_count"), acceptedFen: try row.int("accepted_fen"),
+            receivedAt: try row.time("received_at"))
+    }
+
+    static func purchase(_ row: some RowReader) throws -> OfflinePurchase {
+        OfflinePurchase(
+            id: try row.id("id"), batchID: try row.id("batch_id"), terminalID: try row.id("terminal_id"),
+            merchantID: try row.id("merchant_id"), cardID: try row.optionalID("card_id"), asn: try row.string("asn"),
+            cardCounter: try row.int("card_counter"), psamSerial: try row.string("psam_serial"),
+            terminalSerial: try row.int("terminal_serial"), amountFen: try row.int("amount_fen"),
+            balanceBeforeFen: try row.int("balance_before_fen"), balanceAfterFen: try row.int("balance_after_fen"),
+            transactionType: try row.int("transaction_type"), tappedAt: try row.time("tapped_at"),
+            keyVersion: try row.int("key_version"), algorithmID: try row.int("algorithm_id"),
+            tac: try row.string("tac"), mac2: try row.string("mac2"), recordStatus: try row.string("record_status"),
+            outcome: try row.value("outcome", table: "offline_purchases"),
+            reason: try row.optionalValue("reason", table: "offline_purchases"),
+            postedAt: try row.optionalTime("posted_at"), receivedAt: try row.time("received_at"))
+    }
+
+    static func chain(_ row: some RowReader) throws -> PurseChain {
+        PurseChain(
+            cardID: try row.id("card_id"), nextCounter: try row.int("next_counter"),
+            balanceFen: try row.int("balance_fen"), nextOnlineCounter: try row.int("next_online_counter"),
+            lastTappedAt: try row.optionalTime("last_tapped_at"),
+            lastTerminalID: try row.optionalID("last_terminal_id"),
+            lastLatitudeE6: try row.optionalInt("last_latitude_e6"),
+            lastLongitudeE6: try row.optionalInt("last_longitude_e6"),
+            version: try row.int("version"))
+    }
+
+    static func fraudSignal(_ row: some RowReader) throws -> FraudSignal {
+        FraudSignal(
+            id: try row.id("id"), kind: try row.value("kind", table: "fraud_signals"),
+            cardID: try row.optionalID("card_id"), asn: try row.string("asn"),
+            purchaseID: try row.optionalID("purchase_id"), evidence: try row.string("evidence"),
+            detectedAt: try row.time("detected_at"))
+    }
+
+    /// The clearing day of a record posted at `time`: its date in Asia/Shanghai.
+    static func postedOn(_ time: Timestamp?) -> String? { time?.calendarDate().iso8601 }
+
+    /// Card states that put a card on the hotlist.
+    static let hotlistedStates: [CardState] = [.preLost, .lost, .replaced, .cancelled, .expired]
+}

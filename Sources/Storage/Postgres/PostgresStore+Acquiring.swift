@@ -1,0 +1,318 @@
+public import Foundation
+public import CitizenCardDomain
+import NIOCore
+import PostgresNIO
+
+extension PostgresStore {
+    /// The acquiring changes of a commit; false for any other change. Records, releases and
+    /// signals go in one statement each (`unnest` of column arrays; NULLs as "" or -1).
+    static func applyAcquiring(
+        _ change: ChangeSet.Change, _ connection: PostgresConnection, _ logger: Logger
+    ) async throws -> Bool {
+        switch change {
+        case .insertMerchant(let m):
+            try await connection.query(
+                """
+                INSERT INTO merchants (id, code, name, commission_bp, active, created_at, version)
+                VALUES (\(m.id.rawValue), \(m.code), \(m.name), \(m.commissionBasisPoints), \(m.active),
+                    \(m.createdAt.secondsSinceEpoch), \(m.version))
+                """, logger: logger)
+        case .updateMerchant(let m, let expected):
+            try await expectOne(
+                connection,
+                """
+                UPDATE merchants SET code = \(m.code), name = \(m.name), commission_bp = \(m.commissionBasisPoints),
+                    active = \(m.active), version = \(m.version)
+                WHERE id = \(m.id.rawValue) AND version = \(expected)
+                RETURNING 1
+                """, entity: "merchant", logger)
+        case .insertTerminal(let t):
+            try await connection.query(
+                """
+                INSERT INTO terminals (id, number, merchant_id, psam_serial, location, latitude_e6, longitude_e6,
+                    key_hash, hotlist_version, last_sign_in_at, active, created_at, version)
+                VALUES (\(t.id.rawValue), \(t.number), \(t.merchantID.rawValue), \(t.psamSerial), \(t.location),
+                    \(t.latitudeE6), \(t.longitudeE6), \(ByteBuffer(bytes: t.keyHash)), \(t.hotlistVersion),
+                    \(t.lastSignInAt?.secondsSinceEpoch), \(t.active), \(t.createdAt.secondsSinceEpoch), \(t.version))
+                """, logger: logger)
+        case .updateTerminal(let t, let expected):
+            try await expectOne(
+                connection,
+                """
+                UPDATE terminals SET number = \(t.number), merchant_id = \(t.merchantID.rawValue),
+                    psam_serial = \(t.psamSerial), location = \(t.location), latitude_e6 = \(t.latitudeE6),
+                    longitude_e6 = \(t.longitudeE6), key_hash = \(ByteBuffer(bytes: t.keyHash)),
+                    hotlist_version = \(t.hotlistVersion), last_sign_in_at = \(t.lastSignInAt?.secondsSinceEpoch),
+                    active = \(t.active), version = \(t.version)
+                WHERE id = \(t.id.rawValue) AND version = \(expected)
+                RETURNING 1
+                """, entity: "terminal", logger)
+        case .insertPurchaseBatch(let b, let response):
+            try await connection.query(
+                """
+                INSERT INTO purchase_batches (id, terminal_id, merchant_id, number, content_hash, record_count,
+                    posted_count, risk_count, parked_count, duplicate_count, accepted_fen, received_at, response)
+                VALUES (\(b.id.rawValue), \(b.terminalID.rawValue), \(b.merchantID.rawValue), \(b.number),
+                    \(b.contentHash), \(b.recordCount), \(b.postedCount), \(b.riskCount), \(b.parkedCount),
+                    \(b.duplicateCount), \(b.acceptedFen), \(b.receivedAt.secondsSinceEpoch),
+                    \(ByteBuffer(bytes: response)))
+                """, logger: logger)
+        case .insertPurchases(let p):
+            guard !p.isEmpty else { return true }
+            try await connection.query(
+                """
+                INSERT INTO offline_purchases (id, batch_id, terminal_id, merchant_id, card_id, asn, card_counter,
+                    psam_serial, terminal_serial, amount_fen, balance_before_fen, balance_after_fen, transaction_type,
+                    tapped_at, key_version, algorithm_id, tac, mac2, record_status, outcome, reason, posted_at,
+                    posted_on, received_at)
+                SELECT id, batch_id, terminal_id, merchant_id, NULLIF(card_id, ''), asn, card_counter, psam_serial,
+                    terminal_serial, amount_fen, balance_before_fen, balance_after_fen, transaction_type, tapped_at,
+                    key_version, algorithm_id, tac, mac2, record_status, outcome, NULLIF(reason, ''),
+                    NULLIF(posted_at, -1), NULLIF(posted_on, ''), received_at
+                FROM unnest(\(p.map(\.id.rawValue)), \(p.map(\.batchID.rawValue)), \(p.map(\.terminalID.rawValue)),
+                    \(p.map(\.merchantID.rawValue)), \(p.map { $0.cardID?.rawValue ?? "" }), \(p.map(\.asn)),
+                    \(p.map(\.cardCounter)), \(p.map(\.psamSerial)), \(p.map(\.terminalSerial)), \(p.map(\.amountFen)),
+                    \(p.map(\.balanceBeforeFen)), \(p.map(\.balanceAfterFen)), \(p.map(\.transactionType)),
+                    \(p.map(\.tappedAt.secondsSinceEpoch)), \(p.map(\.keyVersion)), \(p.map(\.algorithmID)),
+                    \(p.map(\.tac)), \(p.map(\.mac2)), \(p.map(\.recordStatus)), \(p.map(\.outcome.rawValue)),
+                    \(p.map { $0.reason?.rawValue ?? "" }), \(p.map { $0.postedAt?.secondsSinceEpoch ?? -1 }),
+                    \(p.map { Rows.postedOn($0.postedAt) ?? "" }), \(p.map(\.receivedAt.secondsSinceEpoch)))
+                    AS r (id, batch_id, terminal_id, merchant_id, card_id, asn, card_counter, psam_serial,
+                    terminal_serial, amount_fen, balance_before_fen, balance_after_fen, transaction_type, tapped_at,
+                    key_version, algorithm_id, tac, mac2, record_status, outcome, reason, posted_at, posted_on,
+                    received_at)
+                """, logger: logger)
+        case .releasePurchases(let p):
+            guard !p.isEmpty else { return true }
+            var count = 0
+            for try await _ in try await connection.query(
+                """
+                UPDATE offline_purchases SET outcome = r.outcome, reason = NULL, posted_at = r.posted_at,
+                    posted_on = r.posted_on
+                FROM unnest(\(p.map(\.id.rawValue)), \(p.map(\.outcome.rawValue)),
+                    \(p.map { $0.postedAt?.secondsSinceEpoch ?? 0 }), \(p.map { Rows.postedOn($0.postedAt) ?? "" }))
+                    AS r (id, outcome, posted_at, posted_on)
+                WHERE offline_purchases.id = r.id AND offline_purchases.outcome = 'parked'
+                RETURNING 1
+                """, logger: logger)
+            {
+                count += 1
+            }
+            guard count == p.count else { throw StorageError.conflict(entity: "offline purchase") }
+        case .putPurseChain(let c, let expected):
+            if expected == 0 {
+                try await expectOne(
+                    connection,
+                    """
+                    INSERT INTO purse_chains (card_id, next_counter, balance_fen, next_online_counter, last_tapped_at,
+                        last_terminal_id, last_latitude_e6, last_longitude_e6, version)
+                    VALUES (\(c.cardID.rawValue), \(c.nextCounter), \(c.balanceFen), \(c.nextOnlineCounter),
+                        \(c.lastTappedAt?.secondsSinceEpoch), \(c.lastTerminalID?.rawValue), \(c.lastLatitudeE6),
+                        \(c.lastLongitudeE6), \(c.version))
+                    ON CONFLICT (card_id) DO NOTHING
+                    RETURNING 1
+                    """, entity: "purse chain", logger)
+            } else {
+                try await expectOne(
+                    connection,
+                    """
+                    UPDATE purse_chains SET next_counter = \(c.nextCounter), balance_fen = \(c.balanceFen),
+                        next_online_counter = \(c.nextOnlineCounter),
+                        last_tapped_at = \(c.lastTappedAt?.secondsSinceEpoch),
+                        last_terminal_id = \(c.lastTerminalID?.rawValue), last_latitude_e6 = \(c.lastLatitudeE6),
+                        last_longitude_e6 = \(c.lastLongitudeE6), version = \(c.version)
+                    WHERE card_id = \(c.cardID.rawValue) AND version = \(expected)
+                    RETURNING 1
+                    """, entity: "purse chain", logger)
+            }
+        case .insertFraudSignals(let s):
+            guard !s.isEmpty else { return true }
+            try await connection.query(
+                """
+                INSERT INTO fraud_signals (id, kind, card_id, asn, purchase_id, evidence, detected_at)
+                SELECT id, kind, NULLIF(card_id, ''), asn, NULLIF(purchase_id, ''), evidence, detected_at
+                FROM unnest(\(s.map(\.id.rawValue)), \(s.map(\.kind.rawValue)), \(s.map { $0.cardID?.rawValue ?? "" }),
+                    \(s.map(\.asn)), \(s.map { $0.purchaseID?.rawValue ?? "" }), \(s.map(\.evidence)),
+                    \(s.map(\.detectedAt.secondsSinceEpoch)))
+                    AS r (id, kind, card_id, asn, purchase_id, evidence, detected_at)
+                """, logger: logger)
+        case .publishHotlist(let publication):
+            // The versions table is locked so that two publishers queue; the second finds the version taken.
+            try await connection.query("LOCK TABLE hotlist_versions IN EXCLUSIVE MODE", logger: logger)
+            var current: Int64 = 0
+            for try await value in try await connection.query(
+                "SELECT coalesce(max(version), 0) FROM hotlist_versions", logger: logger
+            ).decode(Int64.self) {
+                current = value
+            }
+            guard current == publication.version - 1 else { throw StorageError.conflict(entity: "hotlist") }
+            let leaving = publication.removed + publication.added.map(\.asn)
+            try await connection.query(
+                """
+                WITH version AS (
+                    INSERT INTO hotlist_versions (version, published_at, added_count, removed_count)
+                    VALUES (\(publication.version), \(publication.publishedAt.secondsSinceEpoch),
+                        \(Int64(publication.added.count)), \(Int64(publication.removed.count)))
+                ), removed AS (
+                    UPDATE hotlist_entries SET removed_version = \(publication.version)
+                    WHERE removed_version IS NULL AND asn = ANY(\(leaving))
+                )
+                INSERT INTO hotlist_entries (asn, added_version, reason)
+                SELECT asn, \(publication.version), reason
+                FROM unnest(\(publication.added.map(\.asn)), \(publication.added.map(\.reason))) AS a (asn, reason)
+                """, logger: logger)
+        default:
+            return false
+        }
+        return true
+    }
+
+    // MARK: Reads
+
+    public func merchants() async throws(StorageError) -> [Merchant] {
+        try await reading("SELECT * FROM merchants ORDER BY code COLLATE \"C\"") { try Rows.merchant($0) }
+    }
+
+    public func merchant(id: Merchant.ID) async throws(StorageError) -> Merchant? {
+        try await reading("SELECT * FROM merchants WHERE id = \(id.rawValue)") { try Rows.merchant($0) }.first
+    }
+
+    public func terminals(merchantID: Merchant.ID?) async throws(StorageError) -> [Terminal] {
+        if let merchantID {
+            return try await reading(
+                "SELECT * FROM terminals WHERE merchant_id = \(merchantID.rawValue) ORDER BY number COLLATE \"C\""
+            ) { try Rows.terminal($0) }
+        }
+        return try await reading("SELECT * FROM terminals ORDER BY number COLLATE \"C\"") { try Rows.terminal($0) }
+    }
+
+    public func terminal(id: Terminal.ID) async throws(StorageError) -> Terminal? {
+        try await reading("SELECT * FROM terminals WHERE id = \(id.rawValue)") { try Rows.terminal($0) }.first
+    }
+
+    public func terminal(keyHash: [UInt8]) async throws(StorageError) -> Terminal? {
+        try await reading("SELECT * FROM terminals WHERE key_hash = \(ByteBuffer(bytes: keyHash))") {
+            try Rows.terminal($0)
+        }.first
+    }
+
+    public func purchaseBatch(
+        terminalID: Terminal.ID, number: Int64
+    ) async throws(StorageError) -> (batch: PurchaseBatch, response: Data)? {
+        try await reading(
+            "SELECT * FROM purchase_batches WHERE terminal_id = \(terminalID.rawValue) AND number = \(number)"
+        ) { (try Rows.purchaseBatch($0), try $0.data("response")) }.first
+    }
+
+    public func purchases(matching keys: [PurchaseKey]) async throws(StorageError) -> [OfflinePurchase] {
+        guard !keys.isEmpty else { return [] }
+        let asns = keys.map(\.asn), counters = keys.map(\.cardCounter)
+        let psams = keys.map(\.psamSerial), serials = keys.map(\.terminalSerial)
+        return try await reading(
+            """
+            SELECT p.* FROM offline_purchases p
+            JOIN unnest(\(asns), \(counters)) AS k (asn, card_counter)
+                ON p.asn = k.asn AND p.card_counter = k.card_counter
+            UNION
+            SELECT p.* FROM offline_purchases p
+            JOIN unnest(\(psams), \(serials)) AS k (psam_serial, terminal_serial)
+                ON p.psam_serial = k.psam_serial AND p.terminal_serial = k.terminal_serial
+            """
+        ) { try Rows.purchase($0) }
+    }
+
+    public func releasablePurchases(cardIDs: [Card.ID]) async throws(StorageError) -> [OfflinePurchase] {
+        guard !cardIDs.isEmpty else { return [] }
+        return try await reading(
+            """
+            SELECT * FROM offline_purchases
+            WHERE outcome = 'parked' AND card_id = ANY(\(cardIDs.map(\.rawValue)))
+                AND reason IN ('gap', 'balance_mismatch')
+            """
+        ) { try Rows.purchase($0) }
+    }
+
+    public func parkedPurchases(
+        after: OfflinePurchase.ID?, limit: Int
+    ) async throws(StorageError) -> [OfflinePurchase] {
+        try await reading(
+            """
+            SELECT * FROM offline_purchases WHERE outcome = 'parked' AND id > \(after?.rawValue ?? "")
+            ORDER BY id COLLATE "C" LIMIT \(Self.cap(max(limit, 1)))
+            """
+        ) { try Rows.purchase($0) }
+    }
+
+    public func purchases(cardID: Card.ID, limit: Int) async throws(StorageError) -> [OfflinePurchase] {
+        try await reading(
+            """
+            SELECT * FROM offline_purchases WHERE card_id = \(cardID.rawValue)
+            ORDER BY tapped_at DESC, id COLLATE "C" DESC LIMIT \(Self.cap(max(limit, 1)))
+            """
+        ) { try Rows.purchase($0) }
+    }
+
+    public func purseChains(cardIDs: [Card.ID]) async throws(StorageError) -> [PurseChain] {
+        guard !cardIDs.isEmpty else { return [] }
+        return try await reading("SELECT * FROM purse_chains WHERE card_id = ANY(\(cardIDs.map(\.rawValue)))") {
+            try Rows.chain($0)
+        }
+    }
+
+    public func cards(asns: [String]) async throws(StorageError) -> [Card] {
+        guard !asns.isEmpty else { return [] }
+        return try await fetchCards("WHERE asn = ANY($1)", Self.binds([asns]))
+    }
+
+    public func fraudSignals(before: FraudSignal.ID?, limit: Int) async throws(StorageError) -> [FraudSignal] {
+        try await reading(
+            """
+            SELECT * FROM fraud_signals WHERE id COLLATE "C" < \(before?.rawValue ?? "\u{10FFFF}")
+            ORDER BY id COLLATE "C" DESC LIMIT \(Self.cap(max(limit, 1)))
+            """
+        ) { try Rows.fraudSignal($0) }
+    }
+
+    // MARK: Hotlist
+
+    public func hotlistVersion() async throws(StorageError) -> (version: Int64, publishedAt: Timestamp?) {
+        try await reading("SELECT version, published_at FROM hotlist_versions ORDER BY version DESC LIMIT 1") {
+            (try $0.int("version"), Timestamp(secondsSinceEpoch: try $0.int("published_at")))
+        }.first.map { ($0.0, $0.1) } ?? (0, nil)
+    }
+
+    public func hotlistEntries() async throws(StorageError) -> [HotlistRow] {
+        try await reading(
+            "SELECT asn, reason FROM hotlist_entries WHERE removed_version IS NULL ORDER BY asn COLLATE \"C\""
+        ) { HotlistRow(asn: try $0.string("asn"), reason: try $0.int("reason")) }
+    }
+
+    public func hotlistChanges(
+        since version: Int64
+    ) async throws(StorageError) -> (added: [HotlistRow], removed: [String]) {
+        let added = try await reading(
+            """
+            SELECT asn, reason FROM hotlist_entries WHERE added_version > \(version) AND removed_version IS NULL
+            ORDER BY asn COLLATE "C"
+            """
+        ) { HotlistRow(asn: try $0.string("asn"), reason: try $0.int("reason")) }
+        let removed = try await reading(
+            """
+            SELECT DISTINCT e.asn COLLATE "C" AS asn FROM hotlist_entries e
+            WHERE e.removed_version > \(version) AND e.added_version <= \(version)
+                AND NOT EXISTS (SELECT 1 FROM hotlist_entries c WHERE c.asn = e.asn AND c.removed_version IS NULL)
+            ORDER BY 1
+            """
+        ) { try $0.string("asn") }
+        return (added, removed)
+    }
+
+    public func hotlistCandidates() async throws(StorageError) -> [(asn: String, state: CardState, lost: Bool)] {
+        try await reading(
+            """
+            SELECT asn, state, loss_effective_at IS NOT NULL AS lost FROM cards
+            WHERE state = ANY(\(Rows.hotlistedStates.map(\.rawValue)))
+            """
+        ) { (try $0.string("asn"), try $0.value("state", table: "cards"), try $0.bool("lost")) }
+    }
+}

@@ -1,0 +1,116 @@
+import CardCrypto
+import CitizenCardDomain
+import CitizenCardServices
+import CitizenCardTesting
+import Foundation
+import HTTPTypes
+import Hotlist
+import SmartCard
+import Testing
+
+/// The terminal protocol over HTTP (docs/terminal-protocol.md): the center registers a merchant and
+/// a terminal, the terminal signs in with its key, uploads a batch of real purchases and fetches
+/// the hotlist in its binary form.
+@Suite("Terminal protocol over HTTP")
+struct TerminalAPITests {
+    @Test("register, sign in, upload (idempotent), refused batch, exceptions, hotlist full and delta")
+    func terminalDay() async throws {
+        let harness = try await Harness()
+        let (resident, card) = try await harness.fixtures.activeCard()
+        var chip = try harness.fixtures.chip(for: card)
+        try await harness.fixtures.load(&chip, card: card, fen: 2000)
+        var device = PurchaseTerminal(
+            psam: PSAM(
+                terminalID: try TerminalID(hex: "0000000000AA"), serialNumber: try Hex.decode("C0FFEE000001"),
+                masterPurchaseKey: try harness.world.env.issuerKeys.masterKey(.purchase, version: 1)))
+        let taps = [
+            try device.purchase(amountFen: 200, dateTime: try TransactionDateTime(digits: "20260302080000"), on: &chip),
+            try device.purchase(amountFen: 300, dateTime: try TransactionDateTime(digits: "20260302081000"), on: &chip),
+        ]
+        let records = String(decoding: try JSONEncoder().encode(taps), as: UTF8.self)
+        try await harness.run { client in
+            let admin = try await client.login("admin")
+            let merchant = try await client.send(
+                .post, "/api/v1/merchants", token: admin,
+                json: #"{"code":"bus-1","name":"City Bus","commissionBasisPoints":60}"#)
+            #expect(merchant.status == 201 && merchant.json["code"] as? String == "BUS-1", "\(merchant.text)")
+            let merchantID = try #require(merchant.json["id"] as? String)
+            let again = try await client.send(
+                .post, "/api/v1/merchants", token: admin,
+                json: #"{"code":"BUS-1","name":"Other","commissionBasisPoints":60}"#)
+            #expect(again.status == 409)
+            let registered = try await client.send(
+                .post, "/api/v1/merchants/\(merchantID)/terminals", token: admin,
+                json: #"{"number":"0000000000aa","psamSerial":"c0ffee000001","location":"Line 1"}"#)
+            #expect(registered.status == 201, "\(registered.text)")
+            let key = try #require(registered.json["key"] as? String)
+            #expect(key.hasPrefix("ctk_"))
+            #expect((registered.json["terminal"] as? [String: Any])?["keyHash"] == nil)
+
+            let signIn = try await client.send(
+                .post, "/api/v1/terminal/sign-in", token: key, json: #"{"hotlistVersion":0}"#)
+            #expect(signIn.status == 200 && signIn.json["merchantCode"] as? String == "BUS-1", "\(signIn.text)")
+            let asStaff = try await client.send(
+                .post, "/api/v1/terminal/sign-in", token: admin, json: #"{"hotlistVersion":0}"#)
+            #expect(asStaff.status == 403)
+            let revoked = try await client.send(
+                .post, "/api/v1/terminal/sign-in", token: "ctk_unknown", json: #"{"hotlistVersion":0}"#)
+            #expect(revoked.status == 401)
+
+            let batch = #"{"batchNumber":1,"records":\#(records)}"#
+            let uploaded = try await client.send(.post, "/api/v1/terminal/batches", token: key, json: batch)
+            #expect(uploaded.status == 200, "\(uploaded.text)")
+            let outcomes = (uploaded.json["records"] as? [[String: Any]])?.compactMap { $0["outcome"] as? String }
+            #expect(outcomes == ["posted", "posted"])
+            let replayed = try await client.send(.post, "/api/v1/terminal/batches", token: key, json: batch)
+            #expect(replayed.status == 200 && replayed.body == uploaded.body)
+
+            var foreign = taps[0]
+            foreign.terminalID = "000000000099"
+            var tampered = taps[1]
+            tampered.amountFen = 0
+            let bad = String(decoding: try JSONEncoder().encode([foreign, tampered]), as: UTF8.self)
+            let refused = try await client.send(
+                .post, "/api/v1/terminal/batches", token: key, json: #"{"batchNumber":2,"records":\#(bad)}"#)
+            #expect(refused.status == 422 && refused.code == "batch_refused")
+            let detail = refused.json["detail"] as? String ?? ""
+            #expect(detail.contains("record 0") && detail.contains("record 1"), "\(detail)")
+
+            var forged = taps[1]
+            forged.terminalSerial = 77
+            forged.cardCounter = 7
+            let parked = try await client.send(
+                .post, "/api/v1/terminal/batches", token: key,
+                json:
+                    #"{"batchNumber":3,"records":\#(String(decoding: try JSONEncoder().encode([forged]), as: UTF8.self))}"#
+            )
+            #expect((parked.json["records"] as? [[String: Any]])?.first?["reason"] as? String == "bad_tac")
+            let queue = try await client.send(.get, "/api/v1/purchase-exceptions", token: admin)
+            #expect((queue.json["items"] as? [Any])?.count == 1)
+            let signals = try await client.send(.get, "/api/v1/fraud-signals", token: admin)
+            #expect((signals.json["items"] as? [[String: Any]])?.first?["kind"] as? String == "forged_tac")
+            let purchases = try await client.send(
+                .get, "/api/v1/cards/\(card.id)/purchases", token: try await client.login("clerk"))
+            #expect((purchases.json["items"] as? [Any])?.count == 3)
+
+            // The hotlist: a loss, a publication, the full list and the delta in binary.
+            _ = try await harness.fixtures.cards.reportWrittenLoss(
+                card.id, identity: harness.fixtures.identity(resident), actor: harness.staff.clerk)
+            let published = try await client.send(.post, "/api/v1/hotlist/publications", token: admin)
+            #expect(published.json["version"] as? Int == 1, "\(published.text)")
+            let full = try await client.send(.get, "/api/v1/terminal/hotlist", token: key)
+            #expect(full.status == 200 && full.headers[.contentType] == "application/octet-stream")
+            #expect(full.headers[HTTPField.Name("Hotlist-Version")!] == "1")
+            let list = try Hotlist(decoding: Array(full.body))
+            #expect(list.contains(try #require(CardASN(hex: card.asn))))
+            let delta = try await client.send(.get, "/api/v1/terminal/hotlist?since=0", token: key)
+            #expect(try HotlistDelta(decoding: Array(delta.body)).changed.count == 1)
+            let current = try await client.send(.get, "/api/v1/terminal/hotlist?since=1", token: key)
+            #expect(current.status == 204)
+            let ahead = try await client.send(.get, "/api/v1/terminal/hotlist?since=5", token: key)
+            #expect(ahead.status == 422)
+            let status = try await client.send(.get, "/api/v1/hotlist", token: admin)
+            #expect(status.json["count"] as? Int == 1)
+        }
+    }
+}

@@ -1,0 +1,283 @@
+import CardCrypto
+import CitizenCardDomain
+import CitizenCardServices
+import CitizenCardTesting
+import Foundation
+import Hotlist
+import Ledger
+import SmartCard
+import Storage
+import Testing
+
+/// Offline purchases from real software cards at PSAM terminals, uploaded in batches (issue 5
+/// part 3, 5 and 7): TAC checks, deduplication, chains, the exceptions queue, the loss rule and
+/// fraud signals, on both backends.
+@Suite("Offline purchases and batches")
+struct AcquiringServiceTests {
+    let world: TestWorld
+    let staff: TestWorld.Staff
+    let fixtures: Fixtures
+    var acquiring: AcquiringService { AcquiringService(world.env) }
+
+    init() async throws {
+        world = try await TestWorld()
+        staff = try await world.seedReferenceData()
+        fixtures = Fixtures(world: world, staff: staff)
+    }
+
+    func purse(_ card: CardView) async throws -> Int64 {
+        -(try await world.store.ledgerBalances([.purse(card.id)])[.purse(card.id)] ?? 0)
+    }
+
+    func payable(_ merchant: Merchant) async throws -> Int64 {
+        let account = AccountID.merchantPayable(merchant.id)
+        return -(try await world.store.ledgerBalances([account])[account] ?? 0)
+    }
+
+    func zeroSum() async throws -> Bool { try await world.store.ledgerAllBalances().values.reduce(0, +) == 0 }
+
+    func expectError(
+        _ code: CitizenCardError.Code, _ body: () async throws -> some Any,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async -> CitizenCardError? {
+        do {
+            _ = try await body()
+            Issue.record("expected \(code.rawValue)", sourceLocation: sourceLocation)
+        } catch let error as CitizenCardError {
+            #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+            return error
+        } catch {
+            Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
+        }
+        return nil
+    }
+
+    /// A load authorised by the issuer keys directly, for a chip the store does not know.
+    func hostLoad(_ chip: inout SoftwareCard, asn: String, fen: UInt32) throws {
+        let terminal = try TerminalID(hex: "330900000001")
+        let time = try TransactionDateTime(digits: "20260302090000")
+        let amount = (0..<4).map { UInt8(truncatingIfNeeded: fen >> (24 - 8 * $0)) }
+        let answer = chip.process([0x80, 0x50, 0x00, 0x02, 0x0B, 0x01] + amount + terminal.bytes + [0x10])
+        func number(_ range: Range<Int>) -> UInt32 { answer[range].reduce(0) { $0 << 8 | UInt32($1) } }
+        let mac2 = try world.env.issuerKeys.authorizeLoad(
+            LoadAuthorizationRequest(
+                asn: try ApplicationSerialNumber(hex: asn), keyVersion: answer[6], algorithmID: answer[7],
+                random: number(8..<12), onlineCounter: UInt16(number(4..<6)), balanceBeforeFen: Int64(number(0..<4)),
+                amountFen: Int64(fen), type: .purseLoad, terminal: terminal, dateTime: time,
+                mac1: try MAC4(bytes: Array(answer[12..<16]))))
+        let credit = chip.process([0x80, 0x52, 0x00, 0x00, 0x0B] + time.bcd + mac2.bytes + [0x04])
+        #expect(credit.suffix(2) == [0x90, 0x00])
+    }
+
+    @Test("good records are posted: purse down, merchant owed, chain moved; the same batch again changes nothing")
+    func postAndReplay() async throws {
+        var (card, chip) = try await fixtures.activeCardWithChip()
+        try await fixtures.load(&chip, card: card, fen: 5000)
+        var bus = try await fixtures.acquirer()
+        let records = [
+            try bus.tap(&chip, fen: 200, at: "20260302100000"), try bus.tap(&chip, fen: 350, at: "20260302101500"),
+        ]
+        #expect(chip.balance() == 4450)
+        let answer = try await bus.upload(records, env: world.env)
+        #expect(answer.records.map(\.outcome) == [.posted, .posted])
+        #expect(answer.batch.postedCount == 2 && answer.batch.acceptedFen == 550)
+        #expect(try await purse(card) == 4450)
+        #expect(try await payable(bus.merchant) == 550)
+        #expect(try await zeroSum())
+        let chain = try #require(try await world.store.purseChains(cardIDs: [card.id]).first)
+        #expect(chain.nextCounter == 2 && chain.balanceFen == 4450)
+
+        // The same number and records: the stored answer, nothing moves.
+        let again = try await acquiring.upload(.init(batchNumber: 1, records: records), actor: bus.actor)
+        #expect(again == answer)
+        #expect(try await purse(card) == 4450)
+        // The same number with other records is refused as a whole.
+        let other = try await expectError(.batchRefused) {
+            try await acquiring.upload(.init(batchNumber: 1, records: [records[0]]), actor: bus.actor)
+        }
+        #expect(other?.field == "batchNumber")
+        // An identical record in a new batch is a duplicate, not a second debit.
+        let resent = try await bus.upload([records[1]], env: world.env)
+        #expect(resent.records.map(\.outcome) == [.duplicate])
+        #expect(resent.records[0].purchaseId == answer.records[1].purchaseId)
+        #expect(try await purse(card) == 4450)
+        #expect(try await payable(bus.merchant) == 550)
+    }
+
+    @Test("a forged TAC and a replayed counter are parked with a reason and flagged")
+    func forgedAndReplayed() async throws {
+        var (card, chip) = try await fixtures.activeCardWithChip()
+        try await fixtures.load(&chip, card: card, fen: 1000)
+        var bus = try await fixtures.acquirer()
+        let good = try bus.tap(&chip, fen: 100, at: "20260302100000")
+        var forged = try bus.tap(&chip, fen: 100, at: "20260302100100")
+        forged.tac = forged.tac == "00000000" ? "00000001" : "00000000"
+        // The same counter again under a new terminal serial, for a bigger amount.
+        var replay = good
+        replay.terminalSerial = 99
+        replay.amountFen = 900
+        replay.balanceAfterFen = replay.balanceBeforeFen - 900
+        _ = try await bus.upload([good], env: world.env)
+        let answer = try await bus.upload([forged, replay], env: world.env)
+        #expect(answer.records.map(\.outcome) == [.parked, .parked])
+        #expect(answer.records.map(\.reason) == [.badTAC, .replay])
+        #expect(try await purse(card) == 900)
+        let queue = try await acquiring.exceptions(after: nil, limit: 10, actor: staff.admin)
+        #expect(Set(queue.compactMap(\.reason)) == [.badTAC, .replay])
+        let signals = try await acquiring.fraudSignals(before: nil, limit: 10, actor: staff.admin)
+        #expect(Set(signals.map(\.kind)) == [.forgedTAC, .replay])
+        #expect(signals.allSatisfy { $0.cardID == card.id && !$0.evidence.isEmpty })
+        #expect(try await zeroSum())
+    }
+
+    @Test("a record that arrives before an earlier one waits as a gap and is released when the gap closes")
+    func gapReleased() async throws {
+        var (card, chip) = try await fixtures.activeCardWithChip()
+        try await fixtures.load(&chip, card: card, fen: 1000)
+        var bus = try await fixtures.acquirer()
+        var tram = try await fixtures.acquirer(code: "TRAM", number: "000000000202", psam: "A1B2C3D4E5F60002")
+        let first = try bus.tap(&chip, fen: 100, at: "20260302100000")
+        let second = try tram.tap(&chip, fen: 200, at: "20260302110000")
+        let third = try tram.tap(&chip, fen: 300, at: "20260302120000")
+        let early = try await tram.upload([second, third], env: world.env)
+        #expect(early.records.map(\.reason) == [.gap, .gap])
+        #expect(try await purse(card) == 1000)
+        let signals = try await acquiring.fraudSignals(before: nil, limit: 10, actor: staff.admin)
+        #expect(signals.map(\.kind) == [.counterGap])
+        let late = try await bus.upload([first], env: world.env)
+        #expect(late.records.map(\.outcome) == [.posted])
+        #expect(try await purse(card) == 400)
+        #expect(try await payable(bus.merchant) == 100)
+        #expect(try await payable(tram.merchant) == 500)
+        #expect(try await acquiring.exceptions(after: nil, limit: 10, actor: staff.admin).isEmpty)
+        let stored = try await acquiring.purchases(of: card.id, limit: 10, actor: staff.clerk)
+        #expect(stored.count == 3 && stored.allSatisfy { $0.outcome == .posted && $0.postedAt != nil })
+        #expect(try await zeroSum())
+    }
+
+    @Test("a load between two purchases keeps the balance chain; an unexplained balance is parked")
+    func balanceChain() async throws {
+        var (card, chip) = try await fixtures.activeCardWithChip()
+        try await fixtures.load(&chip, card: card, fen: 1000)
+        var bus = try await fixtures.acquirer()
+        let before = try bus.tap(&chip, fen: 100, at: "20260302100000")
+        try await fixtures.load(&chip, card: card, fen: 2000)
+        let after = try bus.tap(&chip, fen: 100, at: "20260302110000")
+        var odd = try bus.tap(&chip, fen: 100, at: "20260302120000")
+        odd.balanceBeforeFen += 1
+        odd.balanceAfterFen += 1
+        let answer = try await bus.upload([before, after, odd], env: world.env)
+        #expect(answer.records.map(\.outcome) == [.posted, .posted, .parked])
+        #expect(answer.records[2].reason == .balanceMismatch)
+        #expect(try await purse(card) == 2800)
+    }
+
+    @Test("a card that is not ours is parked; a record of another terminal refuses the whole batch")
+    func unknownCardAndRefusal() async throws {
+        var (card, chip) = try await fixtures.activeCardWithChip()
+        try await fixtures.load(&chip, card: card, fen: 1000)
+        var stranger = try SoftwareCard.personalise(
+            asn: try Hex.decode("03100000000099999999"),
+            holder: CardHolder(
+                name: "外地", socialSecurityNumber: "310101199001010011", cardSerialNumber: "3101000000019",
+                bankCardNumber: "", issueDate: "20260101",
+                expiryDate: "20360101", photoReference: ""), keyring: world.env.issuerKeys)
+        _ = stranger.process([0x00, 0xA4, 0x04, 0x00, 0x09] + SoftwareCard.purseAID + [0x00])
+        try hostLoad(&stranger, asn: "03100000000099999999", fen: 500)
+        var bus = try await fixtures.acquirer()
+        let foreign = try bus.tap(&stranger, fen: 100, at: "20260302100000")
+        let ours = try bus.tap(&chip, fen: 100, at: "20260302100100")
+        let answer = try await bus.upload([ours, foreign], env: world.env)
+        #expect(answer.records.map(\.reason) == [nil, .unknownCard])
+
+        var wrong = try bus.tap(&chip, fen: 100, at: "20260302100200")
+        wrong.terminalID = "000000000999"
+        var bad = try bus.tap(&chip, fen: 100, at: "20260302100300")
+        bad.dateTime = "20260230100000"
+        let refused = try await expectError(.batchRefused) {
+            try await acquiring.upload(.init(batchNumber: 9, records: [wrong, bad]), actor: bus.actor)
+        }
+        #expect(refused?.detail?.contains("record 0: terminalId") == true)
+        #expect(refused?.detail?.contains("record 1: dateTime") == true)
+        #expect(try await world.store.purchaseBatch(terminalID: bus.terminal.id, number: 9) == nil)
+        #expect(try await purse(card) == 900)
+    }
+
+    @Test("Art 17: a purchase before the loss is the holder's, one after it is the operator's risk, flagged")
+    func lossRule() async throws {
+        let (resident, card) = try await fixtures.activeCard()
+        var chip = try fixtures.chip(for: card)
+        try await fixtures.load(&chip, card: card, fen: 1000)
+        var bus = try await fixtures.acquirer()
+        // The clock is 2026-03-02 09:00 (+08); the loss takes effect at 10:00.
+        world.clock.advance(seconds: 3600)
+        _ = try await fixtures.cards.reportWrittenLoss(
+            card.id, identity: fixtures.identity(resident), actor: staff.clerk)
+        let before = try bus.tap(&chip, fen: 100, at: "20260302095900")
+        let after = try bus.tap(&chip, fen: 300, at: "20260302100000")
+        let answer = try await bus.upload([before, after], env: world.env)
+        #expect(answer.records.map(\.outcome) == [.posted, .risk])
+        #expect(try await purse(card) == 900)
+        #expect(try await payable(bus.merchant) == 400)
+        #expect(try await world.store.ledgerBalances([.operatorRisk])[.operatorRisk] == 300)
+        let signals = try await acquiring.fraudSignals(before: nil, limit: 10, actor: staff.admin)
+        #expect(signals.map(\.kind) == [.useAfterLoss])
+        #expect(signals[0].evidence.contains("2026-03-02T02:00:00Z"))
+        #expect(try await zeroSum())
+    }
+
+    @Test("the same card at two terminals too far apart for the time between taps is flagged")
+    func impossibleTravel() async throws {
+        var (card, chip) = try await fixtures.activeCardWithChip()
+        try await fixtures.load(&chip, card: card, fen: 1000)
+        var dinghai = try await fixtures.acquirer(latitude: 30.0190, longitude: 122.1067)
+        var shanghai = try await fixtures.acquirer(
+            code: "METRO", number: "000000000303", psam: "A1B2C3D4E5F60003", location: "People's Square",
+            latitude: 31.2304, longitude: 121.4737)
+        let here = try dinghai.tap(&chip, fen: 100, at: "20260302100000")
+        let there = try shanghai.tap(&chip, fen: 100, at: "20260302101000")
+        let later = try dinghai.tap(&chip, fen: 100, at: "20260302200000")
+        _ = try await dinghai.upload([here], env: world.env)
+        _ = try await shanghai.upload([there], env: world.env)
+        _ = try await dinghai.upload([later], env: world.env)
+        let signals = try await acquiring.fraudSignals(before: nil, limit: 10, actor: staff.admin)
+        #expect(signals.map(\.kind) == [.impossibleTravel])
+        #expect(signals.first?.evidence.contains("in 600 s") == true)
+        #expect(try await purse(card) == 700)
+    }
+
+    @Test("terminals sign in with their hotlist version; a loss and its withdrawal publish versions and deltas")
+    func hotlist() async throws {
+        let (resident, card) = try await fixtures.activeCard()
+        let bus = try await fixtures.acquirer()
+        let hotlist = HotlistService(world.env)
+        #expect(try await hotlist.publish(actor: .system).version == 0)
+        let signIn = try await acquiring.signIn(.init(hotlistVersion: 0), actor: bus.actor)
+        #expect(signIn.hotlistVersion == 0 && signIn.hotlistCurrent && signIn.merchantCode == "BUS")
+        await _ = expectError(.invalidField) { try await acquiring.signIn(.init(hotlistVersion: 5), actor: bus.actor) }
+
+        _ = try await fixtures.cards.reportWrittenLoss(
+            card.id, identity: fixtures.identity(resident), actor: staff.clerk)
+        let first = try await hotlist.publish(actor: .system)
+        #expect(first.version == 1 && first.added == 1)
+        #expect(try await hotlist.publish(actor: .system).added == 0)
+        let full = try await hotlist.full(actor: bus.actor)
+        let asn = try #require(CardASN(hex: card.asn))
+        #expect(full.version == 1 && full.entry(for: asn)?.reason == .lost)
+        #expect(full.entry(for: asn)?.blocksApplication == true)
+        #expect(try Hotlist(decoding: full.encoded()) == full)
+        let behind = try await acquiring.signIn(.init(hotlistVersion: 0), actor: bus.actor)
+        #expect(behind.hotlistVersion == 1 && !behind.hotlistCurrent)
+        #expect(try await world.store.terminal(id: bus.terminal.id)?.hotlistVersion == 0)
+
+        _ = try await fixtures.cards.withdrawLoss(card.id, identity: fixtures.identity(resident), actor: staff.clerk)
+        #expect(try await hotlist.publish(actor: .system).version == 2)
+        let delta = try #require(try await hotlist.delta(since: 1, actor: bus.actor))
+        #expect(delta.removed == [asn] && delta.changed.isEmpty)
+        #expect(try full.applying(delta).count == 0)
+        let whole = try #require(try await hotlist.delta(since: 0, actor: bus.actor))
+        #expect(whole.changeCount == 0)
+        #expect(try await hotlist.delta(since: 2, actor: bus.actor) == nil)
+        await _ = expectError(.forbidden) { try await hotlist.full(actor: staff.clerk) }
+    }
+}
