@@ -344,3 +344,39 @@ public struct FraudSignal: Hashable, Codable, Sendable {
         self.detectedAt = detectedAt
     }
 }
+
+/// One merchant's clearing for one business day (issue 5, part 6): what its terminals took, the
+/// commission withheld and the net paid out. Written once by the day's clearing run.
+public struct ClearingResult: Hashable, Codable, Sendable {
+    public var businessDate: CalendarDate
+    public var merchantID: Merchant.ID
+    public var recordCount: Int64
+    /// Posted and risk records.
+    public var grossFen: Int64
+    /// Of the gross, what the operator's risk account bore (loss rule).
+    public var riskFen: Int64
+    public var commissionBasisPoints: Int64
+    public var commissionFen: Int64
+    public var netFen: Int64
+    public var clearedAt: Timestamp
+
+    enum CodingKeys: String, CodingKey {
+        case businessDate, recordCount, grossFen, riskFen, commissionBasisPoints, commissionFen, netFen, clearedAt
+        case merchantID = "merchantId"
+    }
+
+    public init(
+        businessDate: CalendarDate, merchantID: Merchant.ID, recordCount: Int64, grossFen: Int64, riskFen: Int64,
+        commissionBasisPoints: Int64, commissionFen: Int64, netFen: Int64, clearedAt: Timestamp
+    ) {
+        self.businessDate = businessDate
+        self.merchantID = merchantID
+        self.recordCount = recordCount
+        self.grossFen = grossFen
+        self.riskFen = riskFen
+        self.commissionBasisPoints = commissionBasisPoints
+        self.commissionFen = commissionFen
+        self.netFen = netFen
+        self.clearedAt = clearedAt
+    }
+}

@@ -102,6 +102,48 @@ extension API {
         }
     }
 
+    struct ClearingRequest: Codable { var date: CalendarDate }
+
+    /// Daily clearing and settlement (the same as `citizencard clearing run`).
+    func registerClearing(_ routes: EndpointRegistry) {
+        let runs = "\(Self.prefix)/clearing-runs"
+        routes.add(.post, runs, .permission(.acquiring)) { request, context, actor in
+            let (body, _) = try await JSONBody.decode(ClearingRequest.self, request, context: context)
+            return try JSONResponse.make(try await clearing.run(body.date, actor: actor))
+        }
+        routes.add(.get, "\(runs)/{date}", .permission(.acquiring)) { _, context, actor in
+            try JSONResponse.make(try await clearedDay(context, actor: actor))
+        }
+        routes.add(.get, "\(runs)/{date}/settlements/{merchantCode}", .permission(.acquiring)) { _, context, actor in
+            let report = try await clearedDay(context, actor: actor)
+            let code = context.parameters.get("merchantCode")?.uppercased() ?? ""
+            guard let merchant = report.merchants.first(where: { $0.code == code }) else {
+                throw CitizenCardError.notFound("settlement of this merchant on this day")
+            }
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: "text/csv; charset=utf-8",
+                    .contentDisposition: "attachment; filename=\"\(report.businessDate.iso8601)-\(merchant.code).csv\"",
+                ],
+                body: ResponseBody(
+                    byteBuffer: ByteBuffer(
+                        string: ClearingService.settlementFile(merchant, date: report.businessDate))))
+        }
+    }
+
+    var clearing: ClearingService { ClearingService(env) }
+
+    func clearedDay(_ context: AppContext, actor: Actor) async throws -> ClearingService.Report {
+        guard let text = context.parameters.get("date"), let date = CalendarDate(iso8601: text) else {
+            throw CitizenCardError(.notFound, "no such date")
+        }
+        guard let report = try await clearing.report(date, actor: actor) else {
+            throw CitizenCardError.notFound("clearing run of this day")
+        }
+        return report
+    }
+
     static func binary(_ bytes: [UInt8], version: UInt64) -> Response {
         Response(
             status: .ok,

@@ -25,6 +25,7 @@ struct API {
         registerCards(routes)
         registerPurse(routes)
         registerAcquiring(routes)
+        registerClearing(routes)
         registerProduction(routes)
         registerAdministration(routes)
     }

@@ -99,12 +99,12 @@ public struct AcquiringService: Sendable {
             throw CitizenCardError.notFound("merchant")
         }
         let number = request.number.uppercased()
-        guard (try? TerminalID(hex: number)) != nil else {
+        guard OfflineBatchAssessment.isHex(number, digits: 12) else {
             throw CitizenCardError.invalid("number", "12 hex digits (the terminal id in the PSAM)")
         }
         let psam = request.psamSerial.uppercased()
         guard (2...32).contains(psam.utf8.count), psam.utf8.count % 2 == 0,
-            (try? Hex.decode(psam, field: "psamSerial")) != nil
+            OfflineBatchAssessment.isHex(psam, digits: psam.utf8.count)
         else { throw CitizenCardError.invalid("psamSerial", "2-32 hex digits, an even number") }
         let location = request.location.trimmingSpaces
         guard (1...100).contains(location.count) else { throw CitizenCardError.invalid("location", "1-100 characters") }

@@ -92,6 +92,8 @@ public struct AuthService: Sendable {
     }
 
     public func logout(token: String, actor: Actor) async throws(CitizenCardError) {
+        // A terminal key is not a session: it is revoked by the center, not logged out.
+        guard actor.terminalID == nil else { return }
         var changes = ChangeSet()
         changes.add(.deleteSession(tokenHash: Self.hash(token)))
         changes.record(

@@ -17,7 +17,9 @@ public import SmartCard
 ///    the missing records arrive), and the balance before must follow from the chain's balance
 ///    and the card's completed loads → else parked `balance_mismatch`;
 /// 5. a chained record made at or after the card's loss took effect (Art 17) is charged to the
-///    operator's risk account (`risk`), otherwise it is posted to the holder's purse (`posted`).
+///    operator's risk account (`risk`, flagged `use_after_loss`), and so is one the purse's shadow
+///    balance no longer covers (its balance was already moved to a new card or refunded);
+///    otherwise it is posted to the holder's purse (`posted`).
 ///
 /// Parked `gap` and `balance_mismatch` records of the batch's cards are tried again after the
 /// batch's own records, so a late record releases those behind it.
@@ -118,10 +120,10 @@ public struct OfflineBatchAssessment: Sendable {
         var cardKeys = Set<String>(), serialKeys = Set<UInt32>()
         for (index, record) in records.enumerated() {
             let problem: String? =
-                if (try? ApplicationSerialNumber(hex: record.asn)) == nil {
+                if !isHex(record.asn, digits: 20) {
                     "asn must be 20 hex digits"
                 } else if record.terminalID.uppercased() != terminal.number {
-                    "terminalId is not this terminal's"
+                    "terminalID is not this terminal's"
                 } else if record.psamSerialNumber.uppercased() != terminal.psamSerial {
                     "psamSerialNumber is not this terminal's PSAM"
                 } else if !(1...Int64(UInt32.max)).contains(record.amountFen) {
@@ -136,9 +138,7 @@ public struct OfflineBatchAssessment: Sendable {
                     "transactionType must be 6 (purchase) or 9 (composite)"
                 } else if (try? TransactionDateTime(digits: record.dateTime)) == nil {
                     "dateTime must be a real YYYYMMDDhhmmss"
-                } else if (try? Hex.decode(record.tac, field: "tac"))?.count != 4
-                    || (try? Hex.decode(record.mac2, field: "mac2"))?.count != 4
-                {
+                } else if !isHex(record.tac, digits: 8) || !isHex(record.mac2, digits: 8) {
                     "tac and mac2 must be 8 hex digits"
                 } else if !cardKeys.insert(key(asn: record.asn.uppercased(), counter: Int64(record.cardCounter)))
                     .inserted
@@ -152,6 +152,14 @@ public struct OfflineBatchAssessment: Sendable {
             if let problem { problems.append("record \(index): \(problem)") }
         }
         return problems
+    }
+
+    /// Exactly `digits` hex digits, nothing else (no spaces or separators).
+    static func isHex(_ text: String, digits: Int) -> Bool {
+        text.utf8.count == digits
+            && text.utf8.allSatisfy {
+                (0x30...0x39).contains($0) || (0x41...0x46).contains($0) || (0x61...0x66).contains($0)
+            }
     }
 
     /// `YYYYMMDDhhmmss` in Asia/Shanghai as a time; the text must have passed `problems(in:)`.
@@ -294,7 +302,8 @@ public struct OfflineBatchAssessment: Sendable {
             signalCount += 1
             signals.append(
                 FraudSignal(
-                    id: FraudSignal.ID(rawValue: "\(input.batchID).\(signalCount)"), kind: kind, cardID: record.cardID,
+                    id: FraudSignal.ID(rawValue: "\(input.batchID).\(String(format: "%05d", signalCount))"), kind: kind,
+                    cardID: record.cardID,
                     asn: record.asn, purchaseID: record.id, evidence: evidence, detectedAt: input.now))
         }
 

@@ -1,4 +1,5 @@
 import CitizenCardDomain
+import Ledger
 import Foundation
 
 /// Decoding of the acquiring tables, shared by both backends.
@@ -72,4 +73,43 @@ extension Rows {
 
     /// Card states that put a card on the hotlist.
     static let hotlistedStates: [CardState] = [.preLost, .lost, .replaced, .cancelled, .expired]
+}
+
+extension Rows {
+    static func clearingLine(_ row: some RowReader) throws -> ClearingLine {
+        ClearingLine(
+            merchantID: try row.id("merchant_id"), terminalID: try row.id("terminal_id"),
+            outcome: try row.value("outcome", table: "offline_purchases"), count: try row.int("n"),
+            amountFen: try row.int("fen"), releasedCount: try row.int("released_n"),
+            releasedFen: try row.int("released_fen"))
+    }
+
+    static func clearingResult(_ row: some RowReader) throws -> ClearingResult {
+        guard let date = CalendarDate(iso8601: try row.string("business_date")) else {
+            throw StorageError.corrupt(reason: "clearing_results.business_date")
+        }
+        return ClearingResult(
+            businessDate: date, merchantID: try row.id("merchant_id"), recordCount: try row.int("record_count"),
+            grossFen: try row.int("gross_fen"), riskFen: try row.int("risk_fen"),
+            commissionBasisPoints: try row.int("commission_basis_points"), commissionFen: try row.int("commission_fen"),
+            netFen: try row.int("net_fen"), clearedAt: try row.time("cleared_at"))
+    }
+
+    static func batchTotal(_ row: some RowReader) throws -> BatchTotal {
+        BatchTotal(
+            terminalID: try row.id("terminal_id"), batches: try row.int("batches"), records: try row.int("records"),
+            posted: try row.int("posted"), risk: try row.int("risk"), parked: try row.int("parked"),
+            duplicates: try row.int("duplicates"), acceptedFen: try row.int("accepted_fen"))
+    }
+
+    static func accountTotals(_ pairs: [(String, Int64)]) throws(StorageError) -> [AccountID: Int64] {
+        var result: [AccountID: Int64] = [:]
+        for (key, fen) in pairs {
+            guard let account = AccountID(parsing: key) else {
+                throw StorageError.corrupt(reason: "ledger account key")
+            }
+            result[account] = fen
+        }
+        return result
+    }
 }

@@ -11,7 +11,7 @@ public import Ledger
 /// Updates carry the version they were decided on; a concurrent change makes the commit fail
 /// with `StorageError.conflict`, so of many conflicting operations exactly one wins.
 public protocol CitizenCardStore: PersonStore, CardStore, ProductionStore, FeeStore, RuleStore, StaffStore,
-    AuditStore, IdempotencyStore, SettingStore, LedgerStore, PurseLoadStore, AcquiringStore, HotlistStore
+    AuditStore, IdempotencyStore, SettingStore, LedgerStore, PurseLoadStore, AcquiringStore, HotlistStore, ClearingStore
 {
     /// Applies every change and appends every audit entry in one transaction.
     ///
@@ -165,6 +165,8 @@ public struct ChangeSet: Sendable {
         case insertFraudSignals([FraudSignal])
         /// A new hotlist version: `publication.version` must be one past the stored one (else `conflict`).
         case publishHotlist(HotlistPublication)
+        /// A day's clearing; a second run of the same day and merchant breaks `clearingResult`.
+        case insertClearingResults([ClearingResult])
     }
 }
 
@@ -271,6 +273,70 @@ public protocol HotlistStore: Sendable {
     func hotlistCandidates() async throws(StorageError) -> [(asn: String, state: CardState, lost: Bool)]
 }
 
+/// The day's totals that clearing and reconciliation read.
+public protocol ClearingStore: Sendable {
+    /// Counted records (posted, risk) of a business day (`YYYY-MM-DD`), summed by merchant,
+    /// terminal and outcome.
+    func clearingLines(businessDate: CalendarDate) async throws(StorageError) -> [ClearingLine]
+    func clearingResults(businessDate: CalendarDate) async throws(StorageError) -> [ClearingResult]
+    /// Batches received in [from, until), summed by terminal.
+    func batchTotals(from: Timestamp, until: Timestamp) async throws(StorageError) -> [BatchTotal]
+    /// The credits (as positive fen) of each account in transfers of `kind` made in [from, until).
+    func ledgerCredits(
+        kind: TransferKind, from: Timestamp, until: Timestamp
+    ) async throws(StorageError) -> [AccountID:
+        Int64]
+}
+
+public struct ClearingLine: Hashable, Sendable {
+    public var merchantID: Merchant.ID
+    public var terminalID: Terminal.ID
+    public var outcome: OfflinePurchase.Outcome
+    public var count: Int64
+    public var amountFen: Int64
+    /// Of these, records parked first and released by a later record.
+    public var releasedCount: Int64
+    public var releasedFen: Int64
+
+    public init(
+        merchantID: Merchant.ID, terminalID: Terminal.ID, outcome: OfflinePurchase.Outcome, count: Int64,
+        amountFen: Int64, releasedCount: Int64, releasedFen: Int64
+    ) {
+        self.merchantID = merchantID
+        self.terminalID = terminalID
+        self.outcome = outcome
+        self.count = count
+        self.amountFen = amountFen
+        self.releasedCount = releasedCount
+        self.releasedFen = releasedFen
+    }
+}
+
+public struct BatchTotal: Hashable, Sendable {
+    public var terminalID: Terminal.ID
+    public var batches: Int64
+    public var records: Int64
+    public var posted: Int64
+    public var risk: Int64
+    public var parked: Int64
+    public var duplicates: Int64
+    public var acceptedFen: Int64
+
+    public init(
+        terminalID: Terminal.ID, batches: Int64, records: Int64, posted: Int64, risk: Int64, parked: Int64,
+        duplicates: Int64, acceptedFen: Int64
+    ) {
+        self.terminalID = terminalID
+        self.batches = batches
+        self.records = records
+        self.posted = posted
+        self.risk = risk
+        self.parked = parked
+        self.duplicates = duplicates
+        self.acceptedFen = acceptedFen
+    }
+}
+
 /// Why a store operation failed. Descriptions carry no personal data and no SQL.
 public enum StorageError: Error, Hashable, Sendable, CustomStringConvertible {
     /// An update's expected version did not match: someone changed the row meanwhile.
@@ -303,6 +369,7 @@ public enum StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         case purchaseBatch = "purchase_batch"
         /// A second posted record for one card and counter, or one PSAM and TSN.
         case purchaseRecord = "purchase_record"
+        case clearingResult = "clearing_result"
         case other
     }
 

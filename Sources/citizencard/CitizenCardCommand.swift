@@ -6,7 +6,8 @@ struct CitizenCardCommand: AsyncParsableCommand {
         commandName: "citizencard",
         abstract: "CitizenCard: the information system behind a city's citizen card (市民卡).",
         subcommands: [
-            Serve.self, Migrate.self, Import.self, Audit.self, Staff.self, Keys.self, CardCommand.self, Bench.self,
+            Serve.self, Migrate.self, Import.self, Audit.self, Staff.self, Keys.self, CardCommand.self, Clearing.self,
+            Bench.self,
         ])
 }
 

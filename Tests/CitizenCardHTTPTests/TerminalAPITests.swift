@@ -111,6 +111,21 @@ struct TerminalAPITests {
             #expect(ahead.status == 422)
             let status = try await client.send(.get, "/api/v1/hotlist", token: admin)
             #expect(status.json["count"] as? Int == 1)
+
+            // The day is cleared the next day; its settlement file is served as CSV.
+            let early = try await client.send(
+                .post, "/api/v1/clearing-runs", token: admin, json: #"{"date":"2026-03-02"}"#)
+            #expect(early.status == 409 && early.code == "not_yet_due", "\(early.text)")
+            harness.world.clock.advance(days: 1)
+            let center = try await client.login("admin")
+            let cleared = try await client.send(
+                .post, "/api/v1/clearing-runs", token: center, json: #"{"date":"2026-03-02"}"#)
+            #expect(cleared.status == 200 && cleared.json["grossFen"] as? Int == 500, "\(cleared.text)")
+            #expect((cleared.json["differences"] as? [Any])?.isEmpty == true, "\(cleared.text)")
+            let file = try await client.send(.get, "/api/v1/clearing-runs/2026-03-02/settlements/bus-1", token: center)
+            #expect(file.status == 200 && file.text.hasSuffix("2026-03-02,BUS-1,TOTAL,2,500,0,3,497\n"), "\(file.text)")
+            let none = try await client.send(.get, "/api/v1/clearing-runs/2026-03-01", token: center)
+            #expect(none.status == 404)
         }
     }
 }

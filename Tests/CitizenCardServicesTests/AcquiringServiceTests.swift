@@ -197,7 +197,7 @@ struct AcquiringServiceTests {
         let refused = try await expectError(.batchRefused) {
             try await acquiring.upload(.init(batchNumber: 9, records: [wrong, bad]), actor: bus.actor)
         }
-        #expect(refused?.detail?.contains("record 0: terminalId") == true)
+        #expect(refused?.detail?.contains("record 0: terminalID") == true)
         #expect(refused?.detail?.contains("record 1: dateTime") == true)
         #expect(try await world.store.purchaseBatch(terminalID: bus.terminal.id, number: 9) == nil)
         #expect(try await purse(card) == 900)

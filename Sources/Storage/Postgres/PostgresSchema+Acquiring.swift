@@ -48,6 +48,21 @@ extension PostgresSchema {
             UNIQUE (terminal_id, number)
         )
         """,
+        "CREATE INDEX purchase_batches_received ON purchase_batches (received_at)",
+        """
+        CREATE TABLE clearing_results (
+            business_date text NOT NULL,
+            merchant_id text NOT NULL,
+            record_count bigint NOT NULL,
+            gross_fen bigint NOT NULL,
+            risk_fen bigint NOT NULL,
+            commission_basis_points bigint NOT NULL,
+            commission_fen bigint NOT NULL,
+            net_fen bigint NOT NULL,
+            cleared_at bigint NOT NULL,
+            PRIMARY KEY (business_date, merchant_id)
+        )
+        """,
         """
         CREATE TABLE offline_purchases (
             id text PRIMARY KEY,
@@ -86,7 +101,8 @@ extension PostgresSchema {
         """,
         """
         CREATE INDEX offline_purchases_clearing
-        ON offline_purchases (posted_on, merchant_id, terminal_id, outcome, amount_fen) WHERE outcome <> 'parked'
+        ON offline_purchases (posted_on, merchant_id, terminal_id, outcome, amount_fen, received_at, posted_at)
+        WHERE outcome <> 'parked'
         """,
         // Clearing reads a day's purchase transfers from the ledger.
         "CREATE INDEX ledger_transfers_time ON ledger_transfers (kind, at)",

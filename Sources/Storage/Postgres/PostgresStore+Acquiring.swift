@@ -161,6 +161,8 @@ extension PostgresStore {
                 SELECT asn, \(publication.version), reason
                 FROM unnest(\(publication.added.map(\.asn)), \(publication.added.map(\.reason))) AS a (asn, reason)
                 """, logger: logger)
+        case .insertClearingResults(let results):
+            try await insertClearingResults(results, connection, logger)
         default:
             return false
         }

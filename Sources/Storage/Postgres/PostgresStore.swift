@@ -187,6 +187,7 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
         case "terminals_psam_serial_key": .psamSerial
         case "purchase_batches_terminal_id_number_key", "purchase_batches_pkey": .purchaseBatch
         case "offline_purchases_card_counter", "offline_purchases_psam_serial": .purchaseRecord
+        case "clearing_results_pkey": .clearingResult
         default: .other
         }
     }

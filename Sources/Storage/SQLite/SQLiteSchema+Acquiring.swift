@@ -53,6 +53,21 @@ extension SQLiteSchema {
             UNIQUE (terminal_id, number)
         ) WITHOUT ROWID
         """,
+        "CREATE INDEX purchase_batches_received ON purchase_batches(received_at)",
+        """
+        CREATE TABLE clearing_results (
+            business_date TEXT NOT NULL,
+            merchant_id TEXT NOT NULL,
+            record_count INTEGER NOT NULL,
+            gross_fen INTEGER NOT NULL,
+            risk_fen INTEGER NOT NULL,
+            commission_basis_points INTEGER NOT NULL,
+            commission_fen INTEGER NOT NULL,
+            net_fen INTEGER NOT NULL,
+            cleared_at INTEGER NOT NULL,
+            PRIMARY KEY (business_date, merchant_id)
+        ) WITHOUT ROWID
+        """,
         """
         CREATE TABLE offline_purchases (
             id TEXT PRIMARY KEY NOT NULL,
@@ -91,7 +106,8 @@ extension SQLiteSchema {
         """,
         """
         CREATE INDEX offline_purchases_clearing
-        ON offline_purchases(posted_on, merchant_id, terminal_id, outcome, amount_fen) WHERE outcome <> 'parked'
+        ON offline_purchases(posted_on, merchant_id, terminal_id, outcome, amount_fen, received_at, posted_at)
+        WHERE outcome <> 'parked'
         """,
         // Clearing reads a day's purchase transfers from the ledger.
         "CREATE INDEX ledger_transfers_time ON ledger_transfers(kind, at)",

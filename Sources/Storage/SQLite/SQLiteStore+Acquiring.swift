@@ -155,6 +155,8 @@ extension SQLiteStore {
             let add = try db.cachedStatement(
                 sql: "INSERT INTO hotlist_entries (asn, added_version, reason) VALUES (?, ?, ?)")
             for row in publication.added { try add.execute(arguments: [row.asn, publication.version, row.reason]) }
+        case .insertClearingResults(let results):
+            try insertClearingResults(results, db)
         default:
             return false
         }

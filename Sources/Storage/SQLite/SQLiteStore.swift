@@ -92,6 +92,7 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
             ("merchants.code", .merchantCode), ("terminals.number", .terminalNumber),
             ("terminals.psam_serial", .psamSerial), ("purchase_batches.", .purchaseBatch),
             ("offline_purchases.asn", .purchaseRecord), ("offline_purchases.psam_serial", .purchaseRecord),
+            ("clearing_results.", .clearingResult),
         ]
         return rules.first { message.contains($0.0) }?.1 ?? .other
     }
