@@ -380,3 +380,53 @@ public struct ClearingResult: Hashable, Codable, Sendable {
         self.clearedAt = clearedAt
     }
 }
+
+/// What became of the e-purse of a card that left service (Art 19, 20): after the waiting period
+/// (default 7 days, for late terminal uploads) its shadow balance is moved to refunds payable, to be
+/// loaded onto the successor card (a reissue: `migration`) or paid out to the holder
+/// (a cancellation: `refund`).
+public struct PurseClosure: Hashable, Codable, Sendable {
+    public enum Kind: String, Hashable, Codable, Sendable {
+        /// Reissue or replacement: loaded onto the successor card with `old_card_refund` funding.
+        case migration
+        /// Cancellation: paid out in cash or by bank.
+        case refund
+    }
+
+    public enum Status: String, Hashable, Codable, Sendable {
+        /// Owed: waiting for the successor's load or the payout.
+        case due
+        /// Loaded or paid out (a zero balance is settled at once).
+        case settled
+    }
+
+    public var cardID: Card.ID
+    public var successorID: Card.ID?
+    public var kind: Kind
+    public var amountFen: Int64
+    public var status: Status
+    public var closedAt: Timestamp
+    public var settledAt: Timestamp?
+    /// The load that put the money on the successor, or `cash:<outlet>` / `bank_transfer`.
+    public var settlement: String?
+    public var version: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case kind, amountFen, status, closedAt, settledAt, settlement, version
+        case cardID = "cardId", successorID = "successorId"
+    }
+
+    public init(
+        cardID: Card.ID, successorID: Card.ID?, kind: Kind, amountFen: Int64, closedAt: Timestamp
+    ) {
+        self.cardID = cardID
+        self.successorID = successorID
+        self.kind = kind
+        self.amountFen = amountFen
+        self.status = amountFen == 0 ? .settled : .due
+        self.closedAt = closedAt
+        self.settledAt = amountFen == 0 ? closedAt : nil
+        self.settlement = nil
+        self.version = 1
+    }
+}

@@ -17,6 +17,16 @@ extension API {
                 try await purse.approveLoad(id, body, actor: actor, idempotency: key)
             }
         }
+        let closure = "\(Self.prefix)/cards/{cardId}/purse-closure"
+        routes.add(.get, closure, .permission(.readCards)) { _, context, actor in
+            try JSONResponse.make(
+                try await PurseClosureService(env).closure(of: try context.id("cardId"), actor: actor))
+        }
+        routes.add(.post, "\(closure)/payout", .permission(.counterService)) { request, context, actor in
+            let (body, _) = try await JSONBody.decode(PurseClosureService.Payout.self, request, context: context)
+            return try JSONResponse.make(
+                try await PurseClosureService(env).payOut(try context.id("cardId"), body, actor: actor))
+        }
         routes.add(.get, cardLoads, .permission(.readCards)) { _, context, actor in
             try JSONResponse.make(
                 Page(items: try await purse.loads(of: try context.id("cardId"), actor: actor), next: nil))

@@ -50,7 +50,8 @@ public enum CitizenCardApp {
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "CitizenCard"),
             services: [
                 DueTransitionsService(
-                    cards: CardService(env), hotlist: HotlistService(env), intervalSeconds: sweepIntervalSeconds,
+                    cards: CardService(env), hotlist: HotlistService(env), purses: PurseClosureService(env),
+                    intervalSeconds: sweepIntervalSeconds,
                     logger: logger)
             ],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
@@ -97,11 +98,13 @@ enum OpenAPIDocument {
 }
 
 /// Records lapsed pre-losses and expiries every `intervalSeconds`, so that a card stops being
-/// usable at its due time even if nobody touches it, then publishes a hotlist version when the
-/// listed cards changed (a loss reaches terminals at their next sign-in, within a minute).
+/// usable at its due time even if nobody touches it, closes the e-purses of cards that left
+/// service a waiting period ago, then publishes a hotlist version when the listed cards changed
+/// (a loss reaches terminals at their next sign-in, within a minute).
 struct DueTransitionsService: Service {
     let cards: CardService
     let hotlist: HotlistService
+    let purses: PurseClosureService
     let intervalSeconds: Int
     let logger: Logger
 
@@ -114,6 +117,12 @@ struct DueTransitionsService: Service {
                         if changed > 0 { logger.info("recorded due transitions", metadata: ["cards": "\(changed)"]) }
                     } catch {
                         logger.warning("due transitions failed", metadata: ["error": "\(error)"])
+                    }
+                    do {
+                        let closed = try await purses.closeDue()
+                        if closed > 0 { logger.info("closed purses", metadata: ["cards": "\(closed)"]) }
+                    } catch {
+                        logger.warning("purse closure failed", metadata: ["error": "\(error)"])
                     }
                     do {
                         let publication = try await hotlist.publish(actor: .system)

@@ -92,6 +92,27 @@ public struct PurseService: Sendable {
             terminalID: request.terminalId.uppercased(), transactionTime: request.transactionTime,
             mac2: mac2.description, approvedAt: now)
         var changes = ChangeSet()
+        if request.funding == .oldCardRefund {
+            // The money is the old card's closed purse: exactly its amount, once.
+            guard
+                let closure = try await env.fetch(try await env.store.purseClosure(successorID: cardID)),
+                closure.kind == .migration, closure.status == .due
+            else {
+                throw CitizenCardError.invalid(
+                    "funding", "no old card's balance is waiting for this card", zh: "没有待转入此卡的旧卡余额")
+            }
+            guard closure.amountFen == request.amountFen else {
+                throw CitizenCardError.invalid(
+                    "amountFen", "the old card's balance is \(closure.amountFen) fen",
+                    zh: "旧卡余额为 \(closure.amountFen) 分")
+            }
+            var settled = closure
+            settled.status = .settled
+            settled.settledAt = now
+            settled.settlement = "load:\(load.id)"
+            settled.version = closure.version + 1
+            changes.add(.updatePurseClosure(settled, expectedVersion: closure.version))
+        }
         changes.add(.insertPurseLoad(load))
         changes.add(
             .postTransfer(
@@ -188,6 +209,18 @@ public struct PurseService: Sendable {
         next.version = stored.version + 1
         var changes = ChangeSet()
         changes.add(.updatePurseLoad(next, expectedVersion: stored.version))
+        if status == .reversed, stored.funding == .oldCardRefund,
+            let closure = try await env.fetch(try await env.store.purseClosure(successorID: stored.cardID)),
+            closure.settlement == "load:\(stored.id)"
+        {
+            // The chip never got the old card's balance: it is owed again.
+            var due = closure
+            due.status = .due
+            due.settledAt = nil
+            due.settlement = nil
+            due.version = closure.version + 1
+            changes.add(.updatePurseClosure(due, expectedVersion: closure.version))
+        }
         if status == .reversed {
             let amount = stored.amount.fen
             changes.add(

@@ -113,3 +113,20 @@ extension Rows {
         return result
     }
 }
+
+extension Rows {
+    static func purseClosure(_ row: some RowReader) throws -> PurseClosure {
+        var closure = PurseClosure(
+            cardID: try row.id("card_id"), successorID: try row.optionalID("successor_id"),
+            kind: try row.value("kind", table: "purse_closures"), amountFen: try row.int("amount_fen"),
+            closedAt: try row.time("closed_at"))
+        closure.status = try row.value("status", table: "purse_closures")
+        closure.settledAt = try row.optionalTime("settled_at")
+        closure.settlement = try row.optionalString("settlement")
+        closure.version = try row.int("version")
+        return closure
+    }
+
+    /// States whose card's purse is closed after the waiting period.
+    static let closedPurseStates: [CardState] = [.replaced, .cancelled]
+}

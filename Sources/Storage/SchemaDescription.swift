@@ -40,7 +40,7 @@ public struct SchemaDescription: Hashable, Sendable, CustomStringConvertible {
         "card_events", "receipts", "fee_entries", "eligibility_rules", "audit_log", "audit_heads", "sequences",
         "idempotency_records", "settings", "ledger_accounts", "ledger_transfers", "ledger_postings",
         "purse_loads", "merchants", "terminals", "purchase_batches", "offline_purchases", "purse_chains",
-        "fraud_signals", "hotlist_versions", "hotlist_entries", "clearing_results",
+        "fraud_signals", "hotlist_versions", "hotlist_entries", "clearing_results", "purse_closures",
     ]
 
     /// Tables that only PostgreSQL has, for its distributed layout (docs/scaling.md).

@@ -167,6 +167,10 @@ public struct ChangeSet: Sendable {
         case publishHotlist(HotlistPublication)
         /// A day's clearing; a second run of the same day and merchant breaks `clearingResult`.
         case insertClearingResults([ClearingResult])
+        /// One closure per card (`purseClosure`).
+        case insertPurseClosure(PurseClosure)
+        /// `closure.version` must be `expectedVersion + 1`.
+        case updatePurseClosure(PurseClosure, expectedVersion: Int64)
     }
 }
 
@@ -217,6 +221,11 @@ public protocol AcquiringStore: Sendable {
     func cards(asns: [String]) async throws(StorageError) -> [Card]
     /// Newest first, before an id.
     func fraudSignals(before: FraudSignal.ID?, limit: Int) async throws(StorageError) -> [FraudSignal]
+    func purseClosure(cardID: Card.ID) async throws(StorageError) -> PurseClosure?
+    /// The closure of the card this card succeeded, if any.
+    func purseClosure(successorID: Card.ID) async throws(StorageError) -> PurseClosure?
+    /// Cards that left service (replaced, cancelled) and whose purse is not closed yet.
+    func cardsAwaitingPurseClosure(limit: Int) async throws(StorageError) -> [Card]
 }
 
 /// The keys an offline record is deduplicated on (CARDTECH.md §10 step 2).
@@ -370,6 +379,7 @@ public enum StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         /// A second posted record for one card and counter, or one PSAM and TSN.
         case purchaseRecord = "purchase_record"
         case clearingResult = "clearing_result"
+        case purseClosure = "purse_closure"
         case other
     }
 

@@ -115,6 +115,20 @@ extension PostgresSchema {
         "CREATE INDEX offline_purchases_parked ON offline_purchases (id) WHERE outcome = 'parked'",
         "CREATE INDEX offline_purchases_card ON offline_purchases (card_id, tapped_at)",
         """
+        CREATE TABLE purse_closures (
+            card_id text PRIMARY KEY,
+            successor_id text,
+            kind text NOT NULL,
+            amount_fen bigint NOT NULL,
+            status text NOT NULL,
+            closed_at bigint NOT NULL,
+            settled_at bigint,
+            settlement text,
+            version bigint NOT NULL
+        )
+        """,
+        "CREATE INDEX purse_closures_successor ON purse_closures (successor_id)",
+        """
         CREATE TABLE purse_chains (
             card_id text PRIMARY KEY,
             next_counter bigint NOT NULL,

@@ -163,6 +163,24 @@ extension PostgresStore {
                 """, logger: logger)
         case .insertClearingResults(let results):
             try await insertClearingResults(results, connection, logger)
+        case .insertPurseClosure(let c):
+            try await connection.query(
+                """
+                INSERT INTO purse_closures (card_id, successor_id, kind, amount_fen, status, closed_at, settled_at,
+                    settlement, version)
+                VALUES (\(c.cardID.rawValue), \(c.successorID?.rawValue), \(c.kind.rawValue), \(c.amountFen),
+                    \(c.status.rawValue), \(c.closedAt.secondsSinceEpoch), \(c.settledAt?.secondsSinceEpoch),
+                    \(c.settlement), \(c.version))
+                """, logger: logger)
+        case .updatePurseClosure(let c, let expected):
+            try await expectOne(
+                connection,
+                """
+                UPDATE purse_closures SET status = \(c.status.rawValue), settled_at = \(c.settledAt?.secondsSinceEpoch),
+                    settlement = \(c.settlement), version = \(c.version)
+                WHERE card_id = \(c.cardID.rawValue) AND version = \(expected)
+                RETURNING 1
+                """, entity: "purse closure", logger)
         default:
             return false
         }
@@ -273,6 +291,26 @@ extension PostgresStore {
             ORDER BY id COLLATE "C" DESC LIMIT \(Self.cap(max(limit, 1)))
             """
         ) { try Rows.fraudSignal($0) }
+    }
+
+    public func purseClosure(cardID: Card.ID) async throws(StorageError) -> PurseClosure? {
+        try await reading("SELECT * FROM purse_closures WHERE card_id = \(cardID.rawValue)") {
+            try Rows.purseClosure($0)
+        }.first
+    }
+
+    public func purseClosure(successorID: Card.ID) async throws(StorageError) -> PurseClosure? {
+        try await reading("SELECT * FROM purse_closures WHERE successor_id = \(successorID.rawValue)") {
+            try Rows.purseClosure($0)
+        }.first
+    }
+
+    public func cardsAwaitingPurseClosure(limit: Int) async throws(StorageError) -> [Card] {
+        try await fetchCards(
+            """
+            WHERE state = ANY($1) AND NOT EXISTS (SELECT 1 FROM purse_closures c WHERE c.card_id = cards.id)
+            ORDER BY id COLLATE "C" LIMIT $2
+            """, Self.binds([Rows.closedPurseStates.map(\.rawValue), Self.cap(max(limit, 1))]))
     }
 
     // MARK: Hotlist

@@ -188,6 +188,7 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
         case "purchase_batches_terminal_id_number_key", "purchase_batches_pkey": .purchaseBatch
         case "offline_purchases_card_counter", "offline_purchases_psam_serial": .purchaseRecord
         case "clearing_results_pkey": .clearingResult
+        case "purse_closures_pkey": .purseClosure
         default: .other
         }
     }

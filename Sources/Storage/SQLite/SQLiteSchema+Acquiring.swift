@@ -120,6 +120,20 @@ extension SQLiteSchema {
         "CREATE INDEX offline_purchases_parked ON offline_purchases(id) WHERE outcome = 'parked'",
         "CREATE INDEX offline_purchases_card ON offline_purchases(card_id, tapped_at)",
         """
+        CREATE TABLE purse_closures (
+            card_id TEXT PRIMARY KEY NOT NULL,
+            successor_id TEXT,
+            kind TEXT NOT NULL,
+            amount_fen INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            closed_at INTEGER NOT NULL,
+            settled_at INTEGER,
+            settlement TEXT,
+            version INTEGER NOT NULL
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX purse_closures_successor ON purse_closures(successor_id)",
+        """
         CREATE TABLE purse_chains (
             card_id TEXT PRIMARY KEY NOT NULL,
             next_counter INTEGER NOT NULL,

@@ -157,6 +157,27 @@ extension SQLiteStore {
             for row in publication.added { try add.execute(arguments: [row.asn, publication.version, row.reason]) }
         case .insertClearingResults(let results):
             try insertClearingResults(results, db)
+        case .insertPurseClosure(let c):
+            try db.execute(
+                sql: """
+                    INSERT INTO purse_closures (card_id, successor_id, kind, amount_fen, status, closed_at, settled_at,
+                        settlement, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    c.cardID.rawValue, c.successorID?.rawValue, c.kind.rawValue, c.amountFen, c.status.rawValue,
+                    c.closedAt.secondsSinceEpoch, c.settledAt?.secondsSinceEpoch, c.settlement, c.version,
+                ])
+        case .updatePurseClosure(let c, let expected):
+            try db.execute(
+                sql: """
+                    UPDATE purse_closures SET status = ?, settled_at = ?, settlement = ?, version = ?
+                    WHERE card_id = ? AND version = ?
+                    """,
+                arguments: [
+                    c.status.rawValue, c.settledAt?.secondsSinceEpoch, c.settlement, c.version, c.cardID.rawValue,
+                    expected,
+                ])
+            guard db.changesCount == 1 else { throw StorageError.conflict(entity: "purse closure") }
         default:
             return false
         }
@@ -293,6 +314,29 @@ extension SQLiteStore {
             "SELECT * FROM fraud_signals WHERE id < ? ORDER BY id DESC LIMIT ?",
             [before?.rawValue ?? "\u{10FFFF}", min(max(limit, 1), 1000)]
         ) { try Rows.fraudSignal($0) }
+    }
+
+    public func purseClosure(cardID: Card.ID) async throws(StorageError) -> PurseClosure? {
+        try await rows("SELECT * FROM purse_closures WHERE card_id = ?", [cardID.rawValue]) {
+            try Rows.purseClosure($0)
+        }.first
+    }
+
+    public func purseClosure(successorID: Card.ID) async throws(StorageError) -> PurseClosure? {
+        try await rows("SELECT * FROM purse_closures WHERE successor_id = ?", [successorID.rawValue]) {
+            try Rows.purseClosure($0)
+        }.first
+    }
+
+    public func cardsAwaitingPurseClosure(limit: Int) async throws(StorageError) -> [Card] {
+        let states = Rows.closedPurseStates.map(\.rawValue)
+        return try await rows(
+            """
+            SELECT \(Rows.cardColumns) FROM cards
+            WHERE state IN (?, ?) AND NOT EXISTS (SELECT 1 FROM purse_closures c WHERE c.card_id = cards.id)
+            ORDER BY id LIMIT ?
+            """, [states[0], states[1], min(max(limit, 1), 1000)]
+        ) { try Rows.card($0) }
     }
 
     // MARK: Hotlist

@@ -92,7 +92,7 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
             ("merchants.code", .merchantCode), ("terminals.number", .terminalNumber),
             ("terminals.psam_serial", .psamSerial), ("purchase_batches.", .purchaseBatch),
             ("offline_purchases.asn", .purchaseRecord), ("offline_purchases.psam_serial", .purchaseRecord),
-            ("clearing_results.", .clearingResult),
+            ("clearing_results.", .clearingResult), ("purse_closures.", .purseClosure),
         ]
         return rules.first { message.contains($0.0) }?.1 ?? .other
     }
