@@ -264,11 +264,18 @@ public struct AcquiringService: Sendable {
         }
     }
 
+    /// SHA-256 of every field of every record, in order, as sent.
     static func contentHash(_ records: [PurchaseRecord]) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let bytes = (try? encoder.encode(records)) ?? Data()
-        return Hex.encode(Array(SHA256.hash(data: bytes)))
+        var hasher = SHA256()
+        for r in records {
+            let line = [
+                r.asn, "\(r.balanceBeforeFen)", "\(r.balanceAfterFen)", "\(r.amountFen)", "\(r.transactionType)",
+                "\(r.cardCounter)", r.terminalID, "\(r.terminalSerial)", r.psamSerialNumber, r.dateTime,
+                "\(r.keyVersion)", "\(r.algorithmID)", r.tac, r.mac2, r.status.rawValue,
+            ].joined(separator: "|")
+            hasher.update(data: Data((line + "\n").utf8))
+        }
+        return Hex.encode(Array(hasher.finalize()))
     }
 
     func decideAndCommit(
@@ -279,23 +286,20 @@ public struct AcquiringService: Sendable {
         }
         let now = env.clock.now()
         let asns = Array(Set(upload.records.map { $0.asn.uppercased() })).sorted()
-        let cards = try await env.fetch(try await env.store.cards(asns: asns))
-        let chains = Dictionary(
-            uniqueKeysWithValues: try await env.fetch(try await env.store.purseChains(cardIDs: cards.map(\.id))).map {
-                ($0.cardID, $0)
-            })
-        let balances = try await env.fetch(try await env.store.ledgerBalances(cards.map { .purse($0.id) }))
+        let states = try await env.fetch(try await env.store.purseStates(asns: asns))
+        let cards = states.map(\.card)
         var facts: [String: OfflineBatchAssessment.CardFacts] = [:]
-        for card in cards {
-            let account = AccountID.purse(card.id)
-            facts[card.asn] = .init(
-                card: card, chain: chains[card.id] ?? PurseChain(cardID: card.id), loads: [],
-                purseBalanceFen: account.normalBalance(signed: balances[account] ?? 0))
+        for state in states {
+            facts[state.card.asn] = .init(
+                card: state.card, chain: state.chain ?? PurseChain(cardID: state.card.id), loads: [],
+                purseBalanceFen: AccountID.purse(state.card.id).normalBalance(signed: state.signedBalanceFen))
         }
-        let keys = upload.records.map {
-            PurchaseKey(
-                asn: $0.asn.uppercased(), cardCounter: Int64($0.cardCounter), psamSerial: terminal.psamSerial,
-                terminalSerial: Int64($0.terminalSerial))
+        let keys = upload.records.map { record in
+            let asn = record.asn.uppercased()
+            return PurchaseKey(
+                asn: asn, cardCounter: Int64(record.cardCounter), psamSerial: terminal.psamSerial,
+                terminalSerial: Int64(record.terminalSerial),
+                mayBeCountedUnderCardCounter: Int64(record.cardCounter) < (facts[asn]?.chain.nextCounter ?? 0))
         }
         var byCardCounter: [String: OfflineBatchAssessment.StoredKey] = [:]
         var byPSAMSerial: [String: OfflineBatchAssessment.StoredKey] = [:]
@@ -312,6 +316,13 @@ public struct AcquiringService: Sendable {
         var input = OfflineBatchAssessment.Input(
             batchID: batchID, terminal: terminal, merchant: merchant, records: upload.records, cards: facts,
             byCardCounter: byCardCounter, byPSAMSerial: byPSAMSerial, parked: parked, now: now)
+        // A record at the chain's next counter whose balance is not the chain's needs the card's loads.
+        var needLoads = Set(
+            upload.records.filter { record in
+                guard let chain = facts[record.asn.uppercased()]?.chain else { return false }
+                return Int64(record.cardCounter) == chain.nextCounter && record.balanceBeforeFen != chain.balanceFen
+            }.map { $0.asn.uppercased() })
+        try await attachLoads(needLoads, to: &input)
         var verified: [Int: Bool] = [:]
         let keyring = env.issuerKeys
         func verify(_ record: PurchaseRecord) -> Bool {
@@ -329,16 +340,12 @@ public struct AcquiringService: Sendable {
             return ids[idPosition - 1]
         }
         var assessment = try OfflineBatchAssessment(input, newID: newID, verifyTAC: verify)
-        // Balances that do not follow from the chain alone may follow from the card's loads.
-        let needLoads = Set(
-            assessment.inserted.filter { $0.reason == .balanceMismatch }.compactMap(\.cardID)
-                + parked.filter { $0.reason == .balanceMismatch }.compactMap(\.cardID))
-        if !needLoads.isEmpty {
-            for (asn, fact) in facts where needLoads.contains(fact.card.id) {
-                input.cards[asn]!.loads = try await env.fetch(try await env.store.purseLoads(cardID: fact.card.id))
-                    .filter { $0.status == .completed && $0.onlineCounter >= fact.chain.nextOnlineCounter }
-                    .sorted { $0.onlineCounter < $1.onlineCounter }
-            }
+        // Balances that still do not follow (a released record, a load met later in the chain) may
+        // follow from loads not fetched yet.
+        let mismatched = assessment.unbridgedASNs.subtracting(needLoads)
+        if !mismatched.isEmpty {
+            needLoads.formUnion(mismatched)
+            try await attachLoads(mismatched, to: &input)
             idPosition = 0
             assessment = try OfflineBatchAssessment(input, newID: newID, verifyTAC: verify)
         }
@@ -350,10 +357,14 @@ public struct AcquiringService: Sendable {
         changes.add(.insertPurchaseBatch(batch, response: try APIJSON.encoder.encode(answer)))
         changes.add(.insertPurchases(assessment.inserted))
         if !assessment.released.isEmpty { changes.add(.releasePurchases(assessment.released)) }
-        for (chain, expected) in assessment.chains {
-            var next = chain
-            next.version = expected + 1
-            changes.add(.putPurseChain(next, expectedVersion: expected))
+        if !assessment.chains.isEmpty {
+            changes.add(
+                .putPurseChains(
+                    assessment.chains.map { chain, expected in
+                        var next = chain
+                        next.version = expected + 1
+                        return next
+                    }))
         }
         if let transfer = assessment.transfer { changes.add(.postTransfer(transfer, policy: .standard)) }
         if !assessment.signals.isEmpty { changes.add(.insertFraudSignals(assessment.signals)) }
@@ -375,6 +386,21 @@ public struct AcquiringService: Sendable {
             throw ServiceEnvironment.translate(error)
         }
         return answer
+    }
+
+    /// The completed loads of these cards at or after their chains' online counters.
+    func attachLoads(_ asns: Set<String>, to input: inout OfflineBatchAssessment.Input) async throws(CitizenCardError) {
+        var from: [Card.ID: Int64] = [:]
+        var asnOf: [Card.ID: String] = [:]
+        for asn in asns {
+            guard let fact = input.cards[asn] else { continue }
+            from[fact.card.id] = fact.chain.nextOnlineCounter
+            asnOf[fact.card.id] = asn
+        }
+        for step in try await env.fetch(try await env.store.completedLoads(from: from)) {
+            guard let asn = asnOf[step.cardID] else { continue }
+            input.cards[asn]!.loads.append(step)
+        }
     }
 
     static func verifyTAC(_ record: PurchaseRecord, keyring: IssuerKeyring) -> Bool {

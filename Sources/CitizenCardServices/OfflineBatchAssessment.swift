@@ -3,6 +3,7 @@ public import CitizenCardDomain
 import Foundation
 public import Ledger
 public import SmartCard
+public import Storage
 
 /// The host's decision on one uploaded batch of offline purchases (CARDTECH.md §10), made from
 /// what the store holds about the cards in it: a pure function, so that every rule is tested
@@ -26,14 +27,14 @@ public import SmartCard
 public struct OfflineBatchAssessment: Sendable {
     /// What the store knows about one card of the batch.
     public struct CardFacts: Sendable {
-        public var card: Card
+        public var card: PurseCard
         public var chain: PurseChain
         /// Completed loads at or after `chain.nextOnlineCounter`, by online counter.
-        public var loads: [PurseLoad]
+        public var loads: [LoadStep]
         /// The purse's shadow balance in the ledger (normal side, fen).
         public var purseBalanceFen: Int64
 
-        public init(card: Card, chain: PurseChain, loads: [PurseLoad], purseBalanceFen: Int64) {
+        public init(card: PurseCard, chain: PurseChain, loads: [LoadStep], purseBalanceFen: Int64) {
             self.card = card
             self.chain = chain
             self.loads = loads
@@ -109,6 +110,9 @@ public struct OfflineBatchAssessment: Sendable {
     /// The purses debited, the risk account charged and the merchants credited; nil if nothing posted.
     public var transfer: Transfer?
     public var signals: [FraudSignal]
+    /// Cards with a record at the chain's next counter whose balance the given loads did not
+    /// bridge: deciding again with more of the card's loads may chain it.
+    public var unbridgedASNs: Set<String>
 
     static func key(asn: String, counter: Int64) -> String { "\(asn)|\(counter)" }
     static func key(psam: String, serial: Int64) -> String { "\(psam)|\(serial)" }
@@ -248,6 +252,7 @@ public struct OfflineBatchAssessment: Sendable {
         released = state.released
         chains = state.movedChains.map { asn in (state.chains[asn]!, input.cards[asn]!.chain.version) }
         signals = state.signals
+        unbridgedASNs = state.unbridged
         let accepted = outcomes.filter { $0.outcome == .posted || $0.outcome == .risk }
         batch = PurchaseBatch(
             id: input.batchID, terminalID: input.terminal.id, merchantID: input.merchant.id, number: 0,
@@ -275,6 +280,7 @@ public struct OfflineBatchAssessment: Sendable {
         var released: [OfflinePurchase] = []
         var signals: [FraudSignal] = []
         var signalCount = 0
+        var unbridged = Set<String>()
 
         init(input: Input) {
             self.input = input
@@ -311,7 +317,8 @@ public struct OfflineBatchAssessment: Sendable {
             let facts = input.cards[asn]!
             var chain = chains[asn]!
             var moved = false
-            var gapSignalled = false
+            // A card already waiting for a missing record was flagged when its gap opened.
+            var gapSignalled = input.parked.contains { $0.asn == asn && $0.reason == .gap }
             for candidate in candidates {
                 var record = candidate.record
                 if record.cardCounter > chain.nextCounter {
@@ -331,20 +338,21 @@ public struct OfflineBatchAssessment: Sendable {
                     let onlineCounter = Self.loadsBridging(
                         from: chain, to: record.balanceBeforeFen, loads: facts.loads)
                 else {
+                    if record.cardCounter == chain.nextCounter { unbridged.insert(asn) }
                     if candidate.index != nil {
                         park(record, .balanceMismatch, index: candidate.index, into: &results)
                     }
                     continue
                 }
                 let purse = purseBalances[asn]!
-                let afterLoss = facts.card.loss.map { record.tappedAt >= $0.effectiveAt } ?? false
+                let afterLoss = facts.card.lossEffectiveAt.map { record.tappedAt >= $0 } ?? false
                 record.outcome = afterLoss || purse < record.amountFen ? .risk : .posted
                 record.reason = nil
                 record.postedAt = input.now
-                if afterLoss, let loss = facts.card.loss {
+                if afterLoss, let lossAt = facts.card.lossEffectiveAt {
                     signal(
                         .useAfterLoss, record,
-                        "tapped \(record.tappedAt.iso8601) at terminal \(input.terminal.number); loss effective \(loss.effectiveAt.iso8601); charged to the operator's risk account"
+                        "tapped \(record.tappedAt.iso8601) at terminal \(input.terminal.number); loss effective \(lossAt.iso8601); charged to the operator's risk account"
                     )
                 }
                 if record.outcome == .posted { purseBalances[asn] = purse - record.amountFen }
@@ -379,13 +387,13 @@ public struct OfflineBatchAssessment: Sendable {
         /// The online counter after the loads that take the chain's balance to `balance`
         /// (`chain.nextOnlineCounter` itself when no load is needed), or nil when no run of the
         /// card's loads does.
-        static func loadsBridging(from chain: PurseChain, to balance: Int64, loads: [PurseLoad]) -> Int64? {
+        static func loadsBridging(from chain: PurseChain, to balance: Int64, loads: [LoadStep]) -> Int64? {
             var running = chain.balanceFen
             var next = chain.nextOnlineCounter
             if running == balance { return next }
             for load in loads where load.onlineCounter >= next {
-                guard load.balanceBefore.fen == running else { return nil }
-                running += load.amount.fen
+                guard load.balanceBeforeFen == running else { return nil }
+                running += load.amountFen
                 next = load.onlineCounter + 1
                 if running == balance { return next }
             }

@@ -130,3 +130,23 @@ extension Rows {
     /// States whose card's purse is closed after the waiting period.
     static let closedPurseStates: [CardState] = [.replaced, .cancelled]
 }
+
+extension Rows {
+    /// The columns of a purse state read: the card's, the chain's (NULL without a chain) and the balance.
+    static let purseStateSelect = """
+        SELECT c.id, c.asn, c.loss_effective_at, pc.card_id, pc.next_counter, pc.balance_fen,
+            pc.next_online_counter, pc.last_tapped_at, pc.last_terminal_id, pc.last_latitude_e6, pc.last_longitude_e6,
+            pc.version, coalesce(la.balance_fen, 0) AS purse_balance_fen
+        FROM cards c
+        LEFT JOIN purse_chains pc ON pc.card_id = c.id
+        LEFT JOIN ledger_accounts la ON la.id = 'purse:' || c.id
+        """
+
+    static func purseState(_ row: some RowReader) throws -> PurseState {
+        let card = PurseCard(
+            id: try row.id("id"), asn: try row.string("asn"), lossEffectiveAt: try row.optionalTime("loss_effective_at")
+        )
+        let chain = try row.optionalString("card_id") == nil ? nil : try Rows.chain(row)
+        return PurseState(card: card, chain: chain, signedBalanceFen: try row.int("purse_balance_fen"))
+    }
+}

@@ -159,9 +159,9 @@ public struct ChangeSet: Sendable {
         /// Parked records that are now posted or charged to risk; each must still be parked
         /// (else `conflict`).
         case releasePurchases([OfflinePurchase])
-        /// Inserts (`expectedVersion` 0) or updates a card's purchase chain; `chain.version` must be
-        /// `expectedVersion + 1`.
-        case putPurseChain(PurseChain, expectedVersion: Int64)
+        /// Inserts or updates cards' purchase chains; each `chain.version` must be one past the
+        /// stored version (1 for a chain not stored yet), else `conflict`.
+        case putPurseChains([PurseChain])
         case insertFraudSignals([FraudSignal])
         /// A new hotlist version: `publication.version` must be one past the stored one (else `conflict`).
         case publishHotlist(HotlistPublication)
@@ -191,6 +191,9 @@ public protocol PurseLoadStore: Sendable {
     func purseLoads(cardID: Card.ID) async throws(StorageError) -> [PurseLoad]
     /// Loads in a status, oldest approval first (the unresolved ones: `approved`).
     func purseLoads(status: PurseLoad.Status, limit: Int) async throws(StorageError) -> [PurseLoad]
+    /// The completed loads of these cards from the given online counter on, by card and counter
+    /// (what bridges an offline record's balance to the previous one).
+    func completedLoads(from onlineCounters: [Card.ID: Int64]) async throws(StorageError) -> [LoadStep]
 }
 
 /// Merchants, their terminals, uploaded batches of offline purchases and what became of them.
@@ -217,8 +220,9 @@ public protocol AcquiringStore: Sendable {
     /// A card's records, newest tap first.
     func purchases(cardID: Card.ID, limit: Int) async throws(StorageError) -> [OfflinePurchase]
     func purseChains(cardIDs: [Card.ID]) async throws(StorageError) -> [PurseChain]
-    /// Cards by their e-purse ASN (upper-case hex).
-    func cards(asns: [String]) async throws(StorageError) -> [Card]
+    /// What the ingest needs of the cards with these ASNs, in one read per card: the card (id, ASN,
+    /// the loss's effective time), its chain and its purse's signed ledger balance.
+    func purseStates(asns: [String]) async throws(StorageError) -> [PurseState]
     /// Newest first, before an id.
     func fraudSignals(before: FraudSignal.ID?, limit: Int) async throws(StorageError) -> [FraudSignal]
     func purseClosure(cardID: Card.ID) async throws(StorageError) -> PurseClosure?
@@ -228,18 +232,68 @@ public protocol AcquiringStore: Sendable {
     func cardsAwaitingPurseClosure(limit: Int) async throws(StorageError) -> [Card]
 }
 
+/// A completed load as the purchase chain sees it.
+public struct LoadStep: Hashable, Sendable {
+    public var cardID: Card.ID
+    public var onlineCounter: Int64
+    public var balanceBeforeFen: Int64
+    public var amountFen: Int64
+
+    public init(cardID: Card.ID, onlineCounter: Int64, balanceBeforeFen: Int64, amountFen: Int64) {
+        self.cardID = cardID
+        self.onlineCounter = onlineCounter
+        self.balanceBeforeFen = balanceBeforeFen
+        self.amountFen = amountFen
+    }
+}
+
+/// A card as the offline ingest sees it.
+public struct PurseCard: Hashable, Sendable {
+    public var id: Card.ID
+    public var asn: String
+    /// When the card's loss took effect (Art 17), if it carries one.
+    public var lossEffectiveAt: Timestamp?
+
+    public init(id: Card.ID, asn: String, lossEffectiveAt: Timestamp?) {
+        self.id = id
+        self.asn = asn
+        self.lossEffectiveAt = lossEffectiveAt
+    }
+}
+
+/// A card of an uploaded batch with its chain (nil before its first record) and its purse's signed
+/// ledger balance (debit positive; 0 for a purse never posted to).
+public struct PurseState: Hashable, Sendable {
+    public var card: PurseCard
+    public var chain: PurseChain?
+    public var signedBalanceFen: Int64
+
+    public init(card: PurseCard, chain: PurseChain?, signedBalanceFen: Int64) {
+        self.card = card
+        self.chain = chain
+        self.signedBalanceFen = signedBalanceFen
+    }
+}
+
 /// The keys an offline record is deduplicated on (CARDTECH.md §10 step 2).
 public struct PurchaseKey: Hashable, Sendable {
     public var asn: String
     public var cardCounter: Int64
     public var psamSerial: String
     public var terminalSerial: Int64
+    /// False when the card's chain has not reached this counter: counted records of a card hold
+    /// exactly the counters below its chain's next one, so only parked ones need looking up.
+    public var mayBeCountedUnderCardCounter: Bool
 
-    public init(asn: String, cardCounter: Int64, psamSerial: String, terminalSerial: Int64) {
+    public init(
+        asn: String, cardCounter: Int64, psamSerial: String, terminalSerial: Int64,
+        mayBeCountedUnderCardCounter: Bool = true
+    ) {
         self.asn = asn
         self.cardCounter = cardCounter
         self.psamSerial = psamSerial
         self.terminalSerial = terminalSerial
+        self.mayBeCountedUnderCardCounter = mayBeCountedUnderCardCounter
     }
 }
 

@@ -9,7 +9,10 @@ import Storage
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure import and lookup; prints figures next to a baseline measured in the same run.",
-        subcommands: [BenchImport.self, BenchLifecycle.self, BenchCrypto.self, BenchHotlist.self])
+        subcommands: [
+            BenchImport.self, BenchLifecycle.self, BenchCrypto.self, BenchHotlist.self, BenchIngest.self,
+            BenchClearing.self,
+        ])
 }
 
 /// Imports generated persons into a fresh database and compares with a bare GRDB insert of rows of

@@ -155,6 +155,29 @@ struct AcquiringServiceTests {
         #expect(try await zeroSum())
     }
 
+    @Test("a late record releases those behind it even when a load lies between them; one gap signal per gap")
+    func gapAcrossLoad() async throws {
+        var (card, chip) = try await fixtures.activeCardWithChip()
+        try await fixtures.load(&chip, card: card, fen: 1000)
+        var bus = try await fixtures.acquirer()
+        var tram = try await fixtures.acquirer(code: "TRAM", number: "000000000202", psam: "A1B2C3D4E5F60002")
+        let withheld = try bus.tap(&chip, fen: 100, at: "20260302100000")
+        let next = try tram.tap(&chip, fen: 100, at: "20260302101000")
+        _ = try await tram.upload([next], env: world.env)
+        try await fixtures.load(&chip, card: card, fen: 2000)
+        let afterLoad = try tram.tap(&chip, fen: 100, at: "20260302102000")
+        let waiting = try await tram.upload([afterLoad], env: world.env)
+        #expect(waiting.records.map(\.reason) == [.gap])
+        let late = try await bus.upload([withheld], env: world.env)
+        #expect(late.records.map(\.outcome) == [.posted])
+        #expect(try await acquiring.exceptions(after: nil, limit: 10, actor: staff.admin).isEmpty)
+        let chain = try #require(try await world.store.purseChains(cardIDs: [card.id]).first)
+        #expect(chain.nextCounter == 3 && chain.balanceFen == 2700)
+        #expect(try await purse(card) == 2700)
+        let signals = try await acquiring.fraudSignals(before: nil, limit: 10, actor: staff.admin)
+        #expect(signals.map(\.kind) == [.counterGap])
+    }
+
     @Test("a load between two purchases keeps the balance chain; an unexplained balance is parked")
     func balanceChain() async throws {
         var (card, chip) = try await fixtures.activeCardWithChip()

@@ -58,30 +58,7 @@ extension PostgresStore {
                     \(ByteBuffer(bytes: response)))
                 """, logger: logger)
         case .insertPurchases(let p):
-            guard !p.isEmpty else { return true }
-            try await connection.query(
-                """
-                INSERT INTO offline_purchases (id, batch_id, terminal_id, merchant_id, card_id, asn, card_counter,
-                    psam_serial, terminal_serial, amount_fen, balance_before_fen, balance_after_fen, transaction_type,
-                    tapped_at, key_version, algorithm_id, tac, mac2, record_status, outcome, reason, posted_at,
-                    posted_on, received_at)
-                SELECT id, batch_id, terminal_id, merchant_id, NULLIF(card_id, ''), asn, card_counter, psam_serial,
-                    terminal_serial, amount_fen, balance_before_fen, balance_after_fen, transaction_type, tapped_at,
-                    key_version, algorithm_id, tac, mac2, record_status, outcome, NULLIF(reason, ''),
-                    NULLIF(posted_at, -1), NULLIF(posted_on, ''), received_at
-                FROM unnest(\(p.map(\.id.rawValue)), \(p.map(\.batchID.rawValue)), \(p.map(\.terminalID.rawValue)),
-                    \(p.map(\.merchantID.rawValue)), \(p.map { $0.cardID?.rawValue ?? "" }), \(p.map(\.asn)),
-                    \(p.map(\.cardCounter)), \(p.map(\.psamSerial)), \(p.map(\.terminalSerial)), \(p.map(\.amountFen)),
-                    \(p.map(\.balanceBeforeFen)), \(p.map(\.balanceAfterFen)), \(p.map(\.transactionType)),
-                    \(p.map(\.tappedAt.secondsSinceEpoch)), \(p.map(\.keyVersion)), \(p.map(\.algorithmID)),
-                    \(p.map(\.tac)), \(p.map(\.mac2)), \(p.map(\.recordStatus)), \(p.map(\.outcome.rawValue)),
-                    \(p.map { $0.reason?.rawValue ?? "" }), \(p.map { $0.postedAt?.secondsSinceEpoch ?? -1 }),
-                    \(p.map { Rows.postedOn($0.postedAt) ?? "" }), \(p.map(\.receivedAt.secondsSinceEpoch)))
-                    AS r (id, batch_id, terminal_id, merchant_id, card_id, asn, card_counter, psam_serial,
-                    terminal_serial, amount_fen, balance_before_fen, balance_after_fen, transaction_type, tapped_at,
-                    key_version, algorithm_id, tac, mac2, record_status, outcome, reason, posted_at, posted_on,
-                    received_at)
-                """, logger: logger)
+            try await insert(p, into: "offline_purchases", connection, logger)
         case .releasePurchases(let p):
             guard !p.isEmpty else { return true }
             var count = 0
@@ -99,32 +76,33 @@ extension PostgresStore {
                 count += 1
             }
             guard count == p.count else { throw StorageError.conflict(entity: "offline purchase") }
-        case .putPurseChain(let c, let expected):
-            if expected == 0 {
-                try await expectOne(
-                    connection,
-                    """
-                    INSERT INTO purse_chains (card_id, next_counter, balance_fen, next_online_counter, last_tapped_at,
-                        last_terminal_id, last_latitude_e6, last_longitude_e6, version)
-                    VALUES (\(c.cardID.rawValue), \(c.nextCounter), \(c.balanceFen), \(c.nextOnlineCounter),
-                        \(c.lastTappedAt?.secondsSinceEpoch), \(c.lastTerminalID?.rawValue), \(c.lastLatitudeE6),
-                        \(c.lastLongitudeE6), \(c.version))
-                    ON CONFLICT (card_id) DO NOTHING
-                    RETURNING 1
-                    """, entity: "purse chain", logger)
-            } else {
-                try await expectOne(
-                    connection,
-                    """
-                    UPDATE purse_chains SET next_counter = \(c.nextCounter), balance_fen = \(c.balanceFen),
-                        next_online_counter = \(c.nextOnlineCounter),
-                        last_tapped_at = \(c.lastTappedAt?.secondsSinceEpoch),
-                        last_terminal_id = \(c.lastTerminalID?.rawValue), last_latitude_e6 = \(c.lastLatitudeE6),
-                        last_longitude_e6 = \(c.lastLongitudeE6), version = \(c.version)
-                    WHERE card_id = \(c.cardID.rawValue) AND version = \(expected)
-                    RETURNING 1
-                    """, entity: "purse chain", logger)
+        case .putPurseChains(let c):
+            guard !c.isEmpty else { return true }
+            var count = 0
+            for try await _ in try await connection.query(
+                """
+                INSERT INTO purse_chains (card_id, next_counter, balance_fen, next_online_counter, last_tapped_at,
+                    last_terminal_id, last_latitude_e6, last_longitude_e6, version)
+                SELECT card_id, next_counter, balance_fen, next_online_counter, NULLIF(last_tapped_at, -1),
+                    NULLIF(last_terminal_id, ''), NULLIF(latitude, -999999999), NULLIF(longitude, -999999999), version
+                FROM unnest(\(c.map(\.cardID.rawValue)), \(c.map(\.nextCounter)), \(c.map(\.balanceFen)),
+                    \(c.map(\.nextOnlineCounter)), \(c.map { $0.lastTappedAt?.secondsSinceEpoch ?? -1 }),
+                    \(c.map { $0.lastTerminalID?.rawValue ?? "" }), \(c.map { $0.lastLatitudeE6 ?? -999_999_999 }),
+                    \(c.map { $0.lastLongitudeE6 ?? -999_999_999 }), \(c.map(\.version)))
+                    AS r (card_id, next_counter, balance_fen, next_online_counter, last_tapped_at, last_terminal_id,
+                    latitude, longitude, version)
+                ON CONFLICT (card_id) DO UPDATE SET next_counter = excluded.next_counter,
+                    balance_fen = excluded.balance_fen, next_online_counter = excluded.next_online_counter,
+                    last_tapped_at = excluded.last_tapped_at, last_terminal_id = excluded.last_terminal_id,
+                    last_latitude_e6 = excluded.last_latitude_e6, last_longitude_e6 = excluded.last_longitude_e6,
+                    version = excluded.version
+                WHERE purse_chains.version = excluded.version - 1
+                RETURNING 1
+                """, logger: logger)
+            {
+                count += 1
             }
+            guard count == c.count else { throw StorageError.conflict(entity: "purse chain") }
         case .insertFraudSignals(let s):
             guard !s.isEmpty else { return true }
             try await connection.query(
@@ -187,6 +165,37 @@ extension PostgresStore {
         return true
     }
 
+    /// Inserts purchase rows in one statement (`unnest` of column arrays; NULLs as "" or -1).
+    static func insert(
+        _ p: [OfflinePurchase], into table: String, _ connection: PostgresConnection, _ logger: Logger
+    ) async throws {
+        guard !p.isEmpty else { return }
+        var query: PostgresQuery = """
+            INSERT INTO offline_purchases (id, batch_id, terminal_id, merchant_id, card_id, asn, card_counter,
+                psam_serial, terminal_serial, amount_fen, balance_before_fen, balance_after_fen, transaction_type,
+                tapped_at, key_version, algorithm_id, tac, mac2, record_status, outcome, reason, posted_at,
+                posted_on, received_at)
+            SELECT id, batch_id, terminal_id, merchant_id, NULLIF(card_id, ''), asn, card_counter, psam_serial,
+                terminal_serial, amount_fen, balance_before_fen, balance_after_fen, transaction_type, tapped_at,
+                key_version, algorithm_id, tac, mac2, record_status, outcome, NULLIF(reason, ''),
+                NULLIF(posted_at, -1), NULLIF(posted_on, ''), received_at
+            FROM unnest(\(p.map(\.id.rawValue)), \(p.map(\.batchID.rawValue)), \(p.map(\.terminalID.rawValue)),
+                \(p.map(\.merchantID.rawValue)), \(p.map { $0.cardID?.rawValue ?? "" }), \(p.map(\.asn)),
+                \(p.map(\.cardCounter)), \(p.map(\.psamSerial)), \(p.map(\.terminalSerial)), \(p.map(\.amountFen)),
+                \(p.map(\.balanceBeforeFen)), \(p.map(\.balanceAfterFen)), \(p.map(\.transactionType)),
+                \(p.map(\.tappedAt.secondsSinceEpoch)), \(p.map(\.keyVersion)), \(p.map(\.algorithmID)),
+                \(p.map(\.tac)), \(p.map(\.mac2)), \(p.map(\.recordStatus)), \(p.map(\.outcome.rawValue)),
+                \(p.map { $0.reason?.rawValue ?? "" }), \(p.map { $0.postedAt?.secondsSinceEpoch ?? -1 }),
+                \(p.map { Rows.postedOn($0.postedAt) ?? "" }), \(p.map(\.receivedAt.secondsSinceEpoch)))
+                AS r (id, batch_id, terminal_id, merchant_id, card_id, asn, card_counter, psam_serial,
+                terminal_serial, amount_fen, balance_before_fen, balance_after_fen, transaction_type, tapped_at,
+                key_version, algorithm_id, tac, mac2, record_status, outcome, reason, posted_at, posted_on,
+                received_at)
+            """
+        query.sql = query.sql.replacingOccurrences(of: "INSERT INTO offline_purchases ", with: "INSERT INTO \(table) ")
+        try await connection.query(query, logger: logger)
+    }
+
     // MARK: Reads
 
     public func merchants() async throws(StorageError) -> [Merchant] {
@@ -226,17 +235,28 @@ extension PostgresStore {
 
     public func purchases(matching keys: [PurchaseKey]) async throws(StorageError) -> [OfflinePurchase] {
         guard !keys.isEmpty else { return [] }
-        let asns = keys.map(\.asn), counters = keys.map(\.cardCounter)
+        let counted = keys.filter(\.mayBeCountedUnderCardCounter)
+        let asns = counted.map(\.asn), counters = counted.map(\.cardCounter)
+        let allASNs = keys.map(\.asn), allCounters = keys.map(\.cardCounter)
         let psams = keys.map(\.psamSerial), serials = keys.map(\.terminalSerial)
+        // Each branch names its outcome so that the partial indexes serve it.
         return try await reading(
             """
             SELECT p.* FROM offline_purchases p
             JOIN unnest(\(asns), \(counters)) AS k (asn, card_counter)
-                ON p.asn = k.asn AND p.card_counter = k.card_counter
+                ON p.asn = k.asn AND p.card_counter = k.card_counter AND p.outcome <> 'parked'
+            UNION
+            SELECT p.* FROM offline_purchases p
+            JOIN unnest(\(allASNs), \(allCounters)) AS k (asn, card_counter)
+                ON p.asn = k.asn AND p.card_counter = k.card_counter AND p.outcome = 'parked'
             UNION
             SELECT p.* FROM offline_purchases p
             JOIN unnest(\(psams), \(serials)) AS k (psam_serial, terminal_serial)
-                ON p.psam_serial = k.psam_serial AND p.terminal_serial = k.terminal_serial
+                ON p.psam_serial = k.psam_serial AND p.terminal_serial = k.terminal_serial AND p.outcome <> 'parked'
+            UNION
+            SELECT p.* FROM offline_purchases p
+            JOIN unnest(\(psams), \(serials)) AS k (psam_serial, terminal_serial)
+                ON p.psam_serial = k.psam_serial AND p.terminal_serial = k.terminal_serial AND p.outcome = 'parked'
             """
         ) { try Rows.purchase($0) }
     }
@@ -279,9 +299,29 @@ extension PostgresStore {
         }
     }
 
-    public func cards(asns: [String]) async throws(StorageError) -> [Card] {
+    public func completedLoads(from onlineCounters: [Card.ID: Int64]) async throws(StorageError) -> [LoadStep] {
+        guard !onlineCounters.isEmpty else { return [] }
+        let pairs = onlineCounters.sorted { $0.key < $1.key }
+        return try await reading(
+            """
+            SELECT l.card_id, l.online_counter, l.balance_before_fen, l.amount_fen
+            FROM unnest(\(pairs.map(\.key.rawValue)), \(pairs.map(\.value))) AS k (card_id, from_counter)
+            JOIN purse_loads l ON l.card_id = k.card_id AND l.online_counter >= k.from_counter
+                AND l.status <> 'reversed' AND l.status = 'completed'
+            ORDER BY l.card_id COLLATE "C", l.online_counter
+            """
+        ) {
+            LoadStep(
+                cardID: try $0.id("card_id"), onlineCounter: try $0.int("online_counter"),
+                balanceBeforeFen: try $0.int("balance_before_fen"), amountFen: try $0.int("amount_fen"))
+        }
+    }
+
+    public func purseStates(asns: [String]) async throws(StorageError) -> [PurseState] {
         guard !asns.isEmpty else { return [] }
-        return try await fetchCards("WHERE asn = ANY($1)", Self.binds([asns]))
+        return try await reading(
+            PostgresQuery(unsafeSQL: Rows.purseStateSelect + " WHERE c.asn = ANY($1)", binds: Self.binds([asns]))
+        ) { try Rows.purseState($0) }
     }
 
     public func fraudSignals(before: FraudSignal.ID?, limit: Int) async throws(StorageError) -> [FraudSignal] {

@@ -69,3 +69,34 @@ extension PostgresStore {
         return try Rows.accountTotals(pairs)
     }
 }
+
+extension PostgresStore: PurchaseInsertBaseline {
+    public func prepareBareCopy() async throws(StorageError) {
+        try await transaction { connection in
+            try await connection.query("DROP TABLE IF EXISTS offline_purchases_bare", logger: self.logger)
+            try await connection.query(
+                "CREATE TABLE offline_purchases_bare (LIKE offline_purchases INCLUDING ALL)", logger: self.logger)
+        }
+    }
+
+    public func bareInsert(_ rows: [OfflinePurchase]) async throws(StorageError) {
+        try await transaction { connection in
+            try await Self.insert(rows, into: "offline_purchases_bare", connection, self.logger)
+        }
+    }
+
+    public func bulkInsertPurchases(_ rows: [OfflinePurchase]) async throws(StorageError) {
+        try await transaction { connection in
+            try await Self.insert(rows, into: "offline_purchases", connection, self.logger)
+        }
+    }
+
+    public func scanDay(_ date: CalendarDate) async throws(StorageError) -> (count: Int64, fen: Int64) {
+        try await reading(
+            """
+            SELECT count(*) AS n, coalesce(sum(amount_fen), 0)::bigint AS fen FROM offline_purchases
+            WHERE posted_on = \(date.iso8601) AND outcome <> 'parked'
+            """
+        ) { (try $0.int("n"), try $0.int("fen")) }.first ?? (0, 0)
+    }
+}

@@ -100,31 +100,26 @@ extension SQLiteStore {
                 ])
                 guard db.changesCount == 1 else { throw StorageError.conflict(entity: "offline purchase") }
             }
-        case .putPurseChain(let c, let expected):
-            let arguments: StatementArguments = [
-                c.nextCounter, c.balanceFen, c.nextOnlineCounter, c.lastTappedAt?.secondsSinceEpoch,
-                c.lastTerminalID?.rawValue, c.lastLatitudeE6, c.lastLongitudeE6, c.version, c.cardID.rawValue,
-            ]
-            if expected == 0 {
-                try db.cachedStatement(
-                    sql: """
-                        INSERT INTO purse_chains (next_counter, balance_fen, next_online_counter, last_tapped_at,
-                            last_terminal_id, last_latitude_e6, last_longitude_e6, version, card_id)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT (card_id) DO NOTHING
-                        """
-                ).execute(arguments: arguments)
-            } else {
-                try db.cachedStatement(
-                    sql: """
-                        UPDATE purse_chains SET next_counter = ?, balance_fen = ?, next_online_counter = ?,
-                            last_tapped_at = ?, last_terminal_id = ?, last_latitude_e6 = ?, last_longitude_e6 = ?,
-                            version = ?
-                        WHERE card_id = ? AND version = ?
-                        """
-                ).execute(arguments: arguments + [expected])
+        case .putPurseChains(let chains):
+            let upsert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO purse_chains (next_counter, balance_fen, next_online_counter, last_tapped_at,
+                        last_terminal_id, last_latitude_e6, last_longitude_e6, version, card_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (card_id) DO UPDATE SET next_counter = excluded.next_counter,
+                        balance_fen = excluded.balance_fen, next_online_counter = excluded.next_online_counter,
+                        last_tapped_at = excluded.last_tapped_at, last_terminal_id = excluded.last_terminal_id,
+                        last_latitude_e6 = excluded.last_latitude_e6, last_longitude_e6 = excluded.last_longitude_e6,
+                        version = excluded.version
+                    WHERE purse_chains.version = excluded.version - 1
+                    """)
+            for c in chains {
+                try upsert.execute(arguments: [
+                    c.nextCounter, c.balanceFen, c.nextOnlineCounter, c.lastTappedAt?.secondsSinceEpoch,
+                    c.lastTerminalID?.rawValue, c.lastLatitudeE6, c.lastLongitudeE6, c.version, c.cardID.rawValue,
+                ])
+                guard db.changesCount == 1 else { throw StorageError.conflict(entity: "purse chain") }
             }
-            guard db.changesCount == 1 else { throw StorageError.conflict(entity: "purse chain") }
         case .insertFraudSignals(let signals):
             let insert = try db.cachedStatement(
                 sql: """
@@ -222,29 +217,28 @@ extension SQLiteStore {
     public func purchases(matching keys: [PurchaseKey]) async throws(StorageError) -> [OfflinePurchase] {
         guard !keys.isEmpty else { return [] }
         return try await read { db in
-            let byCard = try db.cachedStatement(
-                sql: """
+            // One statement per record; each branch names its outcome so that the partial indexes serve it.
+            let serialAndParked = """
+                SELECT * FROM offline_purchases WHERE psam_serial = ? AND terminal_serial = ? AND outcome <> 'parked'
+                UNION ALL
+                SELECT * FROM offline_purchases WHERE psam_serial = ? AND terminal_serial = ? AND outcome = 'parked'
+                UNION ALL
+                SELECT * FROM offline_purchases WHERE asn = ? AND card_counter = ? AND outcome = 'parked'
+                """
+            let short = try db.cachedStatement(sql: serialAndParked)
+            let full = try db.cachedStatement(
+                sql: serialAndParked + """
+
+                    UNION ALL
                     SELECT * FROM offline_purchases WHERE asn = ? AND card_counter = ? AND outcome <> 'parked'
-                    UNION ALL
-                    SELECT * FROM offline_purchases WHERE asn = ? AND card_counter = ? AND outcome = 'parked'
-                    """)
-            let bySerial = try db.cachedStatement(
-                sql: """
-                    SELECT * FROM offline_purchases WHERE psam_serial = ? AND terminal_serial = ? AND outcome <> 'parked'
-                    UNION ALL
-                    SELECT * FROM offline_purchases WHERE psam_serial = ? AND terminal_serial = ? AND outcome = 'parked'
                     """)
             var found: [String: OfflinePurchase] = [:]
             for key in keys {
-                for row in try Row.fetchAll(
-                    byCard, arguments: [key.asn, key.cardCounter, key.asn, key.cardCounter])
-                {
-                    let purchase = try Rows.purchase(SQLiteRow(row))
-                    found[purchase.id.rawValue] = purchase
-                }
-                for row in try Row.fetchAll(
-                    bySerial, arguments: [key.psamSerial, key.terminalSerial, key.psamSerial, key.terminalSerial])
-                {
+                var arguments: StatementArguments = [
+                    key.psamSerial, key.terminalSerial, key.psamSerial, key.terminalSerial, key.asn, key.cardCounter,
+                ]
+                if key.mayBeCountedUnderCardCounter { arguments += [key.asn, key.cardCounter] }
+                for row in try Row.fetchAll(key.mayBeCountedUnderCardCounter ? full : short, arguments: arguments) {
                     let purchase = try Rows.purchase(SQLiteRow(row))
                     found[purchase.id.rawValue] = purchase
                 }
@@ -299,12 +293,32 @@ extension SQLiteStore {
         }
     }
 
-    public func cards(asns: [String]) async throws(StorageError) -> [Card] {
+    public func completedLoads(from onlineCounters: [Card.ID: Int64]) async throws(StorageError) -> [LoadStep] {
+        guard !onlineCounters.isEmpty else { return [] }
+        return try await read { db in
+            let statement = try db.cachedStatement(
+                sql: """
+                    SELECT online_counter, balance_before_fen, amount_fen FROM purse_loads
+                    WHERE card_id = ? AND online_counter >= ? AND status <> 'reversed' AND status = 'completed'
+                    ORDER BY online_counter
+                    """)
+            var steps: [LoadStep] = []
+            for (card, from) in onlineCounters.sorted(by: { $0.key < $1.key }) {
+                for row in try Row.fetchAll(statement, arguments: [card.rawValue, from]) {
+                    steps.append(
+                        LoadStep(cardID: card, onlineCounter: row[0], balanceBeforeFen: row[1], amountFen: row[2]))
+                }
+            }
+            return steps
+        }
+    }
+
+    public func purseStates(asns: [String]) async throws(StorageError) -> [PurseState] {
         guard !asns.isEmpty else { return [] }
         return try await read { db in
-            let statement = try db.cachedStatement(sql: "SELECT \(Rows.cardColumns) FROM cards WHERE asn = ?")
+            let statement = try db.cachedStatement(sql: Rows.purseStateSelect + " WHERE c.asn = ?")
             return try asns.compactMap { asn in
-                try Row.fetchOne(statement, arguments: [asn]).map { try Rows.card(SQLiteRow($0)) }
+                try Row.fetchOne(statement, arguments: [asn]).map { try Rows.purseState(SQLiteRow($0)) }
             }
         }
     }

@@ -64,3 +64,50 @@ extension SQLiteStore {
         return try Rows.accountTotals(pairs)
     }
 }
+
+extension SQLiteStore: PurchaseInsertBaseline {
+    public func prepareBareCopy() async throws(StorageError) {
+        try await write { db in
+            try db.execute(sql: "DROP TABLE IF EXISTS offline_purchases_bare")
+            let statements = try String.fetchAll(
+                db,
+                sql: """
+                    SELECT sql FROM sqlite_master WHERE tbl_name = 'offline_purchases' AND sql IS NOT NULL
+                    ORDER BY type DESC
+                    """)
+            for statement in statements {
+                try db.execute(
+                    sql: statement.replacingOccurrences(of: "offline_purchases", with: "offline_purchases_bare"))
+            }
+        }
+    }
+
+    public func bareInsert(_ rows: [OfflinePurchase]) async throws(StorageError) {
+        try await write { db in
+            let insert = try db.cachedStatement(
+                sql: Self.insertPurchaseSQL.replacingOccurrences(
+                    of: "offline_purchases", with: "offline_purchases_bare"))
+            for row in rows { try insert.execute(arguments: Self.purchaseArguments(row)) }
+        }
+    }
+
+    public func bulkInsertPurchases(_ rows: [OfflinePurchase]) async throws(StorageError) {
+        try await write { db in
+            let insert = try db.cachedStatement(sql: Self.insertPurchaseSQL)
+            for row in rows { try insert.execute(arguments: Self.purchaseArguments(row)) }
+        }
+    }
+
+    public func scanDay(_ date: CalendarDate) async throws(StorageError) -> (count: Int64, fen: Int64) {
+        try await read { db in
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT count(*) AS n, coalesce(sum(amount_fen), 0) AS fen
+                    FROM offline_purchases INDEXED BY offline_purchases_clearing
+                    WHERE posted_on = ? AND outcome <> 'parked'
+                    """, arguments: [date.iso8601])!
+            return (row["n"], row["fen"])
+        }
+    }
+}

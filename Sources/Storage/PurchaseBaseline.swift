@@ -1,0 +1,16 @@
+public import CitizenCardDomain
+
+/// The baseline of the ingest benchmark (docs/performance.md): the same purchase rows inserted with
+/// the store's own insert statement into a copy of `offline_purchases` with the same columns and
+/// indexes, one transaction per batch, with nothing else done. Not used by the system itself.
+public protocol PurchaseInsertBaseline: Sendable {
+    /// Creates (or empties) `offline_purchases_bare`, a copy of `offline_purchases` with its indexes.
+    func prepareBareCopy() async throws(StorageError)
+    /// Inserts the rows into the copy in one transaction.
+    func bareInsert(_ rows: [OfflinePurchase]) async throws(StorageError)
+    /// Inserts rows into `offline_purchases` itself with no checks: synthetic data for the
+    /// clearing benchmark.
+    func bulkInsertPurchases(_ rows: [OfflinePurchase]) async throws(StorageError)
+    /// A plain aggregate over one day's counted records: the clearing benchmark's baseline.
+    func scanDay(_ date: CalendarDate) async throws(StorageError) -> (count: Int64, fen: Int64)
+}

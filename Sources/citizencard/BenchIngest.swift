@@ -1,0 +1,174 @@
+import ArgumentParser
+import CardCrypto
+import CitizenCardDomain
+import CitizenCardServices
+import Foundation
+import SmartCard
+import Storage
+
+/// Offline records ingested per second — TAC verification, deduplication, chains and ledger posting
+/// through `AcquiringService.upload` — against a bare insert of the same rows into a copy of the
+/// same table in the same database, in the same run (docs/performance.md).
+struct BenchIngest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Offline purchase ingest vs a bare insert of the same records (SQLite, and PostgreSQL if given).")
+
+    @Option(help: "Cards (each a software chip, loaded online first).")
+    var cards = 1_000
+
+    @Option(help: "Rounds of taps: every card taps once per round, at a random terminal.")
+    var taps = 20
+
+    @Option(help: "Terminals; after each round every terminal uploads what it took as one batch.")
+    var terminals = 4
+
+    @Option(help: "PostgreSQL database to measure too (a schema of its own).")
+    var postgres: String?
+
+    func run() async throws {
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory() + "citizencard-bench-ingest-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        say("offline purchase ingest: \(cards) cards × \(taps) rounds, \(terminals) terminals (release build expected)")
+        try await measure(name: "SQLite", database: nil, directory: directory)
+        if let postgres {
+            let url = postgres + (postgres.contains("?") ? "&" : "?") + "schema=bench_ingest_\(getpid())"
+            try await measure(name: "PostgreSQL", database: url, directory: directory)
+        }
+    }
+
+    func measure(name: String, database: String?, directory: URL) async throws {
+        var arguments = ["--data", directory.appendingPathComponent("data-\(UUID().uuidString)").path]
+        if let database { arguments += ["--database", database] }
+        let runtime = try await Runtime.open(
+            try StoreOptions.parse(arguments), logger: makeLogger(label: "bench", level: .warning))
+        var setup = runtime.env
+        setup.passwordCost = 4
+        let env = setup
+        say("  \(name): setting up \(cards) active cards with loaded chips …")
+        _ = try await DemoCity(env).create(personCount: cards * 2)
+        let clerk = Actor(try await env.store.operators().first { $0.role == .outletOperator }!)
+        var active: [Card] = []
+        for outlet in try await env.store.outlets() where active.count < cards {
+            var after: Card.ID? = nil
+            while active.count < cards {
+                let page = try await env.store.cards(state: .active, outletID: outlet.id, after: after, limit: 500)
+                guard let last = page.last else { break }
+                active += page.prefix(cards - active.count)
+                after = last.id
+            }
+        }
+        var chips: [SoftwareCard] = []
+        for card in active { chips.append(try await loadedChip(card, env: env, clerk: clerk)) }
+
+        let service = AcquiringService(env)
+        let merchant = try await service.registerMerchant(
+            .init(code: "BENCH", name: "Bench bus", commissionBasisPoints: 60), actor: .commandLine("bench"))
+        var devices: [(actor: Actor, terminal: PurchaseTerminal)] = []
+        for index in 0..<terminals {
+            let number = String(format: "0000BE%06d", index), psam = String(format: "BE%014d", index)
+            let registration = try await service.registerTerminal(
+                merchant: merchant.id,
+                .init(number: number, psamSerial: psam, location: "bench \(index)", latitude: nil, longitude: nil),
+                actor: .commandLine("bench"))
+            devices.append(
+                (
+                    try await AuthService(env).authenticate(token: registration.key),
+                    PurchaseTerminal(
+                        psam: PSAM(
+                            terminalID: try TerminalID(hex: number), serialNumber: try Hex.decode(psam),
+                            masterPurchaseKey: try env.issuerKeys.masterKey(.purchase, version: 1)))
+                ))
+        }
+
+        // Every round: each card taps once at a random terminal; then each terminal uploads.
+        var generator = SystemRandomNumberGenerator()
+        var batches: [(terminal: Int, records: [PurchaseRecord])] = []
+        for round in 0..<taps {
+            var taken = [[PurchaseRecord]](repeating: [], count: terminals)
+            let time = try TransactionDateTime(digits: String(format: "20260302%02d%02d00", 6 + round / 60, round % 60))
+            for index in chips.indices {
+                let terminal = Int.random(in: 0..<terminals, using: &generator)
+                taken[terminal].append(
+                    try devices[terminal].terminal.purchase(
+                        amountFen: UInt32.random(in: 100...300, using: &generator), dateTime: time, on: &chips[index]))
+            }
+            for (terminal, records) in taken.enumerated() where !records.isEmpty {
+                batches.append((terminal, records))
+            }
+        }
+        let total = batches.reduce(0) { $0 + $1.records.count }
+        say("  \(name): uploading \(total) records in \(batches.count) batches …")
+        var posted = 0
+        let start = ContinuousClock.now
+        for (number, batch) in batches.enumerated() {
+            let answer = try await service.upload(
+                .init(batchNumber: Int64(number + 1), records: batch.records), actor: devices[batch.terminal].actor)
+            posted += Int(answer.batch.postedCount)
+        }
+        let ingestSeconds = seconds(since: start)
+
+        // The baseline: the same rows, the same insert statement and batches, nothing else.
+        guard let baseline = runtime.store as? any PurchaseInsertBaseline else {
+            throw CommandFailure(description: "this store has no baseline")
+        }
+        try await baseline.prepareBareCopy()
+        let rows = batches.map { batch in batch.records.map { Self.row($0, terminal: devices[batch.terminal]) } }
+        let bareStart = ContinuousClock.now
+        for batch in rows { try await baseline.bareInsert(batch) }
+        let bareSeconds = seconds(since: bareStart)
+        let sum = try await env.store.ledgerAllBalances().values.reduce(0, +)
+        try await runtime.store.close()
+        let ingestRate = Double(total) / ingestSeconds, bareRate = Double(total) / bareSeconds
+        say(
+            """
+              \(name): ingest   \(String(format: "%7.2f", ingestSeconds)) s  \(Int(ingestRate)) records/s  (posted \(posted) of \(total); ledger sum \(sum))
+              \(name): bare     \(String(format: "%7.2f", bareSeconds)) s  \(Int(bareRate)) records/s
+              \(name): ratio ingest/bare: \(String(format: "%.2f", ingestRate / bareRate))  (goal >= 0.4)
+            """)
+    }
+
+    func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    /// A card's chip, personalised with the issuer keys and loaded with 500.00 yuan online.
+    func loadedChip(_ card: Card, env: ServiceEnvironment, clerk: Actor) async throws -> SoftwareCard {
+        let holder = CardHolder(
+            name: "bench", socialSecurityNumber: "330902199001010012", cardSerialNumber: card.number,
+            bankCardNumber: "",
+            issueDate: "20260101", expiryDate: "20360101", photoReference: "")
+        var chip = try SoftwareCard.personalise(asn: try Hex.decode(card.asn), holder: holder, keyring: env.issuerKeys)
+        _ = chip.process([0x00, 0xA4, 0x04, 0x00, 0x09] + SoftwareCard.purseAID + [0x00])
+        let fen: Int64 = 50_000, time = "20260302050000"
+        let amount = (0..<4).map { UInt8(truncatingIfNeeded: fen >> (24 - 8 * $0)) }
+        let answer = chip.process([0x80, 0x50, 0x00, 0x02, 0x0B, 0x01] + amount + [0x33, 0x09, 0, 0, 0, 1, 0x10])
+        let purse = PurseService(env)
+        let approval = try await purse.approveLoad(
+            card.id,
+            .init(
+                amountFen: fen, funding: .cash, terminalId: "330900000001", transactionTime: time,
+                initializeResponse: Hex.encode(answer.dropLast(2))), actor: clerk)
+        let credit = chip.process(
+            [0x80, 0x52, 0x00, 0x00, 0x0B] + (try Hex.decode(time)) + (try Hex.decode(approval.mac2)) + [0x04])
+        _ = try await purse.completeLoad(approval.load.id, tac: Hex.encode(credit.prefix(4)), actor: clerk)
+        return chip
+    }
+
+    /// The row the host stores for a record (as the ingest stores a posted one).
+    static func row(_ record: PurchaseRecord, terminal: (actor: Actor, terminal: PurchaseTerminal)) -> OfflinePurchase {
+        let now = Timestamp(secondsSinceEpoch: 1_772_400_000)
+        return OfflinePurchase(
+            id: OfflinePurchase.ID(rawValue: UUID().uuidString.lowercased()), batchID: .init(rawValue: "bare"),
+            terminalID: terminal.actor.terminalID!, merchantID: .init(rawValue: "bare"), cardID: nil,
+            asn: record.asn.uppercased(), cardCounter: Int64(record.cardCounter),
+            psamSerial: record.psamSerialNumber.uppercased(), terminalSerial: Int64(record.terminalSerial),
+            amountFen: record.amountFen, balanceBeforeFen: record.balanceBeforeFen,
+            balanceAfterFen: record.balanceAfterFen, transactionType: Int64(record.transactionType),
+            tappedAt: OfflineBatchAssessment.tapTime(record.dateTime), keyVersion: Int64(record.keyVersion),
+            algorithmID: Int64(record.algorithmID), tac: record.tac, mac2: record.mac2,
+            recordStatus: record.status.rawValue, outcome: .posted, reason: nil, postedAt: now, receivedAt: now)
+    }
+}
