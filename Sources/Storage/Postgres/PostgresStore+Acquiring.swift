@@ -240,25 +240,28 @@ extension PostgresStore {
         let allASNs = keys.map(\.asn), allCounters = keys.map(\.cardCounter)
         let psams = keys.map(\.psamSerial), serials = keys.map(\.terminalSerial)
         // Each branch names its outcome so that the partial indexes serve it.
-        return try await reading(
+        let found = try await reading(
             """
             SELECT p.* FROM offline_purchases p
             JOIN unnest(\(asns), \(counters)) AS k (asn, card_counter)
                 ON p.asn = k.asn AND p.card_counter = k.card_counter AND p.outcome <> 'parked'
-            UNION
+            UNION ALL
             SELECT p.* FROM offline_purchases p
             JOIN unnest(\(allASNs), \(allCounters)) AS k (asn, card_counter)
                 ON p.asn = k.asn AND p.card_counter = k.card_counter AND p.outcome = 'parked'
-            UNION
+            UNION ALL
             SELECT p.* FROM offline_purchases p
             JOIN unnest(\(psams), \(serials)) AS k (psam_serial, terminal_serial)
                 ON p.psam_serial = k.psam_serial AND p.terminal_serial = k.terminal_serial AND p.outcome <> 'parked'
-            UNION
+            UNION ALL
             SELECT p.* FROM offline_purchases p
             JOIN unnest(\(psams), \(serials)) AS k (psam_serial, terminal_serial)
                 ON p.psam_serial = k.psam_serial AND p.terminal_serial = k.terminal_serial AND p.outcome = 'parked'
             """
         ) { try Rows.purchase($0) }
+        // A record found under two keys comes once.
+        var seen = Set<String>()
+        return found.filter { seen.insert($0.id.rawValue).inserted }
     }
 
     public func releasablePurchases(cardIDs: [Card.ID]) async throws(StorageError) -> [OfflinePurchase] {

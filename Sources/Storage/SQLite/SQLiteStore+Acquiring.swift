@@ -217,52 +217,69 @@ extension SQLiteStore {
     public func purchases(matching keys: [PurchaseKey]) async throws(StorageError) -> [OfflinePurchase] {
         guard !keys.isEmpty else { return [] }
         return try await read { db in
-            // One statement per record; each branch names its outcome so that the partial indexes serve it.
-            let serialAndParked = """
-                SELECT * FROM offline_purchases WHERE psam_serial = ? AND terminal_serial = ? AND outcome <> 'parked'
-                UNION ALL
-                SELECT * FROM offline_purchases WHERE psam_serial = ? AND terminal_serial = ? AND outcome = 'parked'
-                UNION ALL
-                SELECT * FROM offline_purchases WHERE asn = ? AND card_counter = ? AND outcome = 'parked'
-                """
-            let short = try db.cachedStatement(sql: serialAndParked)
-            let full = try db.cachedStatement(
-                sql: serialAndParked + """
-
-                    UNION ALL
-                    SELECT * FROM offline_purchases WHERE asn = ? AND card_counter = ? AND outcome <> 'parked'
-                    """)
+            // A few statements per batch, each naming its outcome so that a partial index serves it:
+            // counted records by PSAM and TSN; parked ones of the PSAM and of the cards (few), then
+            // counted ones under a card counter only where the card's chain allows one.
             var found: [String: OfflinePurchase] = [:]
-            for key in keys {
-                var arguments: StatementArguments = [
-                    key.psamSerial, key.terminalSerial, key.psamSerial, key.terminalSerial, key.asn, key.cardCounter,
-                ]
-                if key.mayBeCountedUnderCardCounter { arguments += [key.asn, key.cardCounter] }
-                for row in try Row.fetchAll(key.mayBeCountedUnderCardCounter ? full : short, arguments: arguments) {
+            func collect(
+                _ statement: Statement, _ arguments: StatementArguments, where keep: (OfflinePurchase) -> Bool
+            )
+                throws
+            {
+                for row in try Row.fetchAll(statement, arguments: arguments) {
                     let purchase = try Rows.purchase(SQLiteRow(row))
-                    found[purchase.id.rawValue] = purchase
+                    if keep(purchase) { found[purchase.id.rawValue] = purchase }
                 }
+            }
+            let countedSerials = try db.cachedStatement(
+                sql: """
+                    SELECT * FROM offline_purchases
+                    WHERE psam_serial = ? AND terminal_serial IN (SELECT value FROM json_each(?)) AND outcome <> 'parked'
+                    """)
+            let parkedOfPSAM = try db.cachedStatement(
+                sql: "SELECT * FROM offline_purchases WHERE psam_serial = ? AND outcome = 'parked'")
+            for (psam, group) in Dictionary(grouping: keys, by: \.psamSerial) {
+                let serials = Set(group.map(\.terminalSerial))
+                try collect(countedSerials, [psam, Self.jsonArray(serials.sorted().map(String.init))]) { _ in true }
+                try collect(parkedOfPSAM, [psam]) { serials.contains($0.terminalSerial) }
+            }
+            let cardKeys = Set(keys.map { "\($0.asn)|\($0.cardCounter)" })
+            try collect(
+                db.cachedStatement(
+                    sql: """
+                        SELECT * FROM offline_purchases
+                        WHERE asn IN (SELECT value FROM json_each(?)) AND outcome = 'parked'
+                        """), [Self.jsonArray(Set(keys.map(\.asn)).sorted(), quoted: true)]
+            ) { cardKeys.contains("\($0.asn)|\($0.cardCounter)") }
+            let countedCard = try db.cachedStatement(
+                sql: "SELECT * FROM offline_purchases WHERE asn = ? AND card_counter = ? AND outcome <> 'parked'")
+            for key in keys where key.mayBeCountedUnderCardCounter {
+                try collect(countedCard, [key.asn, key.cardCounter]) { _ in true }
             }
             return found.values.sorted { $0.id.rawValue < $1.id.rawValue }
         }
     }
 
+    /// A JSON array for `json_each(?)`: numbers as they are, or strings (the callers' values are
+    /// hex digits, digits and UUIDs, which need no escaping; anything else is escaped anyway).
+    static func jsonArray(_ values: [String], quoted: Bool = false) -> String {
+        guard quoted else { return "[" + values.joined(separator: ",") + "]" }
+        let escaped = values.map { value in
+            "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                + "\""
+        }
+        return "[" + escaped.joined(separator: ",") + "]"
+    }
+
     public func releasablePurchases(cardIDs: [Card.ID]) async throws(StorageError) -> [OfflinePurchase] {
         guard !cardIDs.isEmpty else { return [] }
-        return try await read { db in
-            let statement = try db.cachedStatement(
-                sql: """
-                    SELECT * FROM offline_purchases WHERE card_id = ? AND outcome = 'parked'
-                        AND reason IN ('gap', 'balance_mismatch')
-                    """)
-            var result: [OfflinePurchase] = []
-            for id in cardIDs {
-                for row in try Row.fetchAll(statement, arguments: [id.rawValue]) {
-                    result.append(try Rows.purchase(SQLiteRow(row)))
-                }
-            }
-            return result
-        }
+        return try await rows(
+            """
+            SELECT * FROM offline_purchases
+            WHERE card_id IN (SELECT value FROM json_each(?)) AND outcome = 'parked'
+                AND reason IN ('gap', 'balance_mismatch')
+            """, [Self.jsonArray(cardIDs.map(\.rawValue), quoted: true)]
+        ) { try Rows.purchase($0) }
     }
 
     public func parkedPurchases(
@@ -315,12 +332,10 @@ extension SQLiteStore {
 
     public func purseStates(asns: [String]) async throws(StorageError) -> [PurseState] {
         guard !asns.isEmpty else { return [] }
-        return try await read { db in
-            let statement = try db.cachedStatement(sql: Rows.purseStateSelect + " WHERE c.asn = ?")
-            return try asns.compactMap { asn in
-                try Row.fetchOne(statement, arguments: [asn]).map { try Rows.purseState(SQLiteRow($0)) }
-            }
-        }
+        return try await rows(
+            Rows.purseStateSelect + " WHERE c.asn IN (SELECT value FROM json_each(?))",
+            [Self.jsonArray(asns, quoted: true)]
+        ) { try Rows.purseState($0) }
     }
 
     public func fraudSignals(before: FraudSignal.ID?, limit: Int) async throws(StorageError) -> [FraudSignal] {
