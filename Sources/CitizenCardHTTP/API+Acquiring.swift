@@ -41,6 +41,13 @@ extension API {
                 Page(items: try await acquiring.terminals(merchant: merchant, actor: actor), next: nil))
         }
 
+        routes.add(.patch, "\(Self.prefix)/terminals/{terminalId}", .permission(.acquiring)) {
+            request, context, actor in
+            let (body, _) = try await JSONBody.decode(AcquiringService.TerminalChange.self, request, context: context)
+            return try JSONResponse.make(
+                try await acquiring.changeTerminal(try context.id("terminalId"), body, actor: actor))
+        }
+
         let terminal = "\(Self.prefix)/terminal"
         routes.add(.post, "\(terminal)/sign-in", .permission(.terminalOperations)) { request, context, actor in
             let (body, _) = try await JSONBody.decode(AcquiringService.SignIn.self, request, context: context)
@@ -65,10 +72,13 @@ extension API {
         }
 
         routes.add(.get, "\(Self.prefix)/hotlist", .permission(.acquiring)) { _, _, actor in
+            // The version's time first: the list read after it is of that version or a newer one.
+            let (version, publishedAt) = try await env.store.hotlistVersion()
             let list = try await hotlist.full(actor: actor)
-            let (_, publishedAt) = try await env.store.hotlistVersion()
             return try JSONResponse.make(
-                HotlistStatus(version: Int64(list.version), publishedAt: publishedAt, count: list.count))
+                HotlistStatus(
+                    version: Int64(list.version), publishedAt: Int64(list.version) == version ? publishedAt : nil,
+                    count: list.count))
         }
         routes.add(.post, "\(Self.prefix)/hotlist/publications", .permission(.acquiring)) { _, _, actor in
             try JSONResponse.make(try await hotlist.publish(actor: actor))

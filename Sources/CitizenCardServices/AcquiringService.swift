@@ -141,6 +141,35 @@ public struct AcquiringService: Sendable {
         return TerminalRegistration(terminal: terminal, key: key)
     }
 
+    public struct TerminalChange: Codable, Sendable {
+        /// False revokes the terminal's key at once (a stolen or retired terminal); true restores it.
+        public var active: Bool
+
+        public init(active: Bool) { self.active = active }
+    }
+
+    /// Revokes or restores a terminal: a revoked terminal's key is refused on every call.
+    public func changeTerminal(
+        _ id: Terminal.ID, _ change: TerminalChange, actor: Actor
+    ) async throws(CitizenCardError) -> Terminal {
+        try actor.require(.acquiring)
+        guard let terminal = try await env.fetch(try await env.store.terminal(id: id)) else {
+            throw CitizenCardError.notFound("terminal")
+        }
+        guard terminal.active != change.active else { return terminal }
+        var next = terminal
+        next.active = change.active
+        next.version = terminal.version + 1
+        var changes = ChangeSet()
+        changes.add(.updateTerminal(next, expectedVersion: terminal.version))
+        changes.record(
+            AuditDraft(
+                at: env.clock.now(), actor: actor.name, action: change.active ? "terminal.restore" : "terminal.revoke",
+                subject: "terminal:\(id)", purpose: "acquiring", detail: #"{"number":"\#(terminal.number)"}"#))
+        try await env.commit(changes)
+        return next
+    }
+
     public func terminals(merchant: Merchant.ID?, actor: Actor) async throws(CitizenCardError) -> [Terminal] {
         try actor.require(.acquiring)
         return try await env.fetch(try await env.store.terminals(merchantID: merchant))

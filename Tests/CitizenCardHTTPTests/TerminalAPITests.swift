@@ -110,7 +110,21 @@ struct TerminalAPITests {
             let ahead = try await client.send(.get, "/api/v1/terminal/hotlist?since=5", token: key)
             #expect(ahead.status == 422)
             let status = try await client.send(.get, "/api/v1/hotlist", token: admin)
-            #expect(status.json["count"] as? Int == 1)
+            #expect(status.json["count"] as? Int == 1 && status.json["publishedAt"] != nil)
+
+            // A revoked terminal's key is refused at once; restored, it works again.
+            let terminalID = try #require((registered.json["terminal"] as? [String: Any])?["id"] as? String)
+            let revoke = try await client.send(
+                .patch, "/api/v1/terminals/\(terminalID)", token: admin, json: #"{"active":false}"#)
+            #expect(revoke.status == 200 && revoke.json["active"] as? Bool == false, "\(revoke.text)")
+            let revokedKey = try await client.send(
+                .post, "/api/v1/terminal/sign-in", token: key, json: #"{"hotlistVersion":1}"#)
+            #expect(revokedKey.status == 401)
+            _ = try await client.send(
+                .patch, "/api/v1/terminals/\(terminalID)", token: admin, json: #"{"active":true}"#)
+            let back = try await client.send(
+                .post, "/api/v1/terminal/sign-in", token: key, json: #"{"hotlistVersion":1}"#)
+            #expect(back.status == 200 && back.json["hotlistCurrent"] as? Bool == true)
 
             // The day is cleared the next day; its settlement file is served as CSV.
             let early = try await client.send(
