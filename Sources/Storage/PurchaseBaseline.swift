@@ -6,6 +6,8 @@ public import CitizenCardDomain
 public protocol PurchaseInsertBaseline: Sendable {
     /// Creates (or empties) `offline_purchases_bare`, a copy of `offline_purchases` with its indexes.
     func prepareBareCopy() async throws(StorageError)
+    /// Every stored purchase row, in the order received (the baseline inserts exactly these).
+    func storedPurchasesForBaseline() async throws(StorageError) -> [OfflinePurchase]
     /// Inserts the rows into the copy in one transaction.
     func bareInsert(_ rows: [OfflinePurchase]) async throws(StorageError)
     /// Inserts rows into `offline_purchases` itself with no checks: synthetic data for the

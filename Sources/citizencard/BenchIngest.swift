@@ -114,7 +114,13 @@ struct BenchIngest: AsyncParsableCommand {
             throw CommandFailure(description: "this store has no baseline")
         }
         try await baseline.prepareBareCopy()
-        let rows = batches.map { batch in batch.records.map { Self.row($0, terminal: devices[batch.terminal]) } }
+        // Exactly the rows the ingest stored, in its batches.
+        let stored = try await baseline.storedPurchasesForBaseline()
+        var rows: [[OfflinePurchase]] = []
+        for row in stored {
+            if rows.last?.last?.batchID != row.batchID { rows.append([]) }
+            rows[rows.count - 1].append(row)
+        }
         let bareStart = ContinuousClock.now
         for batch in rows { try await baseline.bareInsert(batch) }
         let bareSeconds = seconds(since: bareStart)
@@ -155,20 +161,5 @@ struct BenchIngest: AsyncParsableCommand {
             [0x80, 0x52, 0x00, 0x00, 0x0B] + (try Hex.decode(time)) + (try Hex.decode(approval.mac2)) + [0x04])
         _ = try await purse.completeLoad(approval.load.id, tac: Hex.encode(credit.prefix(4)), actor: clerk)
         return chip
-    }
-
-    /// The row the host stores for a record (as the ingest stores a posted one).
-    static func row(_ record: PurchaseRecord, terminal: (actor: Actor, terminal: PurchaseTerminal)) -> OfflinePurchase {
-        let now = Timestamp(secondsSinceEpoch: 1_772_400_000)
-        return OfflinePurchase(
-            id: OfflinePurchase.ID(rawValue: UUID().uuidString.lowercased()), batchID: .init(rawValue: "bare"),
-            terminalID: terminal.actor.terminalID!, merchantID: .init(rawValue: "bare"), cardID: nil,
-            asn: record.asn.uppercased(), cardCounter: Int64(record.cardCounter),
-            psamSerial: record.psamSerialNumber.uppercased(), terminalSerial: Int64(record.terminalSerial),
-            amountFen: record.amountFen, balanceBeforeFen: record.balanceBeforeFen,
-            balanceAfterFen: record.balanceAfterFen, transactionType: Int64(record.transactionType),
-            tappedAt: OfflineBatchAssessment.tapTime(record.dateTime), keyVersion: Int64(record.keyVersion),
-            algorithmID: Int64(record.algorithmID), tac: record.tac, mac2: record.mac2,
-            recordStatus: record.status.rawValue, outcome: .posted, reason: nil, postedAt: now, receivedAt: now)
     }
 }

@@ -79,6 +79,12 @@ extension PostgresStore: PurchaseInsertBaseline {
         }
     }
 
+    public func storedPurchasesForBaseline() async throws(StorageError) -> [OfflinePurchase] {
+        try await reading(
+            "SELECT * FROM offline_purchases ORDER BY received_at, batch_id COLLATE \"C\", id COLLATE \"C\""
+        ) { try Rows.purchase($0) }
+    }
+
     public func bareInsert(_ rows: [OfflinePurchase]) async throws(StorageError) {
         try await transaction { connection in
             try await Self.insert(rows, into: "offline_purchases_bare", connection, self.logger)

@@ -82,6 +82,10 @@ extension SQLiteStore: PurchaseInsertBaseline {
         }
     }
 
+    public func storedPurchasesForBaseline() async throws(StorageError) -> [OfflinePurchase] {
+        try await rows("SELECT * FROM offline_purchases ORDER BY received_at, batch_id, id") { try Rows.purchase($0) }
+    }
+
     public func bareInsert(_ rows: [OfflinePurchase]) async throws(StorageError) {
         try await write { db in
             let insert = try db.cachedStatement(
