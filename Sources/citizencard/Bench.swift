@@ -103,8 +103,9 @@ enum FieldsBench {
     }
 }
 
-/// A fast deterministic generator for benchmark data (not for anything secret).
-struct SplitMix64 {
+/// A fast deterministic generator (SplitMix64) for benchmark and simulation data: the same seed
+/// gives the same choices. Not for anything secret.
+struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
 
     init(seed: UInt64) { state = seed }
@@ -223,4 +224,10 @@ enum BenchData {
         }
         return 0
     }
+}
+
+/// Seconds since `start`, for the benchmarks' timings.
+func seconds(since start: ContinuousClock.Instant) -> Double {
+    let elapsed = ContinuousClock.now - start
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 }

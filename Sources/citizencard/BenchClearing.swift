@@ -153,8 +153,4 @@ struct BenchClearing: AsyncParsableCommand {
             """)
     }
 
-    func seconds(since start: ContinuousClock.Instant) -> Double {
-        let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    }
 }

@@ -82,8 +82,4 @@ struct BenchCrypto: AsyncParsableCommand {
         guard credit.suffix(2) == [0x90, 0x00] else { throw CommandFailure(description: "CREDIT FOR LOAD refused") }
     }
 
-    func seconds(since start: ContinuousClock.Instant) -> Double {
-        let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    }
 }

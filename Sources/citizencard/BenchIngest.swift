@@ -135,11 +135,6 @@ struct BenchIngest: AsyncParsableCommand {
             """)
     }
 
-    func seconds(since start: ContinuousClock.Instant) -> Double {
-        let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    }
-
     /// A card's chip, personalised with the issuer keys and loaded with 500.00 yuan online.
     func loadedChip(_ card: Card, env: ServiceEnvironment, clerk: Actor) async throws -> SoftwareCard {
         let holder = CardHolder(
