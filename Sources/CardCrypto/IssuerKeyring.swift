@@ -213,16 +213,8 @@ extension IssuerKeyring {
                 File.Key(type: id.type, version: id.version, key: Hex.encode(key.bytes), checkValue: checkValue))
         }
         let file = File(format: 1, issuerFactors: issuerFactors.map { Hex.encode($0) }, keys: fileKeys)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data: Data
         do {
-            data = try encoder.encode(file)
-        } catch {
-            throw .keyFile("cannot encode the keyring")
-        }
-        do {
-            try OwnerOnlyFile.write(data, to: url)
+            try OwnerOnlyFile.writeJSON(file, to: url)
         } catch {
             throw .keyFile("cannot write \(url.path)")
         }

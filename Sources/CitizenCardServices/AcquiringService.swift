@@ -386,15 +386,7 @@ public struct AcquiringService: Sendable {
         changes.add(.insertPurchaseBatch(batch, response: try APIJSON.encoder.encode(answer)))
         changes.add(.insertPurchases(assessment.inserted))
         if !assessment.released.isEmpty { changes.add(.releasePurchases(assessment.released)) }
-        if !assessment.chains.isEmpty {
-            changes.add(
-                .putPurseChains(
-                    assessment.chains.map { chain, expected in
-                        var next = chain
-                        next.version = expected + 1
-                        return next
-                    }))
-        }
+        if !assessment.chains.isEmpty { changes.add(.putPurseChains(assessment.chains)) }
         if let transfer = assessment.transfer { changes.add(.postTransfer(transfer, policy: .standard)) }
         if !assessment.signals.isEmpty { changes.add(.insertFraudSignals(assessment.signals)) }
         changes.record(

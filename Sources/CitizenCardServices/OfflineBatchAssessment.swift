@@ -105,14 +105,23 @@ public struct OfflineBatchAssessment: Sendable {
     /// New rows (any outcome) and parked rows of earlier batches that are now posted or risk.
     public var inserted: [OfflinePurchase]
     public var released: [OfflinePurchase]
-    /// Chains that moved, with the version they were read at (0: insert).
-    public var chains: [(chain: PurseChain, expectedVersion: Int64)]
+    /// Chains that moved, each at its next version (one past the version read; 1 for a new chain).
+    public var chains: [PurseChain]
     /// The purses debited, the risk account charged and the merchants credited; nil if nothing posted.
     public var transfer: Transfer?
     public var signals: [FraudSignal]
     /// Cards with a record at the chain's next counter whose balance the given loads did not
     /// bridge: deciding again with more of the card's loads may chain it.
     public var unbridgedASNs: Set<String>
+
+    /// Great-circle distance in km between two (latitude, longitude) points in degrees (haversine,
+    /// mean Earth radius): the travel-speed check, and the simulator's choice of terminals.
+    public static func distanceKm(_ a: (Double, Double), _ b: (Double, Double)) -> Double {
+        let radians = Double.pi / 180
+        let dLat = (b.0 - a.0) * radians, dLon = (b.1 - a.1) * radians
+        let h = sin(dLat / 2) * sin(dLat / 2) + cos(a.0 * radians) * cos(b.0 * radians) * sin(dLon / 2) * sin(dLon / 2)
+        return 2 * 6371.0 * asin(min(1, sqrt(h)))
+    }
 
     static func key(asn: String, counter: Int64) -> String { "\(asn)|\(counter)" }
     static func key(psam: String, serial: Int64) -> String { "\(psam)|\(serial)" }
@@ -250,7 +259,11 @@ public struct OfflineBatchAssessment: Sendable {
         self.results = outcomes
         inserted = state.inserted
         released = state.released
-        chains = state.movedChains.map { asn in (state.chains[asn]!, input.cards[asn]!.chain.version) }
+        chains = state.movedChains.map { asn in
+            var chain = state.chains[asn]!
+            chain.version = input.cards[asn]!.chain.version + 1
+            return chain
+        }
         signals = state.signals
         unbridgedASNs = state.unbridged
         let accepted = outcomes.filter { $0.outcome == .posted || $0.outcome == .risk }
@@ -406,7 +419,9 @@ public struct OfflineBatchAssessment: Sendable {
                 let fromLatitude = chain.lastLatitudeE6, let fromLongitude = chain.lastLongitudeE6,
                 let toLatitude = input.terminal.latitudeE6, let toLongitude = input.terminal.longitudeE6
             else { return }
-            let kilometres = Self.distanceKm(fromLatitude, fromLongitude, toLatitude, toLongitude)
+            func degrees(_ e6: Int64) -> Double { Double(e6) / 1e6 }
+            let kilometres = OfflineBatchAssessment.distanceKm(
+                (degrees(fromLatitude), degrees(fromLongitude)), (degrees(toLatitude), degrees(toLongitude)))
             guard kilometres > 1 else { return }
             let seconds = record.tappedAt.secondsSinceEpoch - lastAt.secondsSinceEpoch
             let speed = seconds > 0 ? kilometres / (Double(seconds) / 3600) : .infinity
@@ -419,17 +434,5 @@ public struct OfflineBatchAssessment: Sendable {
         }
 
         /// Great-circle distance (haversine, mean Earth radius).
-        static func distanceKm(
-            _ latitudeA: Int64, _ longitudeA: Int64, _ latitudeB: Int64, _ longitudeB: Int64
-        )
-            -> Double
-        {
-            func radians(_ e6: Int64) -> Double { Double(e6) / 1e6 * .pi / 180 }
-            let dLat = radians(latitudeB - latitudeA), dLon = radians(longitudeB - longitudeA)
-            let h =
-                sin(dLat / 2) * sin(dLat / 2) + cos(radians(latitudeA)) * cos(radians(latitudeB))
-                * sin(dLon / 2) * sin(dLon / 2)
-            return 2 * 6371.0 * asin(min(1, sqrt(h)))
-        }
     }
 }

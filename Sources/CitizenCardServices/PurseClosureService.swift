@@ -34,11 +34,12 @@ public struct PurseClosureService: Sendable {
     public func closeDue(limit: Int = 500) async throws(CitizenCardError) -> Int {
         let now = env.clock.now()
         var closed = 0
-        for card in try await env.fetch(try await env.store.cardsAwaitingPurseClosure(limit: limit)) {
-            let events = try await env.fetch(try await env.store.cardEvents(cardID: card.id))
-            guard let left = events.last(where: { $0.to == card.state })?.at,
-                now.secondsSinceEpoch >= left.secondsSinceEpoch + waitingSeconds
-            else { continue }
+        // Only cards whose waiting period is over: the query never returns the same waiting card
+        // again and again, so no due card is starved behind those still waiting.
+        let leftBefore = now.adding(seconds: -waitingSeconds)
+        for card in try await env.fetch(
+            try await env.store.cardsAwaitingPurseClosure(leftBefore: leftBefore, limit: limit))
+        {
             let successor =
                 card.state == .replaced
                 ? try await env.fetch(try await env.store.cards(personID: card.personID)).first {

@@ -99,16 +99,8 @@ public struct KeyRing: Sendable {
             format: 1, current: currentID,
             keys: keys.map { File.Key(id: $0.id, createdAt: $0.createdAt, key: $0.symmetricKey.base64) },
             indexKey: indexKey.base64)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data: Data
         do {
-            data = try encoder.encode(file)
-        } catch {
-            throw .keyFile("cannot encode the key file")
-        }
-        do {
-            try OwnerOnlyFile.write(data, to: url)
+            try OwnerOnlyFile.writeJSON(file, to: url)
         } catch {
             throw .keyFile("cannot write \(url.path)")
         }

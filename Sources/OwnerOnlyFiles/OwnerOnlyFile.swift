@@ -49,6 +49,19 @@ public enum OwnerOnlyFile {
         }
     }
 
+    /// Writes `value` as pretty-printed JSON with sorted keys (stable, diffable key files), as `write`.
+    public static func writeJSON(_ value: some Encodable, to url: URL) throws(Failure) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data: Data
+        do {
+            data = try encoder.encode(value)
+        } catch {
+            throw .unwritable(path: url.path)
+        }
+        try write(data, to: url)
+    }
+
     /// The file's bytes; refused when group or others may read it.
     public static func read(_ url: URL) throws(Failure) -> Data {
         var info = stat()

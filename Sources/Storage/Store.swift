@@ -228,8 +228,9 @@ public protocol AcquiringStore: Sendable {
     func purseClosure(cardID: Card.ID) async throws(StorageError) -> PurseClosure?
     /// The closure of the card this card succeeded, if any.
     func purseClosure(successorID: Card.ID) async throws(StorageError) -> PurseClosure?
-    /// Cards that left service (replaced, cancelled) and whose purse is not closed yet.
-    func cardsAwaitingPurseClosure(limit: Int) async throws(StorageError) -> [Card]
+    /// Cards that left service (replaced, cancelled) at or before `leftBefore` — the time of their
+    /// last event — and whose purse is not closed yet.
+    func cardsAwaitingPurseClosure(leftBefore: Timestamp, limit: Int) async throws(StorageError) -> [Card]
 }
 
 /// A completed load as the purchase chain sees it.

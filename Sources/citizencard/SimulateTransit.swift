@@ -202,14 +202,6 @@ func localDigits(_ time: Timestamp, offsetSeconds: Int64) -> String {
         Int(second % 3600 / 60), Int(second % 60))
 }
 
-/// Great-circle distance in km (the host's formula).
-func distanceKm(_ a: (Double, Double), _ b: (Double, Double)) -> Double {
-    let radians = Double.pi / 180
-    let dLat = (b.0 - a.0) * radians, dLon = (b.1 - a.1) * radians
-    let h = sin(dLat / 2) * sin(dLat / 2) + cos(a.0 * radians) * cos(b.0 * radians) * sin(dLon / 2) * sin(dLon / 2)
-    return 2 * 6371.0 * asin(min(1, sqrt(h)))
-}
-
 // MARK: - The center's and the terminals' side: in this process or over HTTP
 
 /// What the center and the terminals do with the host, in this process or over HTTP.
@@ -830,7 +822,9 @@ struct TransitSimulation {
             return random.int(0...(terminalCount - 1))
         }
         let kilometres = Double(max(0, now - last)) / 3600 * 60
-        let candidates = (0..<terminalCount).filter { distanceKm(place, terminals[$0].place) <= kilometres }
+        let candidates = (0..<terminalCount).filter {
+            OfflineBatchAssessment.distanceKm(place, terminals[$0].place) <= kilometres
+        }
         guard !candidates.isEmpty else { return nil }
         return candidates[random.int(0...(candidates.count - 1))]
     }

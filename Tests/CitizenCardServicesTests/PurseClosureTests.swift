@@ -109,6 +109,27 @@ struct PurseClosureTests {
         #expect(try await world.store.ledgerAllBalances().values.reduce(0, +) == 0)
     }
 
+    @Test("cards still waiting never hold back a card whose waiting period is over")
+    func noStarvation() async throws {
+        let (first, waiting) = try await fixtures.activeCard()
+        let (second, due) = try await fixtures.activeCard()
+        func cancel(_ card: CardView, _ resident: Fixtures.Resident) async throws {
+            _ = try await fixtures.cards.cancel(
+                card.id,
+                .init(
+                    reason: .holderRequest, applicant: .holder, documentReference: "ID card",
+                    identity: fixtures.identity(resident)), actor: staff.clerk)
+        }
+        try await cancel(due, second)
+        world.clock.advance(days: 7)
+        try await cancel(waiting, first)
+        // The waiting card sorts first; with room for one, the due one is still closed.
+        #expect(waiting.id.rawValue < due.id.rawValue)
+        #expect(try await closures.closeDue(limit: 1) == 1)
+        #expect(try await closures.closure(of: due.id, actor: staff.clerk).kind == .refund)
+        #expect(await code { try await closures.closure(of: waiting.id, actor: staff.clerk) } == .notFound)
+    }
+
     @Test("cancellation: after the waiting period the balance is refunded, paid out once at the counter")
     func refund() async throws {
         let (resident, card) = try await fixtures.activeCard()

@@ -348,12 +348,16 @@ extension PostgresStore {
         }.first
     }
 
-    public func cardsAwaitingPurseClosure(limit: Int) async throws(StorageError) -> [Card] {
+    public func cardsAwaitingPurseClosure(leftBefore: Timestamp, limit: Int) async throws(StorageError) -> [Card] {
         try await fetchCards(
             """
             WHERE state = ANY($1) AND NOT EXISTS (SELECT 1 FROM purse_closures c WHERE c.card_id = cards.id)
-            ORDER BY id COLLATE "C" LIMIT $2
-            """, Self.binds([Rows.closedPurseStates.map(\.rawValue), Self.cap(max(limit, 1))]))
+                AND (SELECT e.at FROM card_events e WHERE e.card_id = cards.id AND e.sequence = cards.version) <= $2
+            ORDER BY id COLLATE "C" LIMIT $3
+            """,
+            Self.binds([
+                Rows.closedPurseStates.map(\.rawValue), leftBefore.secondsSinceEpoch, Self.cap(max(limit, 1)),
+            ]))
     }
 
     // MARK: Hotlist

@@ -357,14 +357,15 @@ extension SQLiteStore {
         }.first
     }
 
-    public func cardsAwaitingPurseClosure(limit: Int) async throws(StorageError) -> [Card] {
+    public func cardsAwaitingPurseClosure(leftBefore: Timestamp, limit: Int) async throws(StorageError) -> [Card] {
         let states = Rows.closedPurseStates.map(\.rawValue)
         return try await rows(
             """
             SELECT \(Rows.cardColumns) FROM cards
             WHERE state IN (?, ?) AND NOT EXISTS (SELECT 1 FROM purse_closures c WHERE c.card_id = cards.id)
+                AND (SELECT e.at FROM card_events e WHERE e.card_id = cards.id AND e.sequence = cards.version) <= ?
             ORDER BY id LIMIT ?
-            """, [states[0], states[1], min(max(limit, 1), 1000)]
+            """, [states[0], states[1], leftBefore.secondsSinceEpoch, min(max(limit, 1), 1000)]
         ) { try Rows.card($0) }
     }
 
