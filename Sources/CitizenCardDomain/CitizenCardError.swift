@@ -38,6 +38,7 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
         // Who is asking.
         case unauthenticated
         case invalidCredentials = "invalid_credentials"
+        case tooManyAttempts = "too_many_attempts"
         case forbidden
         case wrongOutlet = "wrong_outlet"
         // What is asked about.
@@ -78,6 +79,7 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
             case .unsupportedMediaType: "The content type is not accepted here"
             case .unauthenticated: "Log in first"
             case .invalidCredentials: "Wrong user name or password"
+            case .tooManyAttempts: "Too many failed attempts; wait before trying again"
             case .forbidden: "Your role may not do this"
             case .wrongOutlet: "This belongs to another service outlet"
             case .notFound: "Not found"
@@ -116,6 +118,7 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
             case .unsupportedMediaType: "不接受此内容类型"
             case .unauthenticated: "请先登录"
             case .invalidCredentials: "用户名或密码错误"
+            case .tooManyAttempts: "失败次数过多，请稍后再试"
             case .forbidden: "您的角色无权执行此操作"
             case .wrongOutlet: "该业务属于其他服务网点"
             case .notFound: "未找到"

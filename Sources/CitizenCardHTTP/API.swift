@@ -9,6 +9,7 @@ import HTTPTypes
 /// The HTTP JSON API. Each handler decodes, calls one use case and encodes; nothing else.
 struct API {
     let env: ServiceEnvironment
+    let throttle: LoginThrottle
     var registry: RegistryService { RegistryService(env) }
     var cards: CardService { CardService(env) }
     var purse: PurseService { PurseService(env) }
@@ -59,7 +60,17 @@ struct API {
     func registerAuth(_ routes: EndpointRegistry) {
         routes.add(.post, "\(Self.prefix)/auth/login", .everyone) { request, context, _ in
             let (body, _) = try await JSONBody.decode(LoginRequest.self, request, context: context)
-            return try JSONResponse.make(try await auth.login(username: body.username, password: body.password))
+            let keys = LoginThrottle.keys(username: body.username, address: Web.address(request, context))
+            try await throttle.check(keys)
+            let result: AuthService.LoginResult
+            do throws(CitizenCardError) {
+                result = try await auth.login(username: body.username, password: body.password)
+            } catch {
+                if error.code == .invalidCredentials { await throttle.failed(keys) }
+                throw error
+            }
+            await throttle.succeeded(keys[0])
+            return try JSONResponse.make(result)
         }
         routes.add(.post, "\(Self.prefix)/auth/logout", .authenticated) { _, context, actor in
             try await auth.logout(token: context.token ?? "", actor: actor)

@@ -1,4 +1,5 @@
 public import Hummingbird
+public import NIOCore
 public import CitizenCardServices
 
 /// The request context: Hummingbird's core storage plus the authenticated actor.
@@ -9,8 +10,12 @@ public struct AppContext: RequestContext {
     /// The bearer token as presented (for log-out).
     public var token: String?
 
+    /// The client's address (the log-in throttle counts failures per address too).
+    public let remoteAddress: SocketAddress?
+
     public init(source: Source) {
         self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
     }
 
     /// JSON bodies are at most 1 MiB; photo uploads are read separately with their own limit.

@@ -12,8 +12,10 @@ public enum CitizenCardApp {
     /// The router with every route and middleware, and the list of endpoints as registered.
     /// - Parameter metrics: the registry `/metrics` shows (Prometheus text format); the metrics
     ///   system must be bootstrapped with a factory writing into it.
+    /// - Parameter secureCookies: the pages' cookies get `Secure` (serve them over TLS, e.g.
+    ///   behind a TLS-terminating proxy).
     public static func router(
-        env: ServiceEnvironment, metrics: PrometheusCollectorRegistry? = nil
+        env: ServiceEnvironment, metrics: PrometheusCollectorRegistry? = nil, secureCookies: Bool = false
     ) -> (
         Router<AppContext>, [Endpoint]
     ) {
@@ -36,15 +38,23 @@ public enum CitizenCardApp {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics?.emitToBuffer() ?? [])))
         }
-        API(env: env).register(registry)
+        let throttle = LoginThrottle(clock: env.clock)
+        API(env: env, throttle: throttle).register(registry)
+        Web(env: env, pages: PageRenderer(), throttle: throttle, secureCookies: secureCookies).register(router)
         return (router, registry.endpoints)
+    }
+
+    /// Routes of the web pages (not the JSON API, not in openapi.yaml).
+    public static func isPage(_ path: String) -> Bool {
+        path == "/" || ["/console", "/portal", "/static/", "/lang/"].contains { path.hasPrefix($0) }
     }
 
     public static func application(
         env: ServiceEnvironment, host: String, port: Int, logger: Logger, sweepIntervalSeconds: Int = 60,
-        metrics: PrometheusCollectorRegistry? = nil, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        metrics: PrometheusCollectorRegistry? = nil, secureCookies: Bool = false,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let (router, _) = router(env: env, metrics: metrics)
+        let (router, _) = router(env: env, metrics: metrics, secureCookies: secureCookies)
         return Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "CitizenCard"),

@@ -48,6 +48,7 @@ public struct Problem: Codable, Sendable {
         case .bodyTooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
         case .unauthenticated, .invalidCredentials: .unauthorized
+        case .tooManyAttempts: .tooManyRequests
         case .forbidden, .wrongOutlet: .forbidden
         case .notFound: .notFound
         case .invalidField, .invalidResidentID, .invalidPhoto, .notEligible, .personDeceased, .photoRequired,

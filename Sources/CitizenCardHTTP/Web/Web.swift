@@ -1,0 +1,178 @@
+import CitizenCardDomain
+import CitizenCardServices
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The web pages: the outlet console (`/console`) for staff and the portal (`/portal`) for card
+/// holders, server-rendered from Mustache templates (docs/web.md). Pages call the same use cases
+/// as the JSON API; the use cases check permissions again.
+struct Web: Sendable {
+    let env: ServiceEnvironment
+    let pages: PageRenderer
+    let throttle: LoginThrottle
+    /// Cookies get `Secure` (set when the server is reached over TLS, e.g. behind a proxy).
+    let secureCookies: Bool
+
+    var registry: RegistryService { RegistryService(env) }
+    var cards: CardService { CardService(env) }
+    var production: ProductionService { ProductionService(env) }
+    var administration: AdministrationService { AdministrationService(env) }
+    var auth: AuthService { AuthService(env) }
+
+    /// Form bodies: a portrait (2 MiB) or an employer's CSV, with room for the encoding.
+    static let formBodyMax = 4 * 1024 * 1024
+
+    enum Access {
+        /// Log-in pages, static files.
+        case anyone
+        /// A member of staff with this permission (nil: any member of staff).
+        case staff(Permission?)
+        /// A card holder logged in to the portal.
+        case citizen
+    }
+
+    typealias Handler = @Sendable (Request, AppContext, inout WebRequest) async throws -> Response
+
+    func register(_ router: Router<AppContext>) {
+        router.get("/") { _, _ in Self.redirect("/console/login") }
+        router.get("/static/{file}") { _, context in try Self.staticFile(context.parameters.get("file") ?? "") }
+        router.get("/lang/{language}") { request, context in
+            let language = Language(rawValue: context.parameters.get("language") ?? "") ?? .zh
+            var response = Self.redirect(Self.localPath(request.uri.queryParameters.get("back")) ?? "/console")
+            response.setCookie(
+                Cookie(
+                    name: WebCookies.language, value: language.rawValue, maxAge: 365 * 86_400, path: "/",
+                    secure: secureCookies, httpOnly: true, sameSite: .lax))
+            return response
+        }
+        registerConsole(router)
+    }
+
+    /// Registers a page: resolves the visitor, checks the CSRF token of a POST and the access
+    /// rule, and turns errors into pages in the visitor's language.
+    func page(
+        _ router: Router<AppContext>, _ method: HTTPRequest.Method, _ path: String, _ access: Access,
+        _ handler: @escaping Handler
+    ) {
+        router.on(RouterPath(path), method: method) { request, context in
+            var web = try await visitor(request)
+            do {
+                if method == .post {
+                    let body = try await request.body.collect(upTo: Self.formBodyMax)
+                    guard
+                        let form = WebForm.parse(
+                            contentType: request.headers[.contentType], body: Data(buffer: body))
+                    else { throw CitizenCardError(.unsupportedMediaType, "submit the page's form") }
+                    guard let token = form["_csrf"], WebSecurity.same(token, web.csrf) else {
+                        throw CitizenCardError(
+                            .forbidden, "the form has expired or did not come from this site; reload the page",
+                            zh: "表单已过期或并非来自本站，请刷新页面后重试")
+                    }
+                    web.form = form
+                }
+                switch access {
+                case .anyone: break
+                case .staff(let permission):
+                    guard let actor = web.actor else {
+                        return Self.redirect("/console/login?next=\(Self.localPath(request.uri.path) ?? "/console")")
+                    }
+                    if let permission { try actor.require(permission) }
+                case .citizen:
+                    guard web.citizen != nil else { return Self.redirect("/portal/login") }
+                }
+                return try await handler(request, context, &web)
+            } catch let error as CitizenCardError {
+                return errorPage(error, web: web)
+            } catch is NIOTooManyBytesError {
+                return errorPage(CitizenCardError(.bodyTooLarge), web: web)
+            } catch {
+                context.logger.error("page failed", metadata: ["error.type": "\(type(of: error))"])
+                return errorPage(CitizenCardError(.internal), web: web)
+            }
+        }
+    }
+
+    /// Language, the logged-in member of staff or holder, and the CSRF token of this visitor.
+    func visitor(_ request: Request) async throws -> WebRequest {
+        var web = WebRequest(
+            language: Language.of(request), csrf: "", path: request.uri.path)
+        if let token = request.cookies[WebCookies.staff]?.value, (1...256).contains(token.count) {
+            if let actor = try? await auth.authenticate(token: token), actor.role?.isStaff == true {
+                web.actor = actor
+                web.staffToken = token
+            } else {
+                web.cookies.append(expired(WebCookies.staff))
+            }
+        }
+        let seed: String
+        if let token = web.staffToken {
+            seed = token
+        } else if let existing = request.cookies[WebCookies.form]?.value, existing.count >= 16 {
+            seed = existing
+        } else {
+            seed = WebSecurity.randomValue()
+            web.cookies.append(sessionCookie(WebCookies.form, seed))
+        }
+        web.csrf = WebSecurity.csrfToken(seed: seed)
+        return web
+    }
+
+    func sessionCookie(_ name: String, _ value: String, maxAge: Int? = nil) -> Cookie {
+        Cookie(
+            name: name, value: value, maxAge: maxAge, path: "/", secure: secureCookies, httpOnly: true,
+            sameSite: .strict)
+    }
+
+    func expired(_ name: String) -> Cookie {
+        Cookie(name: name, value: "", maxAge: 0, path: "/", secure: secureCookies, httpOnly: true, sameSite: .strict)
+    }
+
+    func errorPage(_ error: CitizenCardError, web: WebRequest) -> Response {
+        let zh = web.language == .zh
+        let title = zh ? error.code.titleZh : error.code.title
+        var detail = zh ? (error.detailZh ?? error.detail) : error.detail
+        if detail == title { detail = nil }
+        return pages.response(
+            "error", title: title,
+            [
+                "code": error.code.rawValue, "detail": detail ?? "",
+                "field": error.field.map { WebStrings.fieldName($0, web.language) } ?? "",
+                "loggedOut": error.code == .unauthenticated,
+            ], web: web, status: Problem.status(of: error.code))
+    }
+
+    static func redirect(_ location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
+    }
+
+    /// A redirect after a POST, carrying the visitor's cookies.
+    func redirect(_ location: String, web: WebRequest) -> Response {
+        var response = Self.redirect(location)
+        for cookie in web.cookies { response.setCookie(cookie) }
+        return response
+    }
+
+    /// Only a path of this site: no scheme, no host, no `//`.
+    static func localPath(_ path: String?) -> String? {
+        guard let path, path.hasPrefix("/"), !path.hasPrefix("//"), !path.contains("\\"), path.count <= 200,
+            path.allSatisfy({ $0.isASCII && !$0.isWhitespace })
+        else { return nil }
+        return path
+    }
+
+    static func staticFile(_ name: String) throws -> Response {
+        let types = ["css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8", "svg": "image/svg+xml"]
+        guard name.range(of: "^[a-z0-9-]+\\.(css|js|svg)$", options: .regularExpression) != nil,
+            let url = PageRenderer.resource("static/\(name)"),
+            let data = try? Data(contentsOf: url), let type = types[String(name.split(separator: ".").last!)]
+        else { throw HTTPError(.notFound) }
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: type, .cacheControl: "public, max-age=3600", .init("X-Content-Type-Options")!: "nosniff",
+            ],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
