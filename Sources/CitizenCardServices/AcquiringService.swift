@@ -250,47 +250,71 @@ public struct AcquiringService: Sendable {
     /// recognised as a duplicate, in one transaction. The same batch number with the same records
     /// answers the stored answer and changes nothing.
     public func upload(_ upload: BatchUpload, actor: Actor) async throws(CitizenCardError) -> BatchAnswer {
+        // Hashed while the terminal is read.
+        async let hashing = Self.contentHash(upload.records)
         let terminal = try await requireTerminal(actor)
         guard upload.batchNumber >= 1 else { throw CitizenCardError.invalid("batchNumber", "1 or more") }
         guard (1...Self.batchRecordCountMax).contains(upload.records.count) else {
             throw CitizenCardError.invalid("records", "1 to \(Self.batchRecordCountMax) records")
         }
-        let contentHash = Self.contentHash(upload.records)
+        let contentHash = await hashing
+        // A batch number already taken is found by the unique (terminal, number) of the batch
+        // insert, in the commit's own transaction; the stored batch is read only when the first
+        // attempt does not commit, and then before anything else is answered, as if read first.
         var attempt = 0
         while true {
             attempt += 1
-            if let stored = try await env.fetch(
-                try await env.store.purchaseBatch(terminalID: terminal.id, number: upload.batchNumber))
-            {
-                guard stored.batch.contentHash == contentHash else {
-                    throw CitizenCardError(
-                        .batchRefused, field: "batchNumber",
-                        "batch \(upload.batchNumber) was already uploaded with other records",
-                        zh: "批次号 \(upload.batchNumber) 已用于其他记录")
-                }
-                guard let answer = try? APIJSON.decoder.decode(BatchAnswer.self, from: stored.response) else {
-                    throw CitizenCardError(.internal, "stored batch answer unreadable")
-                }
+            if attempt > 1, let answer = try await storedAnswer(upload, terminal: terminal, contentHash: contentHash) {
                 return answer
             }
             let problems = OfflineBatchAssessment.problems(in: upload.records, terminal: terminal)
             guard problems.isEmpty else {
+                if attempt == 1,
+                    let answer = try await storedAnswer(upload, terminal: terminal, contentHash: contentHash)
+                {
+                    return answer
+                }
                 let shown = problems.prefix(20).joined(separator: "; ")
                 let more = problems.count > 20 ? "; and \(problems.count - 20) more" : ""
                 throw CitizenCardError(
                     .batchRefused, field: "records", "\(problems.count) bad record(s): \(shown)\(more)",
                     zh: "\(problems.count) 条记录有误：\(shown)\(more)")
             }
+            let failure: CitizenCardError
             do {
                 return try await decideAndCommit(upload, terminal: terminal, contentHash: contentHash)
-            } catch let error as CitizenCardError where error.code == .conflict && attempt < Self.conflictRetryCount {
-                continue
             } catch let error as CitizenCardError {
-                throw error
+                failure = error
             } catch {
-                throw CitizenCardError(.internal, "\(type(of: error))")
+                failure = CitizenCardError(.internal, "\(type(of: error))")
             }
+            if failure.code == .conflict && attempt < Self.conflictRetryCount { continue }
+            if attempt == 1, let answer = try await storedAnswer(upload, terminal: terminal, contentHash: contentHash) {
+                return answer
+            }
+            throw failure
         }
+    }
+
+    /// The stored answer to this terminal's batch of this number, if it was uploaded before;
+    /// refused when it was uploaded with other records.
+    func storedAnswer(
+        _ upload: BatchUpload, terminal: Terminal, contentHash: String
+    ) async throws(CitizenCardError) -> BatchAnswer? {
+        guard
+            let stored = try await env.fetch(
+                try await env.store.purchaseBatch(terminalID: terminal.id, number: upload.batchNumber))
+        else { return nil }
+        guard stored.batch.contentHash == contentHash else {
+            throw CitizenCardError(
+                .batchRefused, field: "batchNumber",
+                "batch \(upload.batchNumber) was already uploaded with other records",
+                zh: "批次号 \(upload.batchNumber) 已用于其他记录")
+        }
+        guard let answer = try? BatchAnswer(stored: stored.response) else {
+            throw CitizenCardError(.internal, "stored batch answer unreadable")
+        }
+        return answer
     }
 
     /// SHA-256 of every field of every record, in order, as sent.
@@ -310,29 +334,33 @@ public struct AcquiringService: Sendable {
     func decideAndCommit(
         _ upload: BatchUpload, terminal: Terminal, contentHash: String
     ) async throws -> BatchAnswer {
-        guard let merchant = try await env.fetch(try await env.store.merchant(id: terminal.merchantID)) else {
+        let now = env.clock.now()
+        let records = upload.records
+        let asnOf = records.map { $0.asn.uppercased() }
+        // Every record's TAC, recomputed while the store is read (a pure function of the record).
+        let keyring = env.issuerKeys
+        async let checking = Self.verifyTACs(records, keyring: keyring)
+        // The merchant and the cards' states, stored records and parked records, read concurrently.
+        async let merchantRead = env.fetch(try await env.store.merchant(id: terminal.merchantID))
+        let keys = zip(records, asnOf).map { record, asn in
+            PurchaseKey(
+                asn: asn, cardCounter: Int64(record.cardCounter), psamSerial: terminal.psamSerial,
+                terminalSerial: Int64(record.terminalSerial))
+        }
+        let intake = try await env.fetch(
+            try await env.store.purchaseIntake(asns: Array(Set(asnOf)).sorted(), keys: keys))
+        guard let merchant = try await merchantRead else {
             throw CitizenCardError(.internal, "the terminal's merchant is missing")
         }
-        let now = env.clock.now()
-        let asns = Array(Set(upload.records.map { $0.asn.uppercased() })).sorted()
-        let states = try await env.fetch(try await env.store.purseStates(asns: asns))
-        let cards = states.map(\.card)
         var facts: [String: OfflineBatchAssessment.CardFacts] = [:]
-        for state in states {
+        for state in intake.states {
             facts[state.card.asn] = .init(
                 card: state.card, chain: state.chain ?? PurseChain(cardID: state.card.id), loads: [],
                 purseBalanceFen: AccountID.purse(state.card.id).normalBalance(signed: state.signedBalanceFen))
         }
-        let keys = upload.records.map { record in
-            let asn = record.asn.uppercased()
-            return PurchaseKey(
-                asn: asn, cardCounter: Int64(record.cardCounter), psamSerial: terminal.psamSerial,
-                terminalSerial: Int64(record.terminalSerial),
-                mayBeCountedUnderCardCounter: Int64(record.cardCounter) < (facts[asn]?.chain.nextCounter ?? 0))
-        }
         var byCardCounter: [String: OfflineBatchAssessment.StoredKey] = [:]
         var byPSAMSerial: [String: OfflineBatchAssessment.StoredKey] = [:]
-        for stored in try await env.fetch(try await env.store.purchases(matching: keys)) {
+        for stored in intake.stored {
             let key = OfflineBatchAssessment.StoredKey(id: stored.id, fingerprint: stored.fingerprint)
             // A counted record wins over a parked one under the same key.
             let cardKey = OfflineBatchAssessment.key(asn: stored.asn, counter: stored.cardCounter)
@@ -340,20 +368,18 @@ public struct AcquiringService: Sendable {
             let serialKey = OfflineBatchAssessment.key(psam: stored.psamSerial, serial: stored.terminalSerial)
             if byPSAMSerial[serialKey] == nil || stored.outcome != .parked { byPSAMSerial[serialKey] = key }
         }
-        let parked = try await env.fetch(try await env.store.releasablePurchases(cardIDs: cards.map(\.id)))
         let batchID: PurchaseBatch.ID = env.ids.make()
         var input = OfflineBatchAssessment.Input(
-            batchID: batchID, terminal: terminal, merchant: merchant, records: upload.records, cards: facts,
-            byCardCounter: byCardCounter, byPSAMSerial: byPSAMSerial, parked: parked, now: now)
+            batchID: batchID, terminal: terminal, merchant: merchant, records: records, cards: facts,
+            byCardCounter: byCardCounter, byPSAMSerial: byPSAMSerial, parked: intake.releasable, now: now)
         // A record at the chain's next counter whose balance is not the chain's needs the card's loads.
         var needLoads = Set(
-            upload.records.filter { record in
-                guard let chain = facts[record.asn.uppercased()]?.chain else { return false }
+            zip(records, asnOf).filter { record, asn in
+                guard let chain = facts[asn]?.chain else { return false }
                 return Int64(record.cardCounter) == chain.nextCounter && record.balanceBeforeFen != chain.balanceFen
-            }.map { $0.asn.uppercased() })
+            }.map(\.1))
         try await attachLoads(needLoads, to: &input)
-        var verified: [Int: Bool] = [:]
-        let keyring = env.issuerKeys
+        var verified = await checking
         func verify(_ record: PurchaseRecord) -> Bool {
             let key = Int(record.terminalSerial)
             if let known = verified[key] { return known }
@@ -383,7 +409,7 @@ public struct AcquiringService: Sendable {
         batch.contentHash = contentHash
         let answer = BatchAnswer(batch: batch, records: assessment.results)
         var changes = ChangeSet()
-        changes.add(.insertPurchaseBatch(batch, response: try APIJSON.encoder.encode(answer)))
+        changes.add(.insertPurchaseBatch(batch, response: try answer.stored()))
         changes.add(.insertPurchases(assessment.inserted))
         if !assessment.released.isEmpty { changes.add(.releasePurchases(assessment.released)) }
         if !assessment.chains.isEmpty { changes.add(.putPurseChains(assessment.chains)) }
@@ -399,7 +425,7 @@ public struct AcquiringService: Sendable {
         do throws(StorageError) {
             try await env.store.commit(changes)
         } catch .duplicate(.purchaseBatch) {
-            // The same batch committed concurrently: answer what it stored.
+            // The same batch number committed before or concurrently: the next attempt answers what it stored.
             throw CitizenCardError(.conflict, "the batch was being uploaded concurrently")
         } catch .duplicate(.purchaseRecord) {
             throw CitizenCardError(.conflict, "a record was posted concurrently")
@@ -422,6 +448,15 @@ public struct AcquiringService: Sendable {
             guard let asn = asnOf[step.cardID] else { continue }
             input.cards[asn]!.loads.append(step)
         }
+    }
+
+    /// `verifyTAC` of each record, by terminal serial (unique in a well-formed batch).
+    static func verifyTACs(_ records: [PurchaseRecord], keyring: IssuerKeyring) -> [Int: Bool] {
+        var verified: [Int: Bool] = [:]
+        for record in records where verified[Int(record.terminalSerial)] == nil {
+            verified[Int(record.terminalSerial)] = verifyTAC(record, keyring: keyring)
+        }
+        return verified
     }
 
     static func verifyTAC(_ record: PurchaseRecord, keyring: IssuerKeyring) -> Bool {

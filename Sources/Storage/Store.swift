@@ -223,6 +223,11 @@ public protocol AcquiringStore: Sendable {
     /// What the ingest needs of the cards with these ASNs, in one read per card: the card (id, ASN,
     /// the loss's effective time), its chain and its purse's signed ledger balance.
     func purseStates(asns: [String]) async throws(StorageError) -> [PurseState]
+    /// The reads of an upload's decision together: `purseStates(asns:)`, `purchases(matching:)`
+    /// under `keys` narrowed by those states (`PurchaseIntake.narrowed`), and
+    /// `releasablePurchases(cardIDs:)` of their cards. A backend may read them in one go or
+    /// concurrently (the default reads one after the other).
+    func purchaseIntake(asns: [String], keys: [PurchaseKey]) async throws(StorageError) -> PurchaseIntake
     /// Newest first, before an id.
     func fraudSignals(before: FraudSignal.ID?, limit: Int) async throws(StorageError) -> [FraudSignal]
     func purseClosure(cardID: Card.ID) async throws(StorageError) -> PurseClosure?
@@ -273,6 +278,66 @@ public struct PurseState: Hashable, Sendable {
         self.card = card
         self.chain = chain
         self.signedBalanceFen = signedBalanceFen
+    }
+}
+
+/// What deciding an uploaded batch reads (`AcquiringStore.purchaseIntake`).
+public struct PurchaseIntake: Sendable {
+    public var states: [PurseState]
+    /// Stored records under the batch's keys, each once.
+    public var stored: [OfflinePurchase]
+    /// Parked `gap` and `balance_mismatch` records of the cards.
+    public var releasable: [OfflinePurchase]
+
+    public init(states: [PurseState], stored: [OfflinePurchase], releasable: [OfflinePurchase]) {
+        self.states = states
+        self.stored = stored
+        self.releasable = releasable
+    }
+}
+
+extension PurchaseIntake {
+    /// `keys` with `mayBeCountedUnderCardCounter` kept only where the card's chain (in `states`)
+    /// has passed the counter: counted records of a card hold exactly the counters below its
+    /// chain's next one.
+    public static func narrowed(_ keys: [PurchaseKey], by states: [PurseState]) -> [PurchaseKey] {
+        var nextCounter: [String: Int64] = [:]
+        for state in states { nextCounter[state.card.asn] = state.chain?.nextCounter ?? 0 }
+        return keys.map { key in
+            var key = key
+            key.mayBeCountedUnderCardCounter =
+                key.mayBeCountedUnderCardCounter && key.cardCounter < (nextCounter[key.asn] ?? 0)
+            return key
+        }
+    }
+}
+
+extension PurchaseKey {
+    /// The keys' terminal serials as runs per PSAM, each from its lowest serial to its highest,
+    /// with gaps of at most `gapMax` inside: a batch's serials are nearly consecutive, so a range
+    /// scan or two of the (PSAM, TSN) index replaces a probe per key. The rows found in a run are
+    /// filtered to the keys again.
+    static func serialRuns(_ keys: [PurchaseKey], gapMax: Int64 = 32) -> [(psam: String, low: Int64, high: Int64)] {
+        var runs: [(psam: String, low: Int64, high: Int64)] = []
+        for (psam, group) in Dictionary(grouping: keys, by: \.psamSerial).sorted(by: { $0.key < $1.key }) {
+            for serial in Set(group.map(\.terminalSerial)).sorted() {
+                if let last = runs.last, last.psam == psam, serial - last.high <= gapMax {
+                    runs[runs.count - 1].high = serial
+                } else {
+                    runs.append((psam, serial, serial))
+                }
+            }
+        }
+        return runs
+    }
+}
+
+extension AcquiringStore {
+    public func purchaseIntake(asns: [String], keys: [PurchaseKey]) async throws(StorageError) -> PurchaseIntake {
+        let states = try await purseStates(asns: asns)
+        let stored = try await purchases(matching: PurchaseIntake.narrowed(keys, by: states))
+        let releasable = try await releasablePurchases(cardIDs: states.map(\.card.id))
+        return PurchaseIntake(states: states, stored: stored, releasable: releasable)
     }
 }
 

@@ -1,6 +1,6 @@
 import CardCrypto
 import CitizenCardDomain
-import CitizenCardServices
+@testable import CitizenCardServices
 import CitizenCardTesting
 import Foundation
 import Hotlist
@@ -302,5 +302,51 @@ struct AcquiringServiceTests {
         #expect(whole.changeCount == 0)
         #expect(try await hotlist.delta(since: 2, actor: bus.actor) == nil)
         await _ = expectError(.forbidden) { try await hotlist.full(actor: staff.clerk) }
+    }
+
+    @Test("the stored answer reads back equal: compact, and as JSON when an id is no lowercase UUID")
+    func storedAnswer() throws {
+        let batch = PurchaseBatch(
+            id: .init(rawValue: "01a22728-5989-726a-a6af-02b21eda68a0"),
+            terminalID: .init(rawValue: "01a22728-5989-726a-a6af-02b21eda68a1"),
+            merchantID: .init(rawValue: "01a22728-5989-726a-a6af-02b21eda68a2"), number: 7,
+            contentHash: "ab", recordCount: 4, postedCount: 1, riskCount: 1, parkedCount: 1, duplicateCount: 1,
+            acceptedFen: 300, receivedAt: Timestamp(secondsSinceEpoch: 1_772_400_000))
+        let records: [OfflineBatchAssessment.RecordResult] = [
+            .init(index: 0, outcome: .posted, reason: nil, purchaseId: "01a22727-bace-721c-a1c9-9dbe3536ffc4"),
+            .init(index: 1, outcome: .risk, reason: nil, purchaseId: "00000000-0000-7000-8000-000000000013"),
+            .init(
+                index: 2, outcome: .parked, reason: .balanceMismatch, purchaseId: "ffffffff-ffff-7fff-bfff-ffffffffffff"
+            ),
+            .init(index: 3, outcome: .duplicate, reason: nil, purchaseId: "01a22727-bc1c-7aac-aacc-be5ae8e00000"),
+        ]
+        let answer = AcquiringService.BatchAnswer(batch: batch, records: records)
+        let compact = try answer.stored()
+        #expect(compact.first == AcquiringService.BatchAnswer.compactMarker)
+        // A batch of 250: about a quarter of the JSON.
+        var large = answer
+        large.records = (0..<250).map {
+            .init(
+                index: $0, outcome: .posted, reason: nil,
+                purchaseId: "01a22727-bace-721c-a1c9-\(String(format: "%012d", $0))")
+        }
+        #expect(try large.stored().count * 3 < (try APIJSON.encoder.encode(large)).count)
+        #expect(try AcquiringService.BatchAnswer(stored: try large.stored()) == large)
+        #expect(try AcquiringService.BatchAnswer(stored: compact) == answer)
+        for reason in OfflinePurchase.ParkReason.allCases {
+            var parked = answer
+            parked.records[2].reason = reason
+            #expect(try AcquiringService.BatchAnswer(stored: try parked.stored()) == parked)
+        }
+        // Ids of another shape, and answers stored as JSON before, read back as they were.
+        for id in ["01A22727-BACE-721C-A1C9-9DBE3536FFC4", "not-a-uuid", "", "01a22727-bace-721c-a1c9-9dbe3536ffc4x"] {
+            var other = answer
+            other.records[1].purchaseId = id
+            let stored = try other.stored()
+            #expect(stored.first == UInt8(ascii: "{"))
+            #expect(try AcquiringService.BatchAnswer(stored: stored) == other)
+        }
+        #expect(try AcquiringService.BatchAnswer(stored: try APIJSON.encoder.encode(answer)) == answer)
+        #expect(throws: (any Error).self) { try AcquiringService.BatchAnswer(stored: compact.dropLast()) }
     }
 }

@@ -32,4 +32,64 @@ enum PostgresPrepared {
 
         func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
     }
+
+    /// `purseStates(asns:)`: the cards with these ASNs, their chains and purse balances.
+    struct PurseStates: PostgresPreparedStatement {
+        static let name = "citizencard_purse_states"
+        static let sql = Rows.purseStateSelect + " WHERE c.asn IN (SELECT unnest($1::text[]))"
+        var asns: [String]
+
+        func makeBindings() throws -> PostgresBindings {
+            var binds = PostgresBindings(capacity: 1)
+            binds.append(asns)
+            return binds
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
+    }
+
+    /// The ingest's read of stored records that does not depend on the cards' chains, by `part`:
+    /// 0 the cards' releasable records (parked `gap`, `balance_mismatch`), 1 parked records under
+    /// an (ASN, counter) key, 2 counted records in a run of one PSAM's serials (to be filtered to
+    /// the keys), 3 parked records under a (PSAM, TSN) key. Each branch names its outcome so that
+    /// the partial indexes serve it.
+    struct Intake: PostgresPreparedStatement {
+        static let name = "citizencard_purchase_intake"
+        static let sql = """
+            SELECT p.*, 0::bigint AS part FROM offline_purchases p
+            WHERE p.outcome = 'parked' AND p.card_id IN (SELECT id FROM cards WHERE asn IN (SELECT unnest($1::text[])))
+                AND p.reason IN ('gap', 'balance_mismatch')
+            UNION ALL
+            SELECT p.*, 1 FROM offline_purchases p
+            JOIN unnest($2::text[], $3::bigint[]) AS k (asn, card_counter)
+                ON p.asn = k.asn AND p.card_counter = k.card_counter AND p.outcome = 'parked'
+            UNION ALL
+            SELECT p.*, 2 FROM offline_purchases p
+            JOIN unnest($4::text[], $5::bigint[], $6::bigint[]) AS k (psam_serial, low, high)
+                ON p.psam_serial = k.psam_serial AND p.terminal_serial BETWEEN k.low AND k.high
+                AND p.outcome <> 'parked'
+            UNION ALL
+            SELECT p.*, 3 FROM offline_purchases p
+            JOIN unnest($7::text[], $8::bigint[]) AS k (psam_serial, terminal_serial)
+                ON p.psam_serial = k.psam_serial AND p.terminal_serial = k.terminal_serial AND p.outcome = 'parked'
+            """
+        var asns: [String]
+        var keys: [PurchaseKey]
+
+        func makeBindings() throws -> PostgresBindings {
+            var binds = PostgresBindings(capacity: 8)
+            let runs = PurchaseKey.serialRuns(keys)
+            binds.append(asns)
+            binds.append(keys.map(\.asn))
+            binds.append(keys.map(\.cardCounter))
+            binds.append(runs.map(\.psam))
+            binds.append(runs.map(\.low))
+            binds.append(runs.map(\.high))
+            binds.append(keys.map(\.psamSerial))
+            binds.append(keys.map(\.terminalSerial))
+            return binds
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
+    }
 }

@@ -264,6 +264,62 @@ extension PostgresStore {
         return found.filter { seen.insert($0.id.rawValue).inserted }
     }
 
+    /// The ingest's reads on one connection: the cards' states, then the cards' releasable records
+    /// with the stored records under the keys other than counted ones under a card counter; then
+    /// those, where the chains read allow any. The two first statements are prepared once per
+    /// connection.
+    public func purchaseIntake(asns: [String], keys: [PurchaseKey]) async throws(StorageError) -> PurchaseIntake {
+        guard !asns.isEmpty else {
+            return PurchaseIntake(states: [], stored: try await purchases(matching: keys), releasable: [])
+        }
+        let logger = self.logger
+        let serialKeys = Set(keys.map { "\($0.psamSerial)|\($0.terminalSerial)" })
+        let (states, releasable, partStored): ([PurseState], [OfflinePurchase], [OfflinePurchase])
+        do {
+            (states, releasable, partStored) = try await client.withConnection { connection in
+                var states: [PurseState] = []
+                for try await row in try await connection.execute(
+                    PostgresPrepared.PurseStates(asns: asns), logger: logger)
+                {
+                    states.append(try Rows.purseState(Columns(row.makeRandomAccess())))
+                }
+                var releasable: [OfflinePurchase] = []
+                var stored: [OfflinePurchase] = []
+                for try await row in try await connection.execute(
+                    PostgresPrepared.Intake(asns: asns, keys: keys), logger: logger)
+                {
+                    let columns = Columns(row.makeRandomAccess())
+                    let purchase = try Rows.purchase(columns)
+                    switch try columns.int("part") {
+                    case 0: releasable.append(purchase)
+                    // Counted records in a run of serials: those under the keys.
+                    case 2 where !serialKeys.contains("\(purchase.psamSerial)|\(purchase.terminalSerial)"): continue
+                    default: stored.append(purchase)
+                    }
+                }
+                return (states, releasable, stored)
+            }
+        } catch {
+            throw Self.mapped(error)
+        }
+        var stored = partStored
+        let counted = PurchaseIntake.narrowed(keys, by: states).filter(\.mayBeCountedUnderCardCounter)
+        if !counted.isEmpty {
+            stored =
+                try await reading(
+                    """
+                    SELECT p.* FROM offline_purchases p
+                    JOIN unnest(\(counted.map(\.asn)), \(counted.map(\.cardCounter))) AS k (asn, card_counter)
+                        ON p.asn = k.asn AND p.card_counter = k.card_counter AND p.outcome <> 'parked'
+                    """
+                ) { try Rows.purchase($0) } + stored
+        }
+        // In the order of `purchases(matching:)`; a record found under two keys comes once.
+        var seen = Set<String>()
+        return PurchaseIntake(
+            states: states, stored: stored.filter { seen.insert($0.id.rawValue).inserted }, releasable: releasable)
+    }
+
     public func releasablePurchases(cardIDs: [Card.ID]) async throws(StorageError) -> [OfflinePurchase] {
         guard !cardIDs.isEmpty else { return [] }
         return try await reading(

@@ -25,6 +25,15 @@ extension PostgresStore {
             }
             return
         }
+        // An uploaded batch: two statements between BEGIN and COMMIT.
+        if let upload = UploadCommit(changes) {
+            try await metrics.commit { () async throws(StorageError) in
+                try await transaction { connection in
+                    try await Self.commit(upload, audit: changes.audit, connection, logger)
+                }
+            }
+            return
+        }
         try await metrics.commit { () async throws(StorageError) in
             try await transaction { connection in
                 var pending = changes.changes[...]

@@ -216,69 +216,101 @@ extension SQLiteStore {
 
     public func purchases(matching keys: [PurchaseKey]) async throws(StorageError) -> [OfflinePurchase] {
         guard !keys.isEmpty else { return [] }
-        return try await read { db in
-            // A few statements per batch, each naming its outcome so that a partial index serves it:
-            // counted records by PSAM and TSN; parked ones of the PSAM and of the cards (few), then
-            // counted ones under a card counter only where the card's chain allows one.
-            var found: [String: OfflinePurchase] = [:]
-            func collect(
-                _ statement: Statement, _ arguments: StatementArguments, where keep: (OfflinePurchase) -> Bool
-            )
-                throws
-            {
-                for row in try Row.fetchAll(statement, arguments: arguments) {
-                    let purchase = try Rows.purchase(SQLiteRow(row))
-                    if keep(purchase) { found[purchase.id.rawValue] = purchase }
-                }
+        return try await read { db in try Self.purchases(matching: keys, db) }
+    }
+
+    /// The ingest's three reads in one read transaction: one snapshot, one trip to a reader.
+    public func purchaseIntake(asns: [String], keys: [PurchaseKey]) async throws(StorageError) -> PurchaseIntake {
+        try await read { db in
+            let states = try Self.purseStates(asns: asns, db)
+            return PurchaseIntake(
+                states: states,
+                stored: keys.isEmpty ? [] : try Self.purchases(matching: PurchaseIntake.narrowed(keys, by: states), db),
+                releasable: try Self.releasablePurchases(cardIDs: states.map(\.card.id), db))
+        }
+    }
+
+    static func purchases(matching keys: [PurchaseKey], _ db: Database) throws -> [OfflinePurchase] {
+        // A few statements per batch, each naming its outcome so that a partial index serves it:
+        // counted records by PSAM and TSN; parked ones of the PSAM and of the cards (few), then
+        // counted ones under a card counter only where the card's chain allows one.
+        var found: [String: OfflinePurchase] = [:]
+        func collect(
+            _ statement: Statement, _ arguments: StatementArguments, where keep: (OfflinePurchase) -> Bool
+        )
+            throws
+        {
+            for purchase in try Self.decodeAll(statement, arguments, { try Rows.purchase($0) }) where keep(purchase) {
+                found[purchase.id.rawValue] = purchase
             }
-            let countedSerials = try db.cachedStatement(
+        }
+        let countedSerials = try db.cachedStatement(
+            sql: """
+                SELECT * FROM offline_purchases
+                WHERE psam_serial = ? AND terminal_serial BETWEEN ? AND ? AND outcome <> 'parked'
+                """)
+        let parkedOfPSAM = try db.cachedStatement(
+            sql: "SELECT * FROM offline_purchases WHERE psam_serial = ? AND outcome = 'parked'")
+        let serialKeys = Set(keys.map { "\($0.psamSerial)|\($0.terminalSerial)" })
+        for run in PurchaseKey.serialRuns(keys) {
+            try collect(countedSerials, [run.psam, run.low, run.high]) {
+                serialKeys.contains("\($0.psamSerial)|\($0.terminalSerial)")
+            }
+        }
+        for (psam, group) in Dictionary(grouping: keys, by: \.psamSerial) {
+            let serials = Set(group.map(\.terminalSerial))
+            try collect(parkedOfPSAM, [psam]) { serials.contains($0.terminalSerial) }
+        }
+        let cardKeys = Set(keys.map { "\($0.asn)|\($0.cardCounter)" })
+        try collect(
+            db.cachedStatement(
                 sql: """
                     SELECT * FROM offline_purchases
-                    WHERE psam_serial = ? AND terminal_serial IN (SELECT value FROM json_each(?)) AND outcome <> 'parked'
-                    """)
-            let parkedOfPSAM = try db.cachedStatement(
-                sql: "SELECT * FROM offline_purchases WHERE psam_serial = ? AND outcome = 'parked'")
-            for (psam, group) in Dictionary(grouping: keys, by: \.psamSerial) {
-                let serials = Set(group.map(\.terminalSerial))
-                try collect(countedSerials, [psam, Self.jsonArray(serials.sorted().map(String.init))]) { _ in true }
-                try collect(parkedOfPSAM, [psam]) { serials.contains($0.terminalSerial) }
-            }
-            let cardKeys = Set(keys.map { "\($0.asn)|\($0.cardCounter)" })
-            try collect(
-                db.cachedStatement(
-                    sql: """
-                        SELECT * FROM offline_purchases
-                        WHERE asn IN (SELECT value FROM json_each(?)) AND outcome = 'parked'
-                        """), [Self.jsonArray(Set(keys.map(\.asn)).sorted(), quoted: true)]
-            ) { cardKeys.contains("\($0.asn)|\($0.cardCounter)") }
-            let countedCard = try db.cachedStatement(
-                sql: "SELECT * FROM offline_purchases WHERE asn = ? AND card_counter = ? AND outcome <> 'parked'")
-            for key in keys where key.mayBeCountedUnderCardCounter {
-                try collect(countedCard, [key.asn, key.cardCounter]) { _ in true }
-            }
-            return found.values.sorted { $0.id.rawValue < $1.id.rawValue }
+                    WHERE asn IN (SELECT value FROM json_each(?)) AND outcome = 'parked'
+                    """), [Self.jsonArray(Set(keys.map(\.asn)).sorted(), quoted: true)]
+        ) { cardKeys.contains("\($0.asn)|\($0.cardCounter)") }
+        let countedCard = try db.cachedStatement(
+            sql: "SELECT * FROM offline_purchases WHERE asn = ? AND card_counter = ? AND outcome <> 'parked'")
+        for key in keys where key.mayBeCountedUnderCardCounter {
+            try collect(countedCard, [key.asn, key.cardCounter]) { _ in true }
         }
+        return found.values.sorted { $0.id.rawValue < $1.id.rawValue }
     }
 
     /// A JSON array for `json_each(?)`: numbers as they are, or strings (the callers' values are
     /// hex digits, digits and UUIDs, which need no escaping; anything else is escaped anyway).
     static func jsonArray(_ values: [String], quoted: Bool = false) -> String {
         guard quoted else { return "[" + values.joined(separator: ",") + "]" }
-        let escaped = values.map { value in
-            "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-                + "\""
+        var text = "["
+        text.reserveCapacity(values.reduce(2) { $0 + $1.utf8.count + 3 })
+        for (position, value) in values.enumerated() {
+            if position > 0 { text += "," }
+            text += "\""
+            // Hex digits, digits and UUIDs (the usual values) need no escaping.
+            if value.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") }) {
+                text += value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            } else {
+                text += value
+            }
+            text += "\""
         }
-        return "[" + escaped.joined(separator: ",") + "]"
+        return text + "]"
     }
 
     public func releasablePurchases(cardIDs: [Card.ID]) async throws(StorageError) -> [OfflinePurchase] {
         guard !cardIDs.isEmpty else { return [] }
-        return try await rows(
-            """
-            SELECT * FROM offline_purchases
-            WHERE card_id IN (SELECT value FROM json_each(?)) AND outcome = 'parked'
-                AND reason IN ('gap', 'balance_mismatch')
-            """, [Self.jsonArray(cardIDs.map(\.rawValue), quoted: true)]
+        return try await read { db in try Self.releasablePurchases(cardIDs: cardIDs, db) }
+    }
+
+    static func releasablePurchases(cardIDs: [Card.ID], _ db: Database) throws -> [OfflinePurchase] {
+        guard !cardIDs.isEmpty else { return [] }
+        return try decodeAll(
+            try db.cachedStatement(
+                sql: """
+                    SELECT * FROM offline_purchases
+                    WHERE card_id IN (SELECT value FROM json_each(?)) AND outcome = 'parked'
+                        AND reason IN ('gap', 'balance_mismatch')
+                    """), [jsonArray(cardIDs.map(\.rawValue), quoted: true)]
         ) { try Rows.purchase($0) }
     }
 
@@ -332,9 +364,14 @@ extension SQLiteStore {
 
     public func purseStates(asns: [String]) async throws(StorageError) -> [PurseState] {
         guard !asns.isEmpty else { return [] }
-        return try await rows(
-            Rows.purseStateSelect + " WHERE c.asn IN (SELECT value FROM json_each(?))",
-            [Self.jsonArray(asns, quoted: true)]
+        return try await read { db in try Self.purseStates(asns: asns, db) }
+    }
+
+    static func purseStates(asns: [String], _ db: Database) throws -> [PurseState] {
+        guard !asns.isEmpty else { return [] }
+        return try decodeAll(
+            try db.cachedStatement(sql: Rows.purseStateSelect + " WHERE c.asn IN (SELECT value FROM json_each(?))"),
+            [jsonArray(asns, quoted: true)]
         ) { try Rows.purseState($0) }
     }
 

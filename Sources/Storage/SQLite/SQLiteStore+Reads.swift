@@ -5,10 +5,29 @@ import GRDB
 /// A GRDB row read through the backend-neutral decoders of `Rows`.
 struct SQLiteRow: RowReader {
     let row: Row
+    /// The statement's columns by name (first of a name wins, as GRDB's lookup by name), so that a
+    /// decoder's lookups by name are a hash each instead of GRDB's case-insensitive scan.
+    let columns: [String: Int]?
 
-    init(_ row: Row) { self.row = row }
+    init(_ row: Row, columns: [String: Int]? = nil) {
+        self.row = row
+        self.columns = columns
+    }
+
+    /// `columns` for a statement's result columns.
+    static func columnMap(_ names: [String]) -> [String: Int] {
+        var map: [String: Int] = [:]
+        for (index, name) in names.enumerated().reversed() { map[name.lowercased()] = index }
+        return map
+    }
 
     func column(_ name: String) throws -> DatabaseValue {
+        if let columns {
+            guard let index = columns[name] ?? columns[name.lowercased()] else {
+                throw StorageError.corrupt(reason: "no column \(name)")
+            }
+            return row[index]
+        }
         guard let value = row[name] as DatabaseValue? else { throw StorageError.corrupt(reason: "no column \(name)") }
         return value
     }
@@ -57,7 +76,18 @@ extension SQLiteStore {
     )
         async throws(StorageError) -> [T]
     {
-        try await read { db in try Row.fetchAll(db, sql: sql, arguments: arguments).map { try decode(SQLiteRow($0)) } }
+        try await read { db in try Self.decodeAll(try db.makeStatement(sql: sql), arguments, decode) }
+    }
+
+    /// Runs a statement and decodes each row as it is stepped (no copies of the rows).
+    static func decodeAll<T>(
+        _ statement: Statement, _ arguments: StatementArguments, _ decode: (SQLiteRow) throws -> T
+    ) throws -> [T] {
+        let columns = SQLiteRow.columnMap(statement.columnNames)
+        let cursor = try Row.fetchCursor(statement, arguments: arguments)
+        var result: [T] = []
+        while let row = try cursor.next() { result.append(try decode(SQLiteRow(row, columns: columns))) }
+        return result
     }
 
     // MARK: Persons
