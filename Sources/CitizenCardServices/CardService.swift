@@ -206,6 +206,14 @@ public struct CardService: Sendable {
         return try await transition(card, .reportPreLoss(channel: channel), actor: actor, idempotency: idempotency)
     }
 
+    /// The holder's own temporary loss report through the portal (R-14, channel `self_service`).
+    /// The caller (`PortalService.reportLoss`) has authenticated the holder of this very card,
+    /// which stands in for the counter's identity check; `actor` names the holder.
+    func reportPreLossBySelfService(_ cardID: Card.ID, actor: Actor) async throws(CitizenCardError) -> CardView {
+        let card = try await load(cardID)
+        return try await transition(card, .reportPreLoss(channel: .selfService), actor: actor, idempotency: nil).card
+    }
+
     /// 解挂, only before a reissue was applied for (after it the old card is `replaced`).
     public func withdrawLoss(
         _ cardID: Card.ID, identity: IdentityCheck, actor: Actor, idempotency: IdempotencyKey? = nil

@@ -123,7 +123,8 @@ public struct PurseClosureService: Sendable {
         var next = closure
         next.status = .settled
         next.settledAt = now
-        next.settlement = payout.channel == "cash" ? "cash:\(outlet)" : "bank_transfer"
+        // The outlet reports find cash payouts by this settlement (`ReportStore.outletActivity`).
+        next.settlement = payout.channel == "cash" ? OutletActivity.cashSettlement(outlet) : "bank_transfer"
         next.version = closure.version + 1
         var changes = ChangeSet()
         changes.add(.updatePurseClosure(next, expectedVersion: closure.version))

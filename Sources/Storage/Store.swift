@@ -11,7 +11,8 @@ public import Ledger
 /// Updates carry the version they were decided on; a concurrent change makes the commit fail
 /// with `StorageError.conflict`, so of many conflicting operations exactly one wins.
 public protocol CitizenCardStore: PersonStore, CardStore, ProductionStore, FeeStore, RuleStore, StaffStore,
-    AuditStore, IdempotencyStore, SettingStore, LedgerStore, PurseLoadStore, AcquiringStore, HotlistStore, ClearingStore
+    AuditStore, IdempotencyStore, SettingStore, LedgerStore, PurseLoadStore, AcquiringStore, HotlistStore,
+    ClearingStore, PortalStore, ReportStore
 {
     /// Applies every change and appends every audit entry in one transaction.
     ///
@@ -171,7 +172,37 @@ public struct ChangeSet: Sendable {
         case insertPurseClosure(PurseClosure)
         /// `closure.version` must be `expectedVersion + 1`.
         case updatePurseClosure(PurseClosure, expectedVersion: Int64)
+        /// A card's first query password (`queryCredential` if it has one).
+        case insertQueryCredential(QueryCredential)
+        /// `credential.version` must be greater than `expectedVersion`, the stored one (else `conflict`).
+        case updateQueryCredential(QueryCredential, expectedVersion: Int64)
+        case insertPortalSession(PortalSession)
+        case deletePortalSession(tokenHash: [UInt8])
+        /// Ends every portal session of a card except, optionally, the one with this token hash.
+        case deletePortalSessions(cardID: Card.ID, keeping: [UInt8]?)
+        /// Forgets a card's portal sessions that expired at or before `at`.
+        case deleteExpiredPortalSessions(cardID: Card.ID, at: Timestamp)
+        /// A new catalogue service (`serviceCode` if the code was ever used).
+        case insertCatalogueEntry(CatalogueEntry)
+        /// `entry.version` must be greater than `expectedVersion`, the stored one (else `conflict`).
+        case updateCatalogueEntry(CatalogueEntry, expectedVersion: Int64)
+        /// One per card and service (`serviceActivation`).
+        case insertServiceActivation(ServiceActivation)
     }
+}
+
+/// The citizen portal (docs/portal.md): query passwords, holders' sessions, the service catalogue
+/// and the activations of its services. Written with the `ChangeSet` portal cases.
+public protocol PortalStore: Sendable {
+    /// The card's query password and lockout state; nil if none was ever set.
+    func queryCredential(cardID: Card.ID) async throws(StorageError) -> QueryCredential?
+    /// The session whose token has this SHA-256, expired or not (the caller checks `expiresAt`).
+    func portalSession(tokenHash: [UInt8]) async throws(StorageError) -> PortalSession?
+    /// Every catalogue entry, withdrawn ones included, by code.
+    func catalogueEntries() async throws(StorageError) -> [CatalogueEntry]
+    func catalogueEntry(code: String) async throws(StorageError) -> CatalogueEntry?
+    /// A card's activations, oldest first.
+    func serviceActivations(cardID: Card.ID) async throws(StorageError) -> [ServiceActivation]
 }
 
 /// The double-entry ledger (docs/ledger.md); transfers are written with `ChangeSet.postTransfer`.
@@ -500,6 +531,12 @@ public enum StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         case purchaseRecord = "purchase_record"
         case clearingResult = "clearing_result"
         case purseClosure = "purse_closure"
+        /// A second query credential for one card.
+        case queryCredential = "query_credential"
+        /// A catalogue code used before (codes are never reused).
+        case serviceCode = "service_code"
+        /// A second activation of one service for one card.
+        case serviceActivation = "service_activation"
         case other
     }
 

@@ -19,6 +19,8 @@ enum PostgresSchema {
         Migration(name: "0005-ledger", statements: ledger),
         Migration(name: "0006-purse-loads", statements: purseLoads),
         Migration(name: "0007-acquiring", statements: acquiring),
+        Migration(name: "0008-citizen-portal", statements: portal),
+        Migration(name: "0009-outlet-reports", statements: outletReports),
     ]
 
     /// As `SQLiteSchema.purseLoads`.

@@ -140,6 +140,7 @@ extension PostgresStore {
 
     static func apply(_ change: ChangeSet.Change, _ connection: PostgresConnection, _ logger: Logger) async throws {
         if try await applyAcquiring(change, connection, logger) { return }
+        if try await applyPortal(change, connection, logger) { return }
         switch change {
         case .insertPerson(let person):
             try await connection.query(
@@ -350,7 +351,7 @@ extension PostgresStore {
                 ON CONFLICT (key) DO UPDATE SET value = excluded.value
                 """, logger: logger)
         default:
-            preconditionFailure("applied by applyAcquiring")
+            preconditionFailure("applied by applyAcquiring or applyPortal")
         }
     }
 

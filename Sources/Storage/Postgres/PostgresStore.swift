@@ -189,6 +189,9 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
         case "offline_purchases_card_counter", "offline_purchases_psam_serial": .purchaseRecord
         case "clearing_results_pkey": .clearingResult
         case "purse_closures_pkey": .purseClosure
+        case "query_credentials_pkey": .queryCredential
+        case "catalogue_entries_pkey": .serviceCode
+        case "service_activations_card_service": .serviceActivation
         default: .other
         }
     }

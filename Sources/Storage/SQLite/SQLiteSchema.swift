@@ -20,6 +20,12 @@ enum SQLiteSchema {
         migrator.registerMigration("0005-acquiring") { db in
             for statement in acquiring { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("0006-citizen-portal") { db in
+            for statement in portal { try db.execute(sql: statement) }
+        }
+        migrator.registerMigration("0007-outlet-reports") { db in
+            for statement in outletReports { try db.execute(sql: statement) }
+        }
         return migrator
     }
 

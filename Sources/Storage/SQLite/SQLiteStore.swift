@@ -93,6 +93,8 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
             ("terminals.psam_serial", .psamSerial), ("purchase_batches.", .purchaseBatch),
             ("offline_purchases.asn", .purchaseRecord), ("offline_purchases.psam_serial", .purchaseRecord),
             ("clearing_results.", .clearingResult), ("purse_closures.", .purseClosure),
+            ("query_credentials.", .queryCredential), ("catalogue_entries.", .serviceCode),
+            ("service_activations.card_id, service_activations.service_code", .serviceActivation),
         ]
         return rules.first { message.contains($0.0) }?.1 ?? .other
     }
@@ -151,6 +153,7 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
 
     static func apply(_ change: ChangeSet.Change, _ db: Database) throws {
         if try applyAcquiring(change, db) { return }
+        if try applyPortal(change, db) { return }
         switch change {
         case .insertPerson(let person):
             try db.execute(sql: insertPersonSQL, arguments: arguments(person))
@@ -331,7 +334,7 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
                 ])
             guard db.changesCount == 1 else { throw StorageError.conflict(entity: "load") }
         default:
-            preconditionFailure("applied by applyAcquiring")
+            preconditionFailure("applied by applyAcquiring or applyPortal")
         }
     }
 
