@@ -44,6 +44,9 @@ public enum CitizenCardApp {
         return (router, registry.endpoints)
     }
 
+    /// Whether the pages have a text for this key, in both languages (templates' `{{t.key}}`).
+    public static func hasPageText(_ key: String) -> Bool { WebStrings.strings[key] != nil }
+
     /// Routes of the web pages (not the JSON API, not in openapi.yaml).
     public static func isPage(_ path: String) -> Bool {
         path == "/" || ["/console", "/portal", "/static/", "/lang/"].contains { path.hasPrefix($0) }

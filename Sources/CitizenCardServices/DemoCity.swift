@@ -24,7 +24,12 @@ public struct DemoCity: Sendable {
         public var logins: [Login]
         public var persons: Int
         public var cards: Int
+        /// An active card whose holder can log in to the citizen portal with `portalPassword`.
+        public var portalCardNumber: String?
     }
+
+    /// The query password of the demo's portal card.
+    public static let portalPassword = "135790"
 
     static let outlets: [(code: String, name: String, nameZh: String, region: String, address: String)] = [
         ("DH01", "Dinghai Citizen Card Service Hall", "定海区市民卡服务大厅", "330902", "舟山市定海区环城南路"),
@@ -95,8 +100,8 @@ public struct DemoCity: Sendable {
                 purpose: "demo city"))
         try await env.commit(changes)
         progress("reference data, \(Self.outlets.count) outlets and \(logins.count) staff accounts")
-        let cards = try await createResidents(count: personCount, staff: staff, progress: progress)
-        return Summary(logins: logins, persons: personCount, cards: cards)
+        let (cards, portalCard) = try await createResidents(count: personCount, staff: staff, progress: progress)
+        return Summary(logins: logins, persons: personCount, cards: cards, portalCardNumber: portalCard)
     }
 
     /// Residents with portraits; most get a card through the whole pipeline, some are left at
@@ -104,7 +109,7 @@ public struct DemoCity: Sendable {
     func createResidents(
         count: Int, staff: [String: (operator: Actor, supervisor: Actor)], progress: @Sendable (String) -> Void
     )
-        async throws(CitizenCardError) -> Int
+        async throws(CitizenCardError) -> (applied: Int, portalCard: String?)
     {
         let registry = RegistryService(env)
         let cards = CardService(env)
@@ -135,7 +140,7 @@ public struct DemoCity: Sendable {
             _ = try await cards.verify(cardID, decision: .approve, reason: nil, actor: supervisor)
         }
         let produced = applied.dropLast(unverified).dropLast(unproduced)
-        guard !produced.isEmpty else { return applied.count }
+        guard !produced.isEmpty else { return (applied.count, nil) }
         let production = ProductionService(env)
         let admin = Actor(operatorID: nil, name: "admin", role: .administrator, outletID: nil)
         let batch = try await production.createBatch(.init(limit: produced.count), actor: admin)
@@ -144,8 +149,15 @@ public struct DemoCity: Sendable {
         )
         _ = try await production.deliver(batch.batch.id, actor: admin)
         let identity = { (number: String) in CardService.IdentityCheck(idNumber: number, documentChecked: true) }
+        var portalCard: String?
         for (position, (cardID, clerk, number)) in produced.enumerated() where position % 12 != 11 {
-            _ = try await cards.issue(cardID, identity: identity(number), actor: clerk)
+            let issued = try await cards.issue(cardID, identity: identity(number), actor: clerk)
+            if position == 0 {
+                // One holder has chosen a query password, so that the portal can be tried at once.
+                _ = try await PortalService(env).setQueryPassword(
+                    cardID: cardID, password: Self.portalPassword, identity: identity(number), actor: clerk)
+                portalCard = issued.card.number
+            }
             switch position % 40 {
             case 5: _ = try await cards.reportWrittenLoss(cardID, identity: identity(number), actor: clerk)
             case 15: _ = try await cards.reportPreLoss(cardID, idNumber: number, channel: .phone, actor: clerk)
@@ -155,7 +167,7 @@ public struct DemoCity: Sendable {
             default: break
             }
         }
-        return applied.count
+        return (applied.count, portalCard)
     }
 }
 

@@ -53,13 +53,19 @@ struct Serve: AsyncParsableCommand {
             demo = try await city.create(personCount: demoPersons) { say("  \($0)") }
         }
         let logins = demo?.logins
+        let portalCard = demo?.portalCardNumber
         let description = runtime.databaseDescription
         let app = CitizenCardApp.application(
             env: runtime.env, host: host, port: port, logger: logger,
             sweepIntervalSeconds: runtime.configuration.sweepIntervalSeconds, metrics: metrics
         ) { boundPort in
             var text = "CitizenCard is running at http://\(host):\(boundPort)/  (database: \(description))\n"
+            text +=
+                "Outlet console: http://\(host):\(boundPort)/console   citizen portal: http://\(host):\(boundPort)/portal\n"
             text += "API description: http://\(host):\(boundPort)/openapi.yaml\n"
+            if let portalCard {
+                text += "Portal demo: card \(portalCard), query password \(DemoCity.portalPassword)\n"
+            }
             if let logins {
                 text += "Demo logins (password for all: \(DemoCity.password)):\n"
                 for login in logins {

@@ -246,6 +246,15 @@ struct ConsoleFlowTests {
             #expect(reissued.text.contains("补领工本费"))
             #expect(reissued.text.contains(WebFormatProbe.money(Int64(fee)!)))
             #expect(reissued.text.contains("/static/print.js"))
+            // The day's report counts the clerk's work and the fee taken in cash, with a chart.
+            let report = try await clerk.get("/console/reports")
+            #expect(report.status == 200)
+            #expect(report.text.contains("<svg class=\"chart\""))
+            #expect(report.text.contains("补领</td><td>1</td>"))
+            #expect(report.text.contains("书面挂失</td><td>1</td>"))
+            #expect(report.text.contains(WebFormatProbe.money(Int64(fee)!)))
+            // An outlet's clerk sees its own outlet whatever the URL asks for.
+            #expect(try await clerk.get("/console/reports?outlet=PT01").text.contains("DH01"))
         }
     }
 }
@@ -253,4 +262,280 @@ struct ConsoleFlowTests {
 /// The money format the pages use (¥12.50), restated for the assertions.
 enum WebFormatProbe {
     static func money(_ fen: Int64) -> String { "¥\(fen / 100)." + String(format: "%02d", fen % 100) }
+}
+
+@Suite("Citizen portal pages")
+struct PortalPageTests {
+    @Test("a holder logs in with the query password set at the counter, sees the card, reports a loss")
+    func holderFlow() async throws {
+        let harness = try await Harness()
+        let (resident, card) = try await harness.fixtures.activeCard()
+        try await harness.run { client in
+            let clerk = WebSession(client)
+            _ = try await clerk.login("clerk")
+            let cardPage = try await clerk.get("/console/cards/\(card.id)")
+            #expect(cardPage.text.contains("未设置"))
+            let weak = try await clerk.post(
+                "/console/cards/\(card.id)/query-password",
+                [("queryPassword", "123456"), ("idNumber", resident.idNumber), ("documentChecked", "on")])
+            #expect(weak.status == 422)
+            let set = try await clerk.post(
+                "/console/cards/\(card.id)/query-password",
+                [("queryPassword", "135790"), ("idNumber", resident.idNumber), ("documentChecked", "on")])
+            #expect(set.status == 303, "\(set.text)")
+            #expect(try await clerk.follow(set).text.contains("查询密码已设置"))
+
+            let holder = WebSession(client)
+            let gate = try await holder.get("/portal")
+            #expect(gate.status == 303)
+            #expect(gate.headers[.location] == "/portal/login")
+            try await holder.get("/portal/login")
+            let wrong = try await holder.post("/portal/login", [("cardNumber", card.number), ("password", "999999")])
+            #expect(wrong.status == 401)
+            let login = try await holder.post("/portal/login", [("cardNumber", card.number), ("password", "135790")])
+            #expect(login.status == 303, "\(login.text)")
+            #expect(
+                login.headers[values: .setCookie].contains { $0.hasPrefix("cc_citizen=") && $0.contains("HttpOnly") })
+            let home = try await holder.follow(login)
+            #expect(home.text.contains("我的市民卡"))
+            #expect(home.text.contains("state-active"))
+            #expect(home.text.contains("¥0.00"))
+            #expect(!home.text.contains(resident.idNumber), "masked as a citizen expects")
+            #expect(!home.text.contains(card.number), "the card number is masked too")
+            // A form without the token is refused and changes nothing.
+            let forged = try await holder.post("/portal/loss", [], csrf: "forged")
+            #expect(forged.status == 403)
+            #expect(try await harness.fixtures.cards.card(card.id, actor: harness.staff.clerk).state == .active)
+            try await holder.get("/portal")
+            let lost = try await holder.follow(try await holder.post("/portal/loss", []))
+            #expect(lost.text.contains("预挂失已生效"))
+            #expect(lost.text.contains("class=\"lapse\""))
+            #expect(try await harness.fixtures.cards.card(card.id, actor: harness.staff.clerk).state == .preLost)
+            // Who read my data: the clerk's reads are there, as staff.
+            let log = try await holder.get("/portal/access-log")
+            #expect(log.text.contains("工作人员"))
+            #expect(log.text.contains("clerk"))
+            // Log-out ends the session.
+            let out = try await holder.post("/portal/logout", [])
+            #expect(out.status == 303)
+            #expect(try await holder.get("/portal").status == 303)
+            // A form sent after the session ended goes to the log-in page, not to an error.
+            let late = try await holder.post("/portal/loss", [])
+            #expect(late.status == 303)
+            #expect(late.headers[.location] == "/portal/login")
+        }
+    }
+
+    /// An active card whose holder's query password is 246813.
+    static func portalCard(_ harness: Harness) async throws -> CardView {
+        let (resident, card) = try await harness.fixtures.activeCard()
+        _ = try await PortalService(harness.world.env).setQueryPassword(
+            cardID: card.id, password: "246813", identity: harness.fixtures.identity(resident),
+            actor: harness.staff.clerk)
+        return card
+    }
+
+    @Test("the center publishes a service and a holder activates it once")
+    func catalogue() async throws {
+        let harness = try await Harness()
+        let card = try await Self.portalCard(harness)
+        try await harness.run { client in
+            let admin = WebSession(client)
+            _ = try await admin.login("admin")
+            try await admin.get("/console/catalogue")
+            let today = harness.world.clock.now().calendarDate().iso8601
+            let published = try await admin.post(
+                "/console/catalogue",
+                [
+                    ("code", "library"), ("nameZh", "图书借阅"), ("name", "Library lending"),
+                    ("descriptionZh", "凭市民卡借阅图书"), ("description", "Borrow books with the card"),
+                    ("effectiveFrom", today),
+                ])
+            #expect(published.status == 200, "\(published.text)")
+            #expect(published.text.contains("服务已发布"))
+            let holder = WebSession(client)
+            try await holder.get("/portal/login")
+            _ = try await holder.post("/portal/login", [("cardNumber", card.number), ("password", "246813")])
+            let services = try await holder.get("/portal/services")
+            #expect(services.text.contains("图书借阅"))
+            let activated = try await holder.post("/portal/services/library/activation", [])
+            #expect(activated.text.contains("服务已开通"))
+            let again = try await holder.post("/portal/services/library/activation", [])
+            #expect(again.status == 409)
+            #expect(try await holder.get("/portal").text.contains("图书借阅"))
+        }
+    }
+
+    @Test("repeated wrong passwords lock the holder's log-in, and the staff log-in is throttled too")
+    func lockout() async throws {
+        let harness = try await Harness()
+        let card = try await Self.portalCard(harness)
+        try await harness.run { client in
+            let holder = WebSession(client)
+            try await holder.get("/portal/login")
+            var statuses: [Int] = []
+            for _ in 0..<5 {
+                statuses.append(
+                    try await holder.post("/portal/login", [("cardNumber", card.number), ("password", "975310")]).status
+                )
+            }
+            #expect(statuses.last == 429)
+            let locked = try await holder.post("/portal/login", [("cardNumber", card.number), ("password", "246813")])
+            #expect(locked.status == 429)
+            #expect(locked.text.contains(CitizenCardError.Code.tooManyAttempts.titleZh))
+
+            let staff = WebSession(client)
+            try await staff.get("/console/login")
+            for _ in 0..<5 {
+                _ = try await staff.post("/console/login", [("username", "clerk"), ("password", "wrong")])
+            }
+            let throttled = try await staff.post(
+                "/console/login", [("username", "clerk"), ("password", TestWorld.password)])
+            #expect(throttled.status == 429)
+            let api = try await client.send(
+                .post, "/api/v1/auth/login", json: #"{"username":"clerk","password":"\#(TestWorld.password)"}"#)
+            #expect(api.status == 429)
+            #expect(api.code == "too_many_attempts")
+            harness.world.clock.advance(seconds: 15 * 60 + 1)
+            #expect(try await staff.login("clerk").status == 200)
+        }
+    }
+}
+
+@Suite("Page access")
+struct PageAccessTests {
+    /// Every console page, and the roles whose menu shows it and whom the server lets in.
+    static let pages: [(path: String, roles: Set<String>)] = [
+        ("/console/persons/find", ["clerk", "supervisor", "admin"]),
+        ("/console/persons/new", ["clerk", "supervisor"]),
+        ("/console/applications/bulk", ["clerk", "supervisor"]),
+        ("/console/verification", ["supervisor", "admin"]),
+        ("/console/production", ["admin"]),
+        ("/console/reports", ["clerk", "supervisor", "admin"]),
+        ("/console/pre-losses", ["clerk", "supervisor", "admin"]),
+        ("/console/queues", ["clerk", "supervisor", "admin"]),
+        ("/console/fees", ["clerk", "supervisor", "admin"]),
+        ("/console/catalogue", ["clerk", "supervisor", "admin"]),
+        ("/console/audit", ["admin"]),
+    ]
+
+    @Test("a role sees in its menu exactly the pages the server lets it open")
+    func menuMatchesServer() async throws {
+        let harness = try await Harness()
+        try await harness.run { client in
+            for user in ["clerk", "supervisor", "admin"] {
+                let web = WebSession(client)
+                let home = try await web.login(user)
+                for page in Self.pages {
+                    let allowed = page.roles.contains(user)
+                    #expect(home.text.contains("href=\"\(page.path)\"") == allowed, "\(user) menu: \(page.path)")
+                    let reply = try await web.get(page.path)
+                    #expect(reply.status == (allowed ? 200 : 403), "\(user) GET \(page.path): \(reply.status)")
+                }
+            }
+            // Not logged in: every page sends to the log-in page.
+            let anonymous = WebSession(client)
+            for page in Self.pages {
+                let reply = try await anonymous.get(page.path)
+                #expect(reply.status == 303)
+                #expect(reply.headers[.location]?.hasPrefix("/console/login?next=") == true)
+            }
+        }
+    }
+
+    @Test("every text a template uses exists in both languages")
+    func templateStrings() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Sources/CitizenCardHTTP/Resources/web/templates").standardized
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter {
+            $0.hasSuffix(".mustache")
+        }
+        #expect(names.count > 10)
+        let regex = try NSRegularExpression(pattern: #"\{\{t\.([A-Za-z0-9_.-]+)\}\}"#)
+        var missing: [String] = []
+        for name in names {
+            let text = try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)
+            for match in regex.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
+                let key = String(text[Range(match.range(at: 1), in: text)!])
+                if !CitizenCardApp.hasPageText(key) { missing.append("\(name): \(key)") }
+            }
+        }
+        #expect(missing.isEmpty, "\(missing)")
+    }
+}
+
+@Suite("Console counter services")
+struct ConsoleServiceTests {
+    @Test("withdrawal of a loss, replacement with its fee and receipt, cancellation, at the counter")
+    func counterServices() async throws {
+        let harness = try await Harness()
+        let (resident, card) = try await harness.fixtures.activeCard()
+        let (other, second) = try await harness.fixtures.activeCard()
+        try await harness.run { client in
+            let clerk = WebSession(client)
+            _ = try await clerk.login("clerk")
+            let identity = [("idNumber", resident.idNumber), ("documentChecked", "on")]
+            try await clerk.get("/console/cards/\(card.id)")
+            // Without ticking the document check nothing happens.
+            let unchecked = try await clerk.post(
+                "/console/cards/\(card.id)/written-loss", [("idNumber", resident.idNumber)])
+            #expect(unchecked.status == 422)
+            #expect(try await harness.fixtures.cards.card(card.id, actor: harness.staff.clerk).state == .active)
+            _ = try await clerk.follow(try await clerk.post("/console/cards/\(card.id)/written-loss", identity))
+            let withdrawn = try await clerk.follow(
+                try await clerk.post("/console/cards/\(card.id)/loss-withdrawal", identity))
+            #expect(withdrawn.text.contains("挂失已解除"))
+            #expect(withdrawn.text.contains("state-active"))
+            // Replacement: the page shows each reason with its fee; the receipt shows the amount.
+            #expect(withdrawn.text.contains("卡片损坏 — ¥"))
+            let replaced = try await clerk.follow(
+                try await clerk.post("/console/cards/\(card.id)/replacement", identity + [("reason", "damaged")]))
+            #expect(replaced.text.contains("损坏换领工本费"))
+            let schedule = try await AdministrationService(harness.world.env).feeSchedule(actor: harness.staff.clerk)
+            let fee = try #require(schedule.current[FeeItem.replacementDamaged.rawValue])
+            #expect(replaced.text.contains(WebFormatProbe.money(fee.fen)))
+            #expect(replaced.text.contains("/static/print.js"))
+            // Cancellation by a relative needs the relationship; by the holder, the identity check.
+            try await clerk.get("/console/cards/\(second.id)")
+            let cancelled = try await clerk.follow(
+                try await clerk.post(
+                    "/console/cards/\(second.id)/cancellation",
+                    [
+                        ("reason", "household_move"), ("applicant", "holder"), ("documentReference", "迁出证明 2026-001"),
+                        ("idNumber", other.idNumber), ("documentChecked", "on"),
+                    ]))
+            #expect(cancelled.text.contains("卡片已注销"), "\(cancelled.text)")
+            #expect(try await harness.fixtures.cards.card(second.id, actor: harness.staff.clerk).state == .cancelled)
+            // In English, the same page and its errors are English.
+            clerk.acceptLanguage = "en"
+            let english = try await clerk.post(
+                "/console/cards/\(second.id)/written-loss", [("idNumber", other.idNumber), ("documentChecked", "on")])
+            #expect(english.status == 409)
+            #expect(english.text.contains("This action is not allowed in the card&#39;s current state"))
+        }
+    }
+
+    @Test("an employer's CSV: a result for every row, accepted and refused")
+    func bulkApplication() async throws {
+        let harness = try await Harness()
+        let first = try await harness.fixtures.resident()
+        let second = try await harness.fixtures.resident()
+        let unknown = harness.fixtures.newIDNumber()
+        try await harness.run { client in
+            let clerk = WebSession(client)
+            _ = try await clerk.login("clerk")
+            try await clerk.get("/console/applications/bulk")
+            let csv =
+                "\u{FEFF}idNumber,name\n\(first.idNumber),a\n\(unknown),b\n\(second.idNumber),c\n\(first.idNumber),a\n"
+            let reply = try await clerk.upload(
+                "/console/applications/bulk", [("employerCode", "91330900MA2A"), ("employerName", "舟山港集团")],
+                file: ("file", "staff.csv", "text/csv", Data(csv.utf8)))
+            #expect(reply.status == 200, "\(reply.text)")
+            #expect(reply.text.contains("受理: <strong>2</strong>"))
+            #expect(reply.text.contains("未受理: <strong>2</strong>"))
+            #expect(reply.text.contains(CitizenCardError.Code.notFound.titleZh))
+            #expect(reply.text.contains(CitizenCardError.Code.applicationExists.titleZh))
+            #expect(!reply.text.contains(unknown), "ID numbers are shown masked")
+        }
+    }
 }

@@ -32,7 +32,26 @@ extension Web {
             return redirect(back, web: web)
         }
         cardAction(router, "issue") { id, web in
-            try await cards.issue(id, identity: identity(web), actor: web.actor!)
+            // The holder may choose the portal's query password at the counter, as the card is handed over.
+            let password = web.form.text("queryPassword")
+            if let password { try QueryPassword.validate(password, field: "queryPassword") }
+            let result = try await cards.issue(id, identity: identity(web), actor: web.actor!)
+            if let password {
+                _ = try await portal.setQueryPassword(
+                    cardID: id, password: password, identity: identity(web), actor: web.actor!)
+            }
+            return result
+        }
+        page(router, .post, "/console/cards/{cardId}/query-password", .staff(.counterService)) { _, context, web in
+            let id: Card.ID = try context.id("cardId")
+            do {
+                _ = try await portal.setQueryPassword(
+                    cardID: id, password: web.form["queryPassword"] ?? "", identity: try identity(web),
+                    actor: web.actor!)
+                return redirect("/console/cards/\(id)?done=query", web: web)
+            } catch let error as CitizenCardError {
+                return try await cardPage(try await cards.card(id, actor: web.actor!), web: web, error: error)
+            }
         }
         cardAction(router, "written-loss") { id, web in
             try await cards.reportWrittenLoss(id, identity: identity(web), actor: web.actor!)
@@ -166,6 +185,12 @@ extension Web {
             }
         }
         if state == .applied && Permission.verifyApplications.roles.contains(role) { values["canVerify"] = true }
+        if state.slot == .held {
+            let status = try await portal.queryPasswordStatus(cardID: card.id, actor: actor)
+            var query: [String: Any] = ["isSet": status.isSet, "canSet": counter]
+            if let until = status.lockedUntil, until > env.clock.now() { query["lockedUntil"] = WebFormat.time(until) }
+            values["query"] = query
+        }
         return pages.response(
             "card", title: web.text("card.title"), values, web: web,
             status: error.map { Problem.status(of: $0.code) } ?? .ok)

@@ -61,6 +61,8 @@ extension Web {
         registerPersonPages(router)
         registerCardPages(router)
         registerProductionPages(router)
+        registerCenterPages(router)
+        registerReportPages(router)
     }
 
     func loginPage(
@@ -75,7 +77,9 @@ extension Web {
     func message(_ error: CitizenCardError, _ web: WebRequest) -> String {
         let zh = web.language == .zh
         let title = zh ? error.code.titleZh : error.code.title
-        let detail = zh ? (error.detailZh ?? error.detail) : error.detail
+        // A detail written only in English is left out of a Chinese page: the title and the
+        // field's name say it in Chinese.
+        let detail = zh ? error.detailZh : error.detail
         var text = title
         if let field = error.field {
             text +=

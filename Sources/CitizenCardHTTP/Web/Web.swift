@@ -48,6 +48,7 @@ struct Web: Sendable {
             return response
         }
         registerConsole(router)
+        registerPortal(router)
     }
 
     /// Registers a page: resolves the visitor, checks the CSRF token of a POST and the access
@@ -59,6 +60,14 @@ struct Web: Sendable {
         router.on(RouterPath(path), method: method) { request, context in
             var web = try await visitor(request)
             do {
+                // Not logged in (or the session ended): to the log-in page, before anything else.
+                switch access {
+                case .staff where web.actor == nil:
+                    return Self.redirect("/console/login?next=\(Self.localPath(request.uri.path) ?? "/console")")
+                case .citizen where web.citizen == nil:
+                    return Self.redirect("/portal/login")
+                default: break
+                }
                 if method == .post {
                     let body = try await request.body.collect(upTo: Self.formBodyMax)
                     guard
@@ -72,16 +81,7 @@ struct Web: Sendable {
                     }
                     web.form = form
                 }
-                switch access {
-                case .anyone: break
-                case .staff(let permission):
-                    guard let actor = web.actor else {
-                        return Self.redirect("/console/login?next=\(Self.localPath(request.uri.path) ?? "/console")")
-                    }
-                    if let permission { try actor.require(permission) }
-                case .citizen:
-                    guard web.citizen != nil else { return Self.redirect("/portal/login") }
-                }
+                if case .staff(let permission?) = access { try web.actor!.require(permission) }
                 return try await handler(request, context, &web)
             } catch let error as CitizenCardError {
                 return errorPage(error, web: web)
@@ -106,8 +106,16 @@ struct Web: Sendable {
                 web.cookies.append(expired(WebCookies.staff))
             }
         }
+        if let token = request.cookies[WebCookies.citizen]?.value, (1...256).contains(token.count) {
+            if let principal = try? await PortalService(env).authenticate(token: token) {
+                web.citizen = principal
+                web.citizenToken = token
+            } else {
+                web.cookies.append(expired(WebCookies.citizen))
+            }
+        }
         let seed: String
-        if let token = web.staffToken {
+        if let token = web.staffToken ?? web.citizenToken {
             seed = token
         } else if let existing = request.cookies[WebCookies.form]?.value, existing.count >= 16 {
             seed = existing
@@ -132,15 +140,12 @@ struct Web: Sendable {
     func errorPage(_ error: CitizenCardError, web: WebRequest) -> Response {
         let zh = web.language == .zh
         let title = zh ? error.code.titleZh : error.code.title
-        var detail = zh ? (error.detailZh ?? error.detail) : error.detail
+        var detail = zh ? error.detailZh : error.detail
         if detail == title { detail = nil }
-        return pages.response(
-            "error", title: title,
-            [
-                "code": error.code.rawValue, "detail": detail ?? "",
-                "field": error.field.map { WebStrings.fieldName($0, web.language) } ?? "",
-                "loggedOut": error.code == .unauthenticated,
-            ], web: web, status: Problem.status(of: error.code))
+        var values: [String: Any] = ["code": error.code.rawValue, "loggedOut": error.code == .unauthenticated]
+        if let detail { values["detail"] = detail }
+        if let field = error.field { values["field"] = WebStrings.fieldName(field, web.language) }
+        return pages.response("error", title: title, values, web: web, status: Problem.status(of: error.code))
     }
 
     static func redirect(_ location: String) -> Response {

@@ -38,7 +38,7 @@ struct WebRequest: Sendable {
     var language: Language
     var actor: Actor?
     var staffToken: String?
-    var citizen: CitizenPrincipalRef?
+    var citizen: PortalService.CitizenPrincipal?
     var citizenToken: String?
     var csrf: String
     var form = WebForm()
@@ -47,13 +47,6 @@ struct WebRequest: Sendable {
     var cookies: [Cookie] = []
 
     func text(_ key: String) -> String { WebStrings.text(key, language) }
-}
-
-/// The holder behind a portal session, as the pages need it.
-struct CitizenPrincipalRef: Sendable {
-    var cardID: Card.ID
-    var personID: Person.ID
-    var name: String
 }
 
 /// Renders the Mustache templates of Resources/web/templates. Every `{{value}}` is HTML-escaped
@@ -100,9 +93,27 @@ struct PageRenderer: Sendable {
             context["nav"] = Self.navigation(for: role, web: web)
             context["hasNav"] = true
         } else if let citizen = web.citizen {
-            context["citizen"] = ["name": citizen.name]
+            context["citizen"] = ["name": citizen.maskedCardNumber]
         }
-        return library.render(context, withTemplate: template) ?? ""
+        return library.render(Self.pruned(context), withTemplate: template) ?? ""
+    }
+
+    /// Drops empty strings: Mustache counts "" as true in `{{#name}}`, and a missing value
+    /// renders as empty anyway.
+    static func pruned(_ value: Any) -> Any {
+        switch value {
+        case let dictionary as [String: Any]:
+            var result: [String: Any] = [:]
+            for (key, item) in dictionary {
+                if let text = item as? String, text.isEmpty { continue }
+                result[key] = pruned(item)
+            }
+            return result
+        case let dictionaries as [[String: Any]]:
+            return dictionaries.map { pruned($0) }
+        default:
+            return value
+        }
     }
 
     func response(
@@ -124,6 +135,12 @@ struct PageRenderer: Sendable {
             ("/console/applications/bulk", "nav.bulk", .counterService),
             ("/console/verification", "nav.verification", .verifyApplications),
             ("/console/production", "nav.production", .manageProduction),
+            ("/console/reports", "nav.reports", .readCards),
+            ("/console/pre-losses", "nav.preLosses", .readCards),
+            ("/console/queues", "nav.queues", .readCards),
+            ("/console/fees", "nav.fees", .readCards),
+            ("/console/catalogue", "nav.catalogue", .readCards),
+            ("/console/audit", "nav.audit", .readAudit),
         ]
         items.append(("/console/account", "nav.account", .readCards))
         return items.filter { $0.2.roles.contains(role) }.map { item in
