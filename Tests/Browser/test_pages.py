@@ -17,7 +17,6 @@ from selenium.common.exceptions import NoSuchElementException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 BASE = os.environ.get("CITIZENCARD_URL", "http://127.0.0.1:8080")
@@ -111,9 +110,11 @@ class Page:
 
     def submit(self, form_css):
         """Submits the form and waits for the next page."""
-        page = self.find("html")
+        # A mark on the current document: gone once the next page has loaded.
+        self.driver.execute_script("window.__citizencardBefore = true")
         self.find(f"{form_css} button[type=submit]").click()
-        WebDriverWait(self.driver, 20).until(staleness_of(page))
+        WebDriverWait(self.driver, 20).until(lambda driver: driver.execute_script(
+            "return window.__citizencardBefore === undefined && document.readyState === 'complete'"))
         return self
 
     @property
@@ -181,6 +182,7 @@ class ConsoleTests(unittest.TestCase):
         clerk.submit("form[enctype='multipart/form-data']")
         self.assertIn("照片已保存", clerk.text)
         clerk.check("person")
+        person_path = clerk.path.split("?")[0]
         clerk.submit("form[action$='/applications']")
         self.assertIn("收费凭证", clerk.text)
         clerk.check("receipt")
@@ -245,6 +247,12 @@ class ConsoleTests(unittest.TestCase):
         self.assertIn("补领工本费", clerk.text)
         self.assertIn(fee, clerk.text)
         clerk.check("receipt-reissue")
+        receipt_path = clerk.path
+        # The counter's pages at phone width too.
+        phone = self.browser(PHONE)
+        phone.login("dh01.operator")
+        for path, name in [(person_path, "person"), (card_path, "card"), (receipt_path, "receipt")]:
+            phone.open(path).check(name)
 
     def test_role_sees_and_may_only_its_own(self):
         clerk = self.browser()
