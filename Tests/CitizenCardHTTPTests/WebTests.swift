@@ -124,6 +124,12 @@ struct WebTests {
             #expect(switched.status == 303)
             #expect(switched.headers[.location] == "/console/login")
             #expect(try await web.get("/console/login").text.contains("工作人员登录"))
+            // An unknown page is a page too, not a JSON problem.
+            let missing = try await web.get("/console/no/such/page")
+            #expect(missing.status == 404)
+            #expect(missing.headers[.contentType]?.hasPrefix("text/html") == true)
+            #expect(missing.text.contains("没有这个页面"))
+            #expect(try await web.get("/static/../Package.swift").status == 404)
         }
     }
 }

@@ -49,6 +49,12 @@ struct Web: Sendable {
         }
         registerConsole(router)
         registerPortal(router)
+        // Any other page address: a page saying so, in the visitor's language.
+        for area in ["/console/**", "/portal/**"] {
+            page(router, .get, area, .anyone) { _, _, _ in
+                throw CitizenCardError(.notFound, "no such page", zh: "没有这个页面")
+            }
+        }
     }
 
     /// Registers a page: resolves the visitor, checks the CSRF token of a POST and the access
