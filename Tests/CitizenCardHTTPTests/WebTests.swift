@@ -521,6 +521,41 @@ struct ConsoleServiceTests {
         }
     }
 
+    @Test("a correction: the form shows the data in full, saves a new version with its reason")
+    func correction() async throws {
+        let harness = try await Harness()
+        let resident = try await harness.fixtures.resident()
+        let id = resident.person.id
+        try await harness.run { client in
+            let clerk = WebSession(client)
+            _ = try await clerk.login("clerk")
+            let form = try await clerk.get("/console/persons/\(id)/edit")
+            #expect(form.status == 200)
+            #expect(form.text.contains("value=\"13805801234\""))
+            let noReason = try await clerk.post(
+                "/console/persons/\(id)/edit",
+                [("name", resident.name), ("phone", "13900001111"), ("household", "local")])
+            #expect(noReason.status == 422)
+            let saved = try await clerk.post(
+                "/console/persons/\(id)/edit",
+                [
+                    ("name", resident.name), ("phone", "13900001111"), ("household", "local"),
+                    ("socialInsurance", "on"), ("reason", "new phone"), ("version", "2"),
+                ])
+            #expect(saved.status == 303, "\(saved.text)")
+            #expect(try await clerk.follow(saved).text.contains("更正已保存"))
+            let person = try await harness.fixtures.registry.read(
+                id, reveal: true, purpose: "test", actor: harness.staff.clerk)
+            #expect(person.phone == "13900001111")
+            #expect(person.changeReason == "new phone")
+            // A stale version is a conflict, shown on the form.
+            let stale = try await clerk.post(
+                "/console/persons/\(id)/edit",
+                [("name", resident.name), ("phone", "13900002222"), ("reason", "again"), ("version", "2")])
+            #expect(stale.status == 409)
+        }
+    }
+
     @Test("an employer's CSV: a result for every row, accepted and refused")
     func bulkApplication() async throws {
         let harness = try await Harness()
