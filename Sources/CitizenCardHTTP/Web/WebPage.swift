@@ -82,7 +82,6 @@ struct PageRenderer: Sendable {
     func html(_ template: String, title: String, _ values: [String: Any], web: WebRequest) -> String {
         var context = values
         context["lang"] = web.language.htmlTag
-        context["t"] = WebStrings.table(web.language)
         context["title"] = title
         context["csrf"] = web.csrf
         context["path"] = web.path
@@ -95,7 +94,10 @@ struct PageRenderer: Sendable {
         } else if let citizen = web.citizen {
             context["citizen"] = ["name": citizen.maskedCardNumber]
         }
-        return library.render(Self.pruned(context), withTemplate: template) ?? ""
+        // The strings are added after pruning: they have no empty values and are many.
+        var values = Self.pruned(context) as! [String: Any]
+        values["t"] = WebStrings.table(web.language)
+        return library.render(values, withTemplate: template) ?? ""
     }
 
     /// Drops empty strings: Mustache counts "" as true in `{{#name}}`, and a missing value
