@@ -18,6 +18,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to listen on (0: any free port). Env: CITIZENCARD_PORT.")
     var port: Int?
 
+    @Flag(
+        help:
+            "Mark the pages' cookies Secure: set it when browsers reach the server over HTTPS (a TLS-terminating proxy). Env: CITIZENCARD_SECURE_COOKIES=1."
+    )
+    var secureCookies = false
+
     @Flag(help: "Do not create the demo city on an empty database.")
     var noDemo = false
 
@@ -57,7 +63,8 @@ struct Serve: AsyncParsableCommand {
         let description = runtime.databaseDescription
         let app = CitizenCardApp.application(
             env: runtime.env, host: host, port: port, logger: logger,
-            sweepIntervalSeconds: runtime.configuration.sweepIntervalSeconds, metrics: metrics
+            sweepIntervalSeconds: runtime.configuration.sweepIntervalSeconds, metrics: metrics,
+            secureCookies: secureCookies || environment["CITIZENCARD_SECURE_COOKIES"] == "1"
         ) { boundPort in
             var text = "CitizenCard is running at http://\(host):\(boundPort)/  (database: \(description))\n"
             text +=

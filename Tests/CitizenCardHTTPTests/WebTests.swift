@@ -148,6 +148,25 @@ extension Harness.Reply {
     }
 }
 
+@Suite("Page cookies")
+struct PageCookieTests {
+    @Test("behind TLS the session cookie is Secure, HttpOnly and SameSite=Strict")
+    func secureCookies() async throws {
+        let world = try await TestWorld()
+        _ = try await world.seedReferenceData()
+        let (router, _) = CitizenCardApp.router(env: world.env, secureCookies: true)
+        try await Application(router: router).test(.router) { client in
+            let web = WebSession(Harness.Client(client: client))
+            try await web.get("/console/login")
+            let login = try await web.post("/console/login", [("username", "clerk"), ("password", TestWorld.password)])
+            let cookie = try #require(login.headers[values: .setCookie].first { $0.hasPrefix("cc_session=") })
+            for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+                #expect(cookie.contains(attribute), "\(attribute) in \(cookie)")
+            }
+        }
+    }
+}
+
 @Suite("Console flows")
 struct ConsoleFlowTests {
     @Test("an operator takes a person from application to an issued card, reports it lost and reissues it")
@@ -449,7 +468,7 @@ struct PageAccessTests {
         }
     }
 
-    @Test("every text a template uses exists in both languages")
+    @Test("every text a template uses exists in both languages, and no template writes a value unescaped")
     func templateStrings() throws {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../Sources/CitizenCardHTTP/Resources/web/templates").standardized
@@ -461,6 +480,8 @@ struct PageAccessTests {
         var missing: [String] = []
         for name in names {
             let text = try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)
+            // Every value is written escaped: no triple braces, no `{{&name}}`.
+            #expect(!text.contains("{{{") && !text.contains("{{&"), "\(name) writes a value unescaped")
             for match in regex.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
                 let key = String(text[Range(match.range(at: 1), in: text)!])
                 if !CitizenCardApp.hasPageText(key) { missing.append("\(name): \(key)") }

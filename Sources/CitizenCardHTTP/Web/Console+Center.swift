@@ -87,7 +87,8 @@ extension Web {
                 }
                 _ = try await portal.publishService(
                     .init(
-                        code: (form["code"] ?? "").trimmingCharacters(in: .whitespaces), name: form["name"] ?? "",
+                        code: (form["code"] ?? "").trimmingCharacters(in: .whitespaces).lowercased(),
+                        name: form["name"] ?? "",
                         nameZh: form["nameZh"] ?? "", description: form["description"] ?? "",
                         descriptionZh: form["descriptionZh"] ?? "", effectiveFrom: from), actor: web.actor!)
                 return try await cataloguePage(web, done: web.text("done.published"))
