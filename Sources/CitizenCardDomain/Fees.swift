@@ -34,10 +34,11 @@ public struct FeeEntry: Hashable, Codable, Sendable {
             throw CitizenCardError.invalid("amount", "the first card is free by law (Art 21)", zh: "首次申领免收工本费")
         }
         guard amount.fen >= 0, amount.fen <= 1_000_00 else {
-            throw CitizenCardError.invalid("amount", "a fee is 0 to 100000 fen")
+            throw CitizenCardError.invalid("amount", "a fee is 0 to 100000 fen", zh: "收费金额须为0至1000元")
         }
         guard !authority.trimmingSpaces.isEmpty, authority.count <= 200 else {
-            throw CitizenCardError.invalid("authority", "name the approval the fee rests on (1-200 characters)")
+            throw CitizenCardError.invalid(
+                "authority", "name the approval the fee rests on (1-200 characters)", zh: "请填写批准文件（1至200个字符）")
         }
     }
 }

@@ -52,7 +52,8 @@ public struct AdministrationService: Sendable {
             authority: request.authority.trimmingSpaces)
         try entry.validate()
         guard entry.effectiveFrom >= env.clock.now() else {
-            throw CitizenCardError.invalid("effectiveFrom", "a fee takes effect now or later, never in the past")
+            throw CitizenCardError.invalid(
+                "effectiveFrom", "a fee takes effect now or later, never in the past", zh: "收费标准的生效日期不能早于今天")
         }
         var changes = ChangeSet()
         changes.add(.insertFeeEntry(entry))

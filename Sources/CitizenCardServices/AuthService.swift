@@ -79,7 +79,9 @@ public struct AuthService: Sendable {
             throw CitizenCardError(.invalidCredentials, field: "currentPassword")
         }
         try AdministrationService.checkPassword(new, field: "newPassword")
-        guard new != current else { throw CitizenCardError.invalid("newPassword", "choose a different password") }
+        guard new != current else {
+            throw CitizenCardError.invalid("newPassword", "choose a different password", zh: "新密码不能与当前密码相同")
+        }
         staff.passwordHash = Bcrypt.hash(new, cost: env.passwordCost)
         var changes = ChangeSet()
         changes.add(.updateOperator(staff))

@@ -105,11 +105,14 @@ public struct CardService: Sendable {
         _ = try actor.counterOutlet()
         let code = bulk.employerCode.trimmingSpaces
         guard (1...32).contains(code.count), code.utf8.allSatisfy({ $0.isASCIIAlphanumeric }) else {
-            throw CitizenCardError.invalid("employerCode", "1-32 letters and digits (unified social credit code)")
+            throw CitizenCardError.invalid(
+                "employerCode", "1-32 letters and digits (unified social credit code)",
+                zh: "统一社会信用代码须为1至32位字母或数字")
         }
         let name = try PersonFields.name(bulk.employerName, field: "employerName")
         guard (1...Self.bulkRowsMax).contains(bulk.idNumbers.count) else {
-            throw CitizenCardError.invalid("idNumbers", "give 1-\(Self.bulkRowsMax) ID numbers")
+            throw CitizenCardError.invalid(
+                "idNumbers", "give 1-\(Self.bulkRowsMax) ID numbers", zh: "请提供1至\(Self.bulkRowsMax)个身份证号码")
         }
         let channel = ApplicationChannel.employer(code: code, name: name)
         var results: [BulkRowResult] = []
@@ -366,12 +369,14 @@ public struct CardService: Sendable {
         case .holder:
             guard request.reason != .death else { throw CitizenCardError(.relativeRequired) }
             guard let identity = request.identity else {
-                throw CitizenCardError.invalid("identity", "the holder shows their identity document")
+                throw CitizenCardError.invalid(
+                    "identity", "the holder shows their identity document", zh: "持卡人本人申请须出示身份证件")
             }
             try check(identity, holderIndex: holder.idIndex)
         case .relative:
             guard request.relationship != nil else {
-                throw CitizenCardError.invalid("relationship", "state the relative's relationship to the holder")
+                throw CitizenCardError.invalid(
+                    "relationship", "state the relative's relationship to the holder", zh: "请选择申请人与持卡人的关系")
             }
         }
         if request.reason == .death && person.attributes.lifeStatus != .deceased {

@@ -240,7 +240,8 @@ public struct ProductionService: Sendable {
         var batch = try await load(id)
         guard batch.state == .exported else { throw CitizenCardError(.batchNotOpen, "the batch has all its results") }
         guard (1...Self.batchSizeMax).contains(request.results.count) else {
-            throw CitizenCardError.invalid("results", "give 1-\(Self.batchSizeMax) results")
+            throw CitizenCardError.invalid(
+                "results", "give 1-\(Self.batchSizeMax) results", zh: "制卡结果须为1至\(Self.batchSizeMax)条")
         }
         let members = try await env.fetch(try await env.store.cards(batchID: id))
         let byNumber = Dictionary(uniqueKeysWithValues: members.map { ($0.number, $0) })
@@ -254,7 +255,9 @@ public struct ProductionService: Sendable {
             }
         }
         guard problems.isEmpty else {
-            throw CitizenCardError.invalid("results", problems.prefix(20).joined(separator: "; "))
+            throw CitizenCardError.invalid(
+                "results", problems.prefix(20).joined(separator: "; "),
+                zh: "\(problems.count) 行有误：卡片不在本批次制卡中、重复，或失败未注明原因")
         }
         var changes = ChangeSet()
         var updated: [Card.ID: Card] = [:]
