@@ -60,17 +60,9 @@ struct API {
     func registerAuth(_ routes: EndpointRegistry) {
         routes.add(.post, "\(Self.prefix)/auth/login", .everyone) { request, context, _ in
             let (body, _) = try await JSONBody.decode(LoginRequest.self, request, context: context)
-            let keys = LoginThrottle.keys(username: body.username, address: Web.address(request, context))
-            try await throttle.check(keys)
-            let result: AuthService.LoginResult
-            do throws(CitizenCardError) {
-                result = try await auth.login(username: body.username, password: body.password)
-            } catch {
-                if error.code == .invalidCredentials { await throttle.failed(keys) }
-                throw error
-            }
-            await throttle.succeeded(keys[0])
-            return try JSONResponse.make(result)
+            return try JSONResponse.make(
+                try await throttle.login(
+                    auth, username: body.username, password: body.password, address: Web.address(request, context)))
         }
         routes.add(.post, "\(Self.prefix)/auth/logout", .authenticated) { _, context, actor in
             try await auth.logout(token: context.token ?? "", actor: actor)

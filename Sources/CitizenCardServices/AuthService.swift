@@ -31,10 +31,7 @@ public struct AuthService: Sendable {
             env.logger.notice("login refused", metadata: ["username.length": "\(name.count)"])
             throw CitizenCardError(.invalidCredentials)
         }
-        var random = SystemRandomNumberGenerator()
-        let token = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
-        let tokenText = Data(token).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let tokenText = Self.randomToken()
         let now = env.clock.now()
         let session = Session(
             tokenHash: Self.hash(tokenText), operatorID: staff.id, createdAt: now,
@@ -109,7 +106,7 @@ public struct AuthService: Sendable {
     static let terminalKeyPrefix = "ctk_"
 
     /// A new random bearer token (256 bits, base64url).
-    static func randomToken(prefix: String = "") -> String {
+    public static func randomToken(prefix: String = "") -> String {
         var random = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
         return prefix

@@ -129,6 +129,12 @@ extension PortalService {
         return Array(records.sorted { $0.at > $1.at }.prefix(limit))
     }
 
+    /// The services the holder activated on this card: codes and names, no personal data, so
+    /// not an audited read (the overview, which shows personal data, is).
+    public func activations(_ principal: CitizenPrincipal) async throws(CitizenCardError) -> [ActivationView] {
+        try await activationViews(of: principal.cardID)
+    }
+
     func activationViews(of cardID: Card.ID) async throws(CitizenCardError) -> [ActivationView] {
         let activations = try await env.fetch(try await env.store.serviceActivations(cardID: cardID))
         guard !activations.isEmpty else { return [] }

@@ -14,19 +14,16 @@ extension Web {
             return loginPage(web, next: request.uri.queryParameters.get("next"))
         }
         page(router, .post, "/console/login", .anyone) { request, context, web in
-            let username = web.form["username"] ?? ""
-            let keys = LoginThrottle.keys(username: username, address: Self.address(request, context))
             do throws(CitizenCardError) {
-                try await throttle.check(keys)
-                let result = try await auth.login(username: username, password: web.form["password"] ?? "")
-                await throttle.succeeded(keys[0])
+                let result = try await throttle.login(
+                    auth, username: web.form["username"] ?? "", password: web.form["password"] ?? "",
+                    address: Self.address(request, context))
                 web.cookies.append(
                     sessionCookie(WebCookies.staff, result.token, maxAge: Int(AuthService.sessionSeconds)))
                 return redirect(
                     Self.localPath(web.form["next"]).flatMap { $0.hasPrefix("/console") ? $0 : nil } ?? "/console",
                     web: web)
             } catch {
-                if error.code == .invalidCredentials { await throttle.failed(keys) }
                 return loginPage(web, next: web.form["next"], error: error, status: Problem.status(of: error.code))
             }
         }
@@ -75,19 +72,7 @@ extension Web {
 
     /// An error as one line in the visitor's language.
     func message(_ error: CitizenCardError, _ web: WebRequest) -> String {
-        let zh = web.language == .zh
-        let title = zh ? error.code.titleZh : error.code.title
-        // A detail written only in English is left out of a Chinese page: the title and the
-        // field's name say it in Chinese.
-        let detail = zh ? error.detailZh : error.detail
-        var text = title
-        if let field = error.field {
-            text +=
-                zh
-                ? "（\(WebStrings.fieldName(field, web.language))）" : " (\(WebStrings.fieldName(field, web.language)))"
-        }
-        if let detail, detail != title { text += zh ? "：\(detail)" : ": \(detail)" }
-        return text
+        PageError(error, web.language).line
     }
 
     static func address(_ request: Request, _ context: AppContext) -> String? {

@@ -53,6 +53,23 @@ actor LoginThrottle {
 
     func succeeded(_ key: String) { entries[key] = nil }
 
+    /// A staff log-in under the throttle: refused while locked; a wrong password counts, a
+    /// success clears the user name's count. The pages and the API log in through here.
+    func login(
+        _ auth: AuthService, username: String, password: String, address: String?
+    ) async throws(CitizenCardError) -> AuthService.LoginResult {
+        let keys = Self.keys(username: username, address: address)
+        try check(keys)
+        do {
+            let result = try await auth.login(username: username, password: password)
+            succeeded(keys[0])
+            return result
+        } catch {
+            if error.code == .invalidCredentials { failed(keys) }
+            throw error
+        }
+    }
+
     static func keys(username: String, address: String?) -> [String] {
         ["user:" + username.trimmingSpaces.lowercased()] + (address.map { ["address:" + $0] } ?? [])
     }

@@ -155,7 +155,7 @@ extension Web {
     {
         let principal = web.citizen!
         let services = try await portal.catalogue(principal)
-        let active = Set(try await portal.overview(principal).activations.map(\.serviceCode))
+        let active = Set(try await portal.activations(principal).map(\.serviceCode))
         let zh = web.language == .zh
         var values: [String: Any] = [
             "services": services.map { entry in

@@ -126,7 +126,7 @@ struct Web: Sendable {
         } else if let existing = request.cookies[WebCookies.form]?.value, existing.count >= 16 {
             seed = existing
         } else {
-            seed = WebSecurity.randomValue()
+            seed = AuthService.randomToken()
             web.cookies.append(sessionCookie(WebCookies.form, seed))
         }
         web.csrf = WebSecurity.csrfToken(seed: seed)
@@ -144,14 +144,11 @@ struct Web: Sendable {
     }
 
     func errorPage(_ error: CitizenCardError, web: WebRequest) -> Response {
-        let zh = web.language == .zh
-        let title = zh ? error.code.titleZh : error.code.title
-        var detail = zh ? error.detailZh : error.detail
-        if detail == title { detail = nil }
+        let said = PageError(error, web.language)
         var values: [String: Any] = ["code": error.code.rawValue, "loggedOut": error.code == .unauthenticated]
-        if let detail { values["detail"] = detail }
-        if let field = error.field { values["field"] = WebStrings.fieldName(field, web.language) }
-        return pages.response("error", title: title, values, web: web, status: Problem.status(of: error.code))
+        if let detail = said.detail { values["detail"] = detail }
+        if let field = said.field { values["field"] = field }
+        return pages.response("error", title: said.title, values, web: web, status: Problem.status(of: error.code))
     }
 
     static func redirect(_ location: String) -> Response {
@@ -185,5 +182,33 @@ struct Web: Sendable {
                 .contentType: type, .cacheControl: "public, max-age=3600", .init("X-Content-Type-Options")!: "nosniff",
             ],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// An error as the pages say it, in the visitor's language: the code's title, the field's name,
+/// and the detail. A detail written only in English is left out of a Chinese page: the title and
+/// the field's name say it in Chinese.
+struct PageError {
+    var title: String
+    var field: String?
+    var detail: String?
+    let language: Language
+
+    init(_ error: CitizenCardError, _ language: Language) {
+        let zh = language == .zh
+        self.language = language
+        title = zh ? error.code.titleZh : error.code.title
+        field = error.field.map { WebStrings.fieldName($0, language) }
+        let detail = zh ? error.detailZh : error.detail
+        self.detail = detail == title ? nil : detail
+    }
+
+    /// One line, for a form that is shown again with the error above it.
+    var line: String {
+        let zh = language == .zh
+        var text = title
+        if let field { text += zh ? "（\(field)）" : " (\(field))" }
+        if let detail { text += zh ? "：\(detail)" : ": \(detail)" }
+        return text
     }
 }

@@ -183,12 +183,6 @@ enum WebSecurity {
         return difference == 0
     }
 
-    static func randomValue() -> String {
-        var random = SystemRandomNumberGenerator()
-        let bytes = (0..<24).map { _ in UInt8.random(in: 0...255, using: &random) }
-        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
 }
 
 /// How pages show values: dates in Asia/Shanghai (UTC+8, no daylight saving), money as ¥12.50.
