@@ -250,24 +250,31 @@ public struct AcquiringService: Sendable {
     /// recognised as a duplicate, in one transaction. The same batch number with the same records
     /// answers the stored answer and changes nothing.
     public func upload(_ upload: BatchUpload, actor: Actor) async throws(CitizenCardError) -> BatchAnswer {
-        // Hashed while the terminal is read.
-        async let hashing = Self.contentHash(upload.records)
+        // While the terminal is read: the content hash, every TAC recomputed (pure functions of the
+        // records) and the store's facts about the records' cards, keyed by the records' own PSAM
+        // serial — the terminal's in any batch that is not refused. Not for an oversized batch.
+        try actor.require(.terminalOperations)
+        let records = upload.records
+        let sized = (1...Self.batchRecordCountMax).contains(records.count)
+        async let hashing = Self.contentHash(records)
+        async let checking = sized ? Self.verifyTACs(records, keyring: env.issuerKeys) : [:]
+        async let reading = sized ? try? await intake(records) : nil
         let terminal = try await requireTerminal(actor)
         guard upload.batchNumber >= 1 else { throw CitizenCardError.invalid("batchNumber", "1 or more") }
-        guard (1...Self.batchRecordCountMax).contains(upload.records.count) else {
-            throw CitizenCardError.invalid("records", "1 to \(Self.batchRecordCountMax) records")
-        }
+        guard sized else { throw CitizenCardError.invalid("records", "1 to \(Self.batchRecordCountMax) records") }
+        async let merchantRead = merchant(id: terminal.merchantID)
         let contentHash = await hashing
         // A batch number already taken is found by the unique (terminal, number) of the batch
         // insert, in the commit's own transaction; the stored batch is read only when the first
         // attempt does not commit, and then before anything else is answered, as if read first.
         var attempt = 0
+        var prefetched: PurchaseIntake? = nil
         while true {
             attempt += 1
             if attempt > 1, let answer = try await storedAnswer(upload, terminal: terminal, contentHash: contentHash) {
                 return answer
             }
-            let problems = OfflineBatchAssessment.problems(in: upload.records, terminal: terminal)
+            let problems = OfflineBatchAssessment.problems(in: records, terminal: terminal)
             guard problems.isEmpty else {
                 if attempt == 1,
                     let answer = try await storedAnswer(upload, terminal: terminal, contentHash: contentHash)
@@ -280,14 +287,21 @@ public struct AcquiringService: Sendable {
                     .batchRefused, field: "records", "\(problems.count) bad record(s): \(shown)\(more)",
                     zh: "\(problems.count) 条记录有误：\(shown)\(more)")
             }
+            guard let merchant = try await merchantRead.get() else {
+                throw CitizenCardError(.internal, "the terminal's merchant is missing")
+            }
+            if attempt == 1 { prefetched = await reading }
             let failure: CitizenCardError
             do {
-                return try await decideAndCommit(upload, terminal: terminal, contentHash: contentHash)
+                return try await decideAndCommit(
+                    upload, terminal: terminal, merchant: merchant, contentHash: contentHash,
+                    verified: await checking, intake: prefetched)
             } catch let error as CitizenCardError {
                 failure = error
             } catch {
                 failure = CitizenCardError(.internal, "\(type(of: error))")
             }
+            prefetched = nil
             if failure.code == .conflict && attempt < Self.conflictRetryCount { continue }
             if attempt == 1, let answer = try await storedAnswer(upload, terminal: terminal, contentHash: contentHash) {
                 return answer
@@ -331,27 +345,43 @@ public struct AcquiringService: Sendable {
         return Hex.encode(Array(hasher.finalize()))
     }
 
+    /// The cards (by ASN, upper case) and the dedup keys of a batch's records, under the records'
+    /// own PSAM serial: for a batch without `problems`, the terminal's.
+    static func intakeKeys(_ records: [PurchaseRecord]) -> (asns: [String], keys: [PurchaseKey]) {
+        let keys = records.map { record in
+            PurchaseKey(
+                asn: record.asn.uppercased(), cardCounter: Int64(record.cardCounter),
+                psamSerial: record.psamSerialNumber.uppercased(), terminalSerial: Int64(record.terminalSerial))
+        }
+        return (Array(Set(keys.map(\.asn))).sorted(), keys)
+    }
+
+    /// The merchant, read beside other work (an `async let` of a typed error).
+    func merchant(id: Merchant.ID) async -> Result<Merchant?, CitizenCardError> {
+        do throws(CitizenCardError) {
+            return .success(try await env.fetch(try await env.store.merchant(id: id)))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The store's facts about a batch's cards and records (`intakeKeys`).
+    func intake(_ records: [PurchaseRecord]) async throws(CitizenCardError) -> PurchaseIntake {
+        let (asns, keys) = Self.intakeKeys(records)
+        return try await env.fetch(try await env.store.purchaseIntake(asns: asns, keys: keys))
+    }
+
+    /// Decides the batch on what the store holds (`intake`, when read already for this attempt)
+    /// and commits it. `verified`: each record's TAC check by terminal serial (`verifyTACs`).
     func decideAndCommit(
-        _ upload: BatchUpload, terminal: Terminal, contentHash: String
+        _ upload: BatchUpload, terminal: Terminal, merchant: Merchant, contentHash: String, verified: [Int: Bool],
+        intake: PurchaseIntake?
     ) async throws -> BatchAnswer {
         let now = env.clock.now()
         let records = upload.records
-        let asnOf = records.map { $0.asn.uppercased() }
-        // Every record's TAC, recomputed while the store is read (a pure function of the record).
         let keyring = env.issuerKeys
-        async let checking = Self.verifyTACs(records, keyring: keyring)
-        // The merchant and the cards' states, stored records and parked records, read concurrently.
-        async let merchantRead = env.fetch(try await env.store.merchant(id: terminal.merchantID))
-        let keys = zip(records, asnOf).map { record, asn in
-            PurchaseKey(
-                asn: asn, cardCounter: Int64(record.cardCounter), psamSerial: terminal.psamSerial,
-                terminalSerial: Int64(record.terminalSerial))
-        }
-        let intake = try await env.fetch(
-            try await env.store.purchaseIntake(asns: Array(Set(asnOf)).sorted(), keys: keys))
-        guard let merchant = try await merchantRead else {
-            throw CitizenCardError(.internal, "the terminal's merchant is missing")
-        }
+        let intake = if let intake { intake } else { try await self.intake(records) }
+        let asnOf = records.map { $0.asn.uppercased() }
         var facts: [String: OfflineBatchAssessment.CardFacts] = [:]
         for state in intake.states {
             facts[state.card.asn] = .init(
@@ -379,7 +409,7 @@ public struct AcquiringService: Sendable {
                 return Int64(record.cardCounter) == chain.nextCounter && record.balanceBeforeFen != chain.balanceFen
             }.map(\.1))
         try await attachLoads(needLoads, to: &input)
-        var verified = await checking
+        var verified = verified
         func verify(_ record: PurchaseRecord) -> Bool {
             let key = Int(record.terminalSerial)
             if let known = verified[key] { return known }

@@ -134,7 +134,11 @@ public struct AccountID: Hashable, Comparable, Sendable, Codable, CustomStringCo
 
     public var description: String { rawValue }
 
-    public static func < (lhs: AccountID, rhs: AccountID) -> Bool { lhs.rawValue < rhs.rawValue }
+    /// Byte order: the keys are ASCII, where it is String's order, without its Unicode machinery
+    /// (a batch's transfer sorts hundreds of postings).
+    public static func < (lhs: AccountID, rhs: AccountID) -> Bool {
+        lhs.rawValue.utf8.lexicographicallyPrecedes(rhs.rawValue.utf8)
+    }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()

@@ -70,4 +70,26 @@ public struct LedgerPolicy: Hashable, Sendable {
         if account.category == .purse { return BalanceLimits(minimumFen: 0, maximumFen: purseCapFen) }
         return limitsByCategory[account.category] ?? .unlimited
     }
+
+    /// The limits of `account` on its **signed** balance (debit positive, as stored), for a store
+    /// that adds the postings to the balances where they are stored and checks them there: a
+    /// posting of `amountFen` that leaves the signed balance at `after` breaks the policy exactly
+    /// when `amountFen < 0 && after < lower` or `amountFen > 0 && after > upper` — the rule of
+    /// ``BalanceLimits`` (beyond a limit and further from it) seen from the stored sign. `lower` is
+    /// at least `Int64.min + 1`, so that a balance the ledger forbids (see
+    /// ``LedgerError/Code/overflow``) counts as beyond it.
+    public func signedLimits(for account: AccountID) -> (lower: Int64, upper: Int64) {
+        let limits = limits(for: account)
+        let lower: Int64, upper: Int64
+        switch account.normalSide {
+        case .debit:
+            lower = limits.minimumFen ?? .min
+            upper = limits.maximumFen ?? .max
+        case .credit:
+            // normal = −signed: below the minimum is above −minimum, and the other way round.
+            lower = limits.maximumFen.map { 0 &- Swift.max($0, .min + 1) } ?? .min
+            upper = limits.minimumFen.map { 0 &- Swift.max($0, .min + 1) } ?? .max
+        }
+        return (Swift.max(lower, .min + 1), upper)
+    }
 }

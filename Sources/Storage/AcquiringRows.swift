@@ -133,11 +133,14 @@ extension Rows {
 
 extension Rows {
     /// The columns of a purse state read: the card's, the chain's (NULL without a chain) and the balance.
-    static let purseStateSelect = """
-        SELECT c.id, c.asn, c.loss_effective_at, pc.card_id, pc.next_counter, pc.balance_fen,
+    static let purseStateSelect = "SELECT \(purseStateColumns) FROM cards c \(purseStateJoins)"
+    static let purseStateColumns = """
+        c.id, c.asn, c.loss_effective_at, pc.card_id, pc.next_counter, pc.balance_fen,
             pc.next_online_counter, pc.last_tapped_at, pc.last_terminal_id, pc.last_latitude_e6, pc.last_longitude_e6,
             pc.version, coalesce(la.balance_fen, 0) AS purse_balance_fen
-        FROM cards c
+        """
+    /// The chain and the purse's balance of the cards `c`.
+    static let purseStateJoins = """
         LEFT JOIN purse_chains pc ON pc.card_id = c.id
         LEFT JOIN ledger_accounts la ON la.id = 'purse:' || c.id
         """

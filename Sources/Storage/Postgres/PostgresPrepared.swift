@@ -1,3 +1,4 @@
+import CitizenCardDomain
 import PostgresNIO
 
 /// The two statements of nearly every lifecycle operation, prepared once per connection: the
@@ -36,7 +37,11 @@ enum PostgresPrepared {
     /// `purseStates(asns:)`: the cards with these ASNs, their chains and purse balances.
     struct PurseStates: PostgresPreparedStatement {
         static let name = "citizencard_purse_states"
-        static let sql = Rows.purseStateSelect + " WHERE c.asn IN (SELECT unnest($1::text[]))"
+        /// Driven by the ASNs (distinct), one index probe each: no de-duplicating step.
+        static let sql = """
+            SELECT \(Rows.purseStateColumns) FROM unnest($1::text[]) AS k (asn) JOIN cards c ON c.asn = k.asn
+            \(Rows.purseStateJoins)
+            """
         var asns: [String]
 
         func makeBindings() throws -> PostgresBindings {
@@ -45,7 +50,30 @@ enum PostgresPrepared {
             return binds
         }
 
-        func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
+        /// By position, in the order of `Rows.purseStateSelect` (a batch reads hundreds of rows).
+        func decodeRow(_ row: PostgresRow) throws -> PurseState {
+            let (
+                id, asn, lossAt, chainCard, next, balance, nextOnline, tappedAt, terminal, latitude, longitude, version,
+                purse
+            ) = try row.decode(
+                (
+                    String, String, Int64?, String?, Int64?, Int64?, Int64?, Int64?, String?, Int64?, Int64?,
+                    Int64?, Int64
+                ).self)
+            var chain: PurseChain? = nil
+            if let chainCard, let next, let balance, let nextOnline, let version {
+                chain = PurseChain(
+                    cardID: Card.ID(rawValue: chainCard), nextCounter: next, balanceFen: balance,
+                    nextOnlineCounter: nextOnline, lastTappedAt: tappedAt.map(Timestamp.init(secondsSinceEpoch:)),
+                    lastTerminalID: terminal.map(Terminal.ID.init(rawValue:)), lastLatitudeE6: latitude,
+                    lastLongitudeE6: longitude, version: version)
+            }
+            return PurseState(
+                card: PurseCard(
+                    id: Card.ID(rawValue: id), asn: asn, lossEffectiveAt: lossAt.map(Timestamp.init(secondsSinceEpoch:))
+                ),
+                chain: chain, signedBalanceFen: purse)
+        }
     }
 
     /// The ingest's read of stored records that does not depend on the cards' chains, by `part`:
@@ -57,7 +85,7 @@ enum PostgresPrepared {
         static let name = "citizencard_purchase_intake"
         static let sql = """
             SELECT p.*, 0::bigint AS part FROM offline_purchases p
-            WHERE p.outcome = 'parked' AND p.card_id IN (SELECT id FROM cards WHERE asn IN (SELECT unnest($1::text[])))
+            WHERE p.outcome = 'parked' AND p.asn IN (SELECT unnest($1::text[])) AND p.card_id IS NOT NULL
                 AND p.reason IN ('gap', 'balance_mismatch')
             UNION ALL
             SELECT p.*, 1 FROM offline_purchases p

@@ -21,6 +21,20 @@ enum PostgresSchema {
         Migration(name: "0007-acquiring", statements: acquiring),
         Migration(name: "0008-citizen-portal", statements: portal),
         Migration(name: "0009-outlet-reports", statements: outletReports),
+        Migration(name: "0010-statement-refusals", statements: statementRefusals),
+    ]
+
+    /// `citizencard_refuse(code, message)` raises an error with that SQLSTATE and message, so that
+    /// a single statement can refuse itself — and so keep nothing — when a condition it checks at
+    /// its end fails (the upload commit: `CC409` a concurrent change, `CC422` a ledger limit).
+    static let statementRefusals: [String] = [
+        """
+        CREATE FUNCTION citizencard_refuse(p_code text, p_message text) RETURNS bigint LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION USING ERRCODE = p_code, MESSAGE = p_message;
+        END
+        $$
+        """
     ]
 
     /// As `SQLiteSchema.purseLoads`.

@@ -274,15 +274,19 @@ extension PostgresStore {
         }
         let logger = self.logger
         let serialKeys = Set(keys.map { "\($0.psamSerial)|\($0.terminalSerial)" })
+        // The two reads on two connections at once: one round trip's wait instead of two.
+        async let statesRead = client.withConnection { connection in
+            var states: [PurseState] = []
+            for try await state in try await connection.execute(
+                PostgresPrepared.PurseStates(asns: asns), logger: logger)
+            {
+                states.append(state)
+            }
+            return states
+        }
         let (states, releasable, partStored): ([PurseState], [OfflinePurchase], [OfflinePurchase])
         do {
-            (states, releasable, partStored) = try await client.withConnection { connection in
-                var states: [PurseState] = []
-                for try await row in try await connection.execute(
-                    PostgresPrepared.PurseStates(asns: asns), logger: logger)
-                {
-                    states.append(try Rows.purseState(Columns(row.makeRandomAccess())))
-                }
+            let (releasable1, partStored1) = try await client.withConnection { connection in
                 var releasable: [OfflinePurchase] = []
                 var stored: [OfflinePurchase] = []
                 for try await row in try await connection.execute(
@@ -297,8 +301,9 @@ extension PostgresStore {
                     default: stored.append(purchase)
                     }
                 }
-                return (states, releasable, stored)
+                return (releasable, stored)
             }
+            (states, releasable, partStored) = (try await statesRead, releasable1, partStored1)
         } catch {
             throw Self.mapped(error)
         }

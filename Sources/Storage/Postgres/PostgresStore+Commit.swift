@@ -25,15 +25,19 @@ extension PostgresStore {
             }
             return
         }
-        // An uploaded batch: two statements between BEGIN and COMMIT.
+        // An uploaded batch: one statement, atomic by itself, unless the ledger refuses it there.
         if let upload = UploadCommit(changes) {
-            try await metrics.commit { () async throws(StorageError) in
-                try await transaction { connection in
-                    try await Self.commit(upload, audit: changes.audit, connection, logger)
-                }
+            let outcome: UploadCommit.Outcome = try await metrics.commit { () async throws(StorageError) in
+                try await commit(upload, audit: changes.audit)
             }
-            return
+            guard outcome == .ledgerRefused else { return }
         }
+        try await commitChangeByChange(changes)
+    }
+
+    /// Every change in turn, between BEGIN and COMMIT.
+    func commitChangeByChange(_ changes: ChangeSet) async throws(StorageError) {
+        let logger = self.logger
         try await metrics.commit { () async throws(StorageError) in
             try await transaction { connection in
                 var pending = changes.changes[...]

@@ -4,11 +4,14 @@ import Ledger
 import NIOCore
 import PostgresNIO
 
-/// The commit of an uploaded batch of offline purchases in two statements between BEGIN and
-/// COMMIT instead of one per change: the first writes the batch, its records, the released
-/// records, the chains and the fraud signals, creates the ledger accounts of the transfer and locks
-/// them; the second, once the transfer is decided on the balances read under those locks, posts it
-/// and appends the audit entry. Both are prepared once per connection.
+/// The commit of an uploaded batch of offline purchases as one statement, atomic by itself (no
+/// BEGIN and COMMIT): it writes the batch, its records, the released records, the chains and the
+/// fraud signals, adds the transfer's postings to the ledger's balances where they are stored
+/// (accounts created or locked in key order) and checks them there against the policy's limits
+/// (`LedgerPolicy.signedLimits`), and appends the audit entry. A chain or a released record moved
+/// by a concurrent commit, or a limit broken, raises an error inside the statement, so that
+/// nothing of it is kept; a refusal by the ledger is then decided again change by change, where
+/// the ledger says exactly which rule broke.
 struct UploadCommit: Sendable {
     var batch: PurchaseBatch
     var response: Data
@@ -17,6 +20,8 @@ struct UploadCommit: Sendable {
     var chains: [PurseChain] = []
     var transfer: (Transfer, LedgerPolicy)?
     var signals: [FraudSignal] = []
+
+    enum Outcome: Sendable { case committed, ledgerRefused }
 
     /// The changes of an upload (`AcquiringService`): a batch first, then at most one of each of
     /// the other kinds; nil for any other change set.
@@ -53,65 +58,41 @@ struct UploadCommit: Sendable {
 }
 
 extension PostgresStore {
-    static func commit(
-        _ upload: UploadCommit, audit: [AuditDraft], _ connection: PostgresConnection, _ logger: Logger
-    ) async throws {
-        let accounts = upload.transfer?.0.accounts.sorted() ?? []
-        var balances: [AccountID: Int64] = [:]
-        var chainCount = 0, releasedCount = 0
-        var transferExists = false
-        for try await (kind, id, number) in try await connection.execute(
-            PostgresPrepared.UploadWrite(upload, accounts: accounts), logger: logger)
-        {
-            switch kind {
-            case "account":
-                guard let account = AccountID(parsing: id) else {
-                    throw StorageError.corrupt(reason: "ledger account key")
-                }
-                balances[account] = number
-            case "chains": chainCount = Int(number)
-            case "released": releasedCount = Int(number)
-            default: transferExists = true
-            }
-        }
-        guard chainCount == upload.chains.count else { throw StorageError.conflict(entity: "purse chain") }
-        guard releasedCount == upload.released.count else { throw StorageError.conflict(entity: "offline purchase") }
-        var posting: (Transfer, [AccountID: Int64])? = nil
+    /// `.ledgerRefused` when the ledger's rules refused the transfer in the statement (a limit,
+    /// an overflow, an id already taken): nothing was written, and the caller decides again with
+    /// the ledger's own checks. Throws `.conflict` when a chain or a released record moved.
+    func commit(_ upload: UploadCommit, audit: [AuditDraft]) async throws(StorageError) -> UploadCommit.Outcome {
         if let (transfer, policy) = upload.transfer {
-            // An account created by a concurrent commit after this statement's snapshot: lock it now.
-            let missing = accounts.filter { balances[$0] == nil }
-            if !missing.isEmpty {
-                let locked = try await connection.query(
-                    """
-                    SELECT id, balance_fen FROM ledger_accounts WHERE id = ANY(\(missing.map(\.rawValue)))
-                    ORDER BY id FOR UPDATE
-                    """, logger: logger)
-                for try await (id, balance) in locked.decode((String, Int64).self) {
-                    guard let account = AccountID(parsing: id) else {
-                        throw StorageError.corrupt(reason: "ledger account key")
-                    }
-                    balances[account] = balance
-                }
-            }
-            let existing = transferExists ? try await entry(transfer.id.rawValue, connection, logger) : nil
-            if let after = try LedgerRows.decide(transfer, policy: policy, existing: existing, balances: balances) {
-                posting = (transfer, after)
-            }
+            do { try transfer.validate(policy: policy) } catch { throw .ledger(error) }
         }
         let lane = Int64(AuditChain.lane(of: audit, count: PostgresSchema.auditLaneCount))
-        for try await _ in try await connection.execute(
-            PostgresPrepared.UploadPosting(posting, audit: audit, lane: lane), logger: logger)
-        {}
+        let statement = PostgresPrepared.UploadCommitStatement(upload, audit: audit, lane: lane)
+        let logger = self.logger
+        return try await self.statement { connection in
+            do {
+                for try await _ in try await connection.execute(statement, logger: logger) {}
+                return .committed
+            } catch  where Self.isLedgerRefusal(error) {
+                return .ledgerRefused
+            }
+        }
+    }
+
+    /// The ledger's refusals inside the upload statement: a limit (`CC422`), an overflow of a
+    /// balance (`22003`), a transfer id already taken.
+    static func isLedgerRefusal(_ error: any Error) -> Bool {
+        guard let error = underlying(error) as? PSQLError, let state = error.serverInfo?[.sqlState] else {
+            return false
+        }
+        return state == "CC422" || state == "22003"
+            || (state == "23505" && error.serverInfo?[.constraintName] == "ledger_transfers_pkey")
     }
 }
 
 extension PostgresPrepared {
-    /// The first statement of `PostgresStore.commit(_:audit:_:_:)`: every write of the upload but
-    /// the ledger's, the transfer's accounts created and locked. Rows: ("account", id, balance)
-    /// per account, ("chains", "", rows written), ("released", "", rows written), and
-    /// ("transfer", "", sequence) if the transfer's id is taken.
-    struct UploadWrite: PostgresPreparedStatement {
-        static let name = "citizencard_upload_write"
+    /// `PostgresStore.commit(_:audit:)`'s statement. Its result is the audit's last sequence.
+    struct UploadCommitStatement: PostgresPreparedStatement {
+        static let name = "citizencard_upload_commit"
         static let sql = """
             WITH batch AS (
                 INSERT INTO purchase_batches (id, terminal_id, merchant_id, number, content_hash, record_count,
@@ -163,26 +144,50 @@ extension PostgresPrepared {
                 FROM unnest($51::text[], $52::text[], $53::text[], $54::text[], $55::text[], $56::text[],
                     $57::bigint[])
                     AS r (id, kind, card_id, asn, purchase_id, evidence, detected_at)
+            ), transfer AS (
+                INSERT INTO ledger_transfers (id, sequence, kind, at, memo)
+                SELECT $58::text, nextval('ledger_sequence'), $59::text, $60::bigint, $61::text WHERE $62::boolean
+                RETURNING id, sequence
             ), created AS (
+                -- Accounts new to the ledger start at their posting, if it keeps to their limits.
                 INSERT INTO ledger_accounts (id, category, balance_fen)
-                SELECT id, category, 0 FROM unnest($58::text[], $59::text[]) AS a (id, category)
-                ORDER BY id
+                SELECT id, category, amount FROM unnest($63::text[], $64::text[], $65::bigint[], $66::bigint[],
+                    $67::bigint[]) AS m (id, category, amount, lower, upper)
+                WHERE NOT ((amount < 0 AND amount < lower) OR (amount > 0 AND amount > upper))
                 ON CONFLICT (id) DO NOTHING
-                RETURNING id
-            ), locked AS (
-                SELECT id, balance_fen FROM ledger_accounts WHERE id IN (SELECT unnest($58::text[]))
-                ORDER BY id FOR UPDATE
+                RETURNING id, balance_fen AS after, balance_fen AS amount
+            ), updated AS (
+                -- The others, locked in key order, the posting added where the balance is stored.
+                UPDATE ledger_accounts a SET balance_fen = CASE
+                    WHEN (l.amount < 0 AND a.balance_fen + l.amount < l.lower)
+                        OR (l.amount > 0 AND a.balance_fen + l.amount > l.upper)
+                    THEN citizencard_refuse('CC422', 'ledger limit')
+                    ELSE a.balance_fen + l.amount END
+                FROM unnest($63::text[], $65::bigint[], $66::bigint[], $67::bigint[]) AS l (id, amount, lower, upper)
+                WHERE a.id = l.id
+                RETURNING a.id, a.balance_fen AS after, l.amount
+            ), postings AS (
+                INSERT INTO ledger_postings (transfer_id, account_id, sequence, amount_fen, balance_after_fen)
+                SELECT transfer.id, moved.id, transfer.sequence, moved.amount, moved.after
+                FROM transfer, (SELECT * FROM created UNION ALL SELECT * FROM updated) AS moved
+                RETURNING 1
             )
-            SELECT 'account' AS kind, id, balance_fen AS n FROM locked
-            UNION ALL SELECT 'account', id, 0 FROM created
-            UNION ALL SELECT 'chains', '', count(*) FROM chains
-            UNION ALL SELECT 'released', '', count(*) FROM released
-            UNION ALL SELECT 'transfer', '', sequence FROM ledger_transfers WHERE id = $60::text
+            SELECT CASE
+                WHEN (SELECT count(*) FROM chains) <> $76::bigint THEN citizencard_refuse('CC409', 'purse chain')
+                WHEN (SELECT count(*) FROM released) <> $77::bigint
+                    THEN citizencard_refuse('CC409', 'offline purchase')
+                -- A new account beyond its limits, or one created by a concurrent commit after this
+                -- statement began: decided again change by change.
+                WHEN (SELECT count(*) FROM postings) <> cardinality($63::text[])
+                    THEN citizencard_refuse('CC422', 'ledger limit')
+                ELSE audit_append($68::bigint, $69::bigint[], $70::text[], $71::text[], $72::text[], $73::text[],
+                    $74::text[], $75::text[])
+            END
             """
         var binds: PostgresBindings
 
-        init(_ u: UploadCommit, accounts: [AccountID]) {
-            var binds = PostgresBindings(capacity: 60)
+        init(_ u: UploadCommit, audit: [AuditDraft], lane: Int64) {
+            var binds = PostgresBindings(capacity: 77)
             let b = u.batch
             binds.append(b.id.rawValue)
             binds.append(b.terminalID.rawValue)
@@ -245,55 +250,20 @@ extension PostgresPrepared {
             binds.append(s.map { $0.purchaseID?.rawValue ?? "" })
             binds.append(s.map(\.evidence))
             binds.append(s.map(\.detectedAt.secondsSinceEpoch))
-            binds.append(accounts.map(\.rawValue))
-            binds.append(accounts.map(\.category.rawValue))
-            binds.append(u.transfer?.0.id.rawValue ?? "")
-            self.binds = binds
-        }
-
-        func makeBindings() throws -> PostgresBindings { binds }
-
-        func decodeRow(_ row: PostgresRow) throws -> (String, String, Int64) {
-            try row.decode((String, String, Int64).self)
-        }
-    }
-
-    /// The second statement: the transfer posted (when given) with the balances after, then the
-    /// audit entries chained after the head of their lane (`audit_append`), which stays locked
-    /// until the commit.
-    struct UploadPosting: PostgresPreparedStatement {
-        static let name = "citizencard_upload_posting"
-        static let sql = """
-            WITH transfer AS (
-                INSERT INTO ledger_transfers (id, sequence, kind, at, memo)
-                SELECT $1::text, nextval('ledger_sequence'), $2::text, $3::bigint, $4::text WHERE $5::boolean
-                RETURNING id, sequence
-            ), postings AS (
-                INSERT INTO ledger_postings (transfer_id, account_id, sequence, amount_fen, balance_after_fen)
-                SELECT transfer.id, p.account, transfer.sequence, p.amount, p.after
-                FROM transfer, unnest($6::text[], $7::bigint[], $8::bigint[]) AS p (account, amount, after)
-            ), balances AS (
-                UPDATE ledger_accounts SET balance_fen = n.after
-                FROM unnest($6::text[], $8::bigint[]) AS n (account, after)
-                WHERE ledger_accounts.id = n.account
-            )
-            SELECT audit_append($9::bigint, $10::bigint[], $11::text[], $12::text[], $13::text[], $14::text[],
-                $15::text[], $16::text[])
-            """
-        var binds: PostgresBindings
-
-        init(_ posting: (Transfer, [AccountID: Int64])?, audit: [AuditDraft], lane: Int64) {
-            var binds = PostgresBindings(capacity: 16)
-            let transfer = posting?.0
+            let transfer = u.transfer?.0
             binds.append(transfer?.id.rawValue ?? "")
             binds.append(transfer?.kind.rawValue ?? "")
             binds.append(transfer?.at.secondsSinceEpoch ?? 0)
             binds.append(transfer?.memo ?? "")
-            binds.append(posting != nil)
-            let postings = transfer?.postings ?? []
+            binds.append(transfer != nil)
+            // Postings in key order, the order the accounts are locked in.
+            let postings = (transfer?.postings ?? []).sorted { $0.account < $1.account }
+            let limits = postings.map { u.transfer!.1.signedLimits(for: $0.account) }
             binds.append(postings.map(\.account.rawValue))
+            binds.append(postings.map(\.account.category.rawValue))
             binds.append(postings.map(\.amountFen))
-            binds.append(postings.map { posting?.1[$0.account] ?? 0 })
+            binds.append(limits.map(\.lower))
+            binds.append(limits.map(\.upper))
             binds.append(lane)
             binds.append(audit.map(\.at.secondsSinceEpoch))
             binds.append(audit.map(\.actor))
@@ -302,6 +272,8 @@ extension PostgresPrepared {
             binds.append(audit.map { $0.personID?.rawValue ?? "" })
             binds.append(audit.map(\.purpose))
             binds.append(audit.map(\.detail))
+            binds.append(Int64(c.count))
+            binds.append(Int64(r.count))
             self.binds = binds
         }
 

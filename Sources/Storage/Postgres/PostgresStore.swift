@@ -161,6 +161,9 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
             return .duplicate(uniqueRule(constraint: error.serverInfo?[.constraintName] ?? ""))
         case "40001", "40P01":
             return .conflict(entity: "database")
+        case "CC409":
+            // `citizencard_refuse` in a statement that checks its own preconditions.
+            return .conflict(entity: error.serverInfo?[.message] ?? "database")
         case "53300", "57P03", "08006", "08001", "57P01":
             return .unavailable(reason: "postgres \(state)")
         default:
