@@ -25,38 +25,35 @@ extension PostgresStore {
             }
             return
         }
-        // An uploaded batch: one statement, atomic by itself, unless the ledger refuses it there.
-        if let upload = UploadCommit(changes) {
-            let outcome: UploadCommit.Outcome = try await metrics.commit { () async throws(StorageError) in
-                try await commit(upload, audit: changes.audit)
+        try await metrics.commit { () async throws(StorageError) in
+            // An uploaded batch: one statement, atomic by itself, unless the ledger refuses it there.
+            if let upload = UploadCommit(changes), try await commit(upload, audit: changes.audit) == .committed {
+                return
             }
-            guard outcome == .ledgerRefused else { return }
+            try await commitChangeByChange(changes)
         }
-        try await commitChangeByChange(changes)
     }
 
     /// Every change in turn, between BEGIN and COMMIT.
     func commitChangeByChange(_ changes: ChangeSet) async throws(StorageError) {
         let logger = self.logger
-        try await metrics.commit { () async throws(StorageError) in
-            try await transaction { connection in
-                var pending = changes.changes[...]
-                while let change = pending.popFirst() {
-                    // A card's update and its event: one statement, one round trip.
-                    if case .updateCard(let card, let expected) = change,
-                        case .appendCardEvent(let event)? = pending.first,
-                        event.cardID == card.id
-                    {
-                        pending.removeFirst()
-                        try await Self.expectOne(
-                            connection, PostgresCardRow.update(card, expectedVersion: expected, event: event),
-                            entity: "card", logger)
-                        continue
-                    }
-                    try await Self.apply(change, connection, logger)
+        try await transaction { connection in
+            var pending = changes.changes[...]
+            while let change = pending.popFirst() {
+                // A card's update and its event: one statement, one round trip.
+                if case .updateCard(let card, let expected) = change,
+                    case .appendCardEvent(let event)? = pending.first,
+                    event.cardID == card.id
+                {
+                    pending.removeFirst()
+                    try await Self.expectOne(
+                        connection, PostgresCardRow.update(card, expectedVersion: expected, event: event),
+                        entity: "card", logger)
+                    continue
                 }
-                try await Self.append(changes.audit, connection, logger)
+                try await Self.apply(change, connection, logger)
             }
+            try await Self.append(changes.audit, connection, logger)
         }
     }
 
