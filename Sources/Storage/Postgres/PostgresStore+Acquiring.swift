@@ -284,9 +284,10 @@ extension PostgresStore {
             }
             return states
         }
-        let (states, releasable, partStored): ([PurseState], [OfflinePurchase], [OfflinePurchase])
+        let states: [PurseState]
+        let (releasable, partStored): ([OfflinePurchase], [OfflinePurchase])
         do {
-            let (releasable1, partStored1) = try await client.withConnection { connection in
+            (releasable, partStored) = try await client.withConnection { connection in
                 var releasable: [OfflinePurchase] = []
                 var stored: [OfflinePurchase] = []
                 for try await row in try await connection.execute(
@@ -303,7 +304,7 @@ extension PostgresStore {
                 }
                 return (releasable, stored)
             }
-            (states, releasable, partStored) = (try await statesRead, releasable1, partStored1)
+            states = try await statesRead
         } catch {
             throw Self.mapped(error)
         }
