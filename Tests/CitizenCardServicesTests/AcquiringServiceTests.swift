@@ -104,6 +104,31 @@ struct AcquiringServiceTests {
         #expect(try await payable(bus.merchant) == 550)
     }
 
+    @Test("records re-sent in lower-case hex under a new number are the same records: duplicates")
+    func lowerCaseResent() async throws {
+        var (card, chip) = try await fixtures.activeCardWithChip()
+        try await fixtures.load(&chip, card: card, fen: 1000)
+        var bus = try await fixtures.acquirer()
+        let records = [
+            try bus.tap(&chip, fen: 100, at: "20260302100000"), try bus.tap(&chip, fen: 200, at: "20260302100100"),
+        ]
+        let first = try await bus.upload(records, env: world.env)
+        // The decision's reads start before the terminal is known, keyed by the records' own ASN
+        // and PSAM serial: in any case they must find what the terminal's keys find.
+        let lower = records.map { record in
+            var record = record
+            record.asn = record.asn.lowercased()
+            record.psamSerialNumber = record.psamSerialNumber.lowercased()
+            record.terminalID = record.terminalID.lowercased()
+            return record
+        }
+        let again = try await bus.upload(lower, env: world.env)
+        #expect(again.records.map(\.outcome) == [.duplicate, .duplicate])
+        #expect(again.records.map(\.purchaseId) == first.records.map(\.purchaseId))
+        #expect(try await purse(card) == 700)
+        #expect(try await zeroSum())
+    }
+
     @Test("a forged TAC and a replayed counter are parked with a reason and flagged")
     func forgedAndReplayed() async throws {
         var (card, chip) = try await fixtures.activeCardWithChip()
