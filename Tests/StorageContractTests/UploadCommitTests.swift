@@ -141,9 +141,12 @@ struct UploadCommitTests {
         let directory = TemporaryDirectory()
         let store = try await store(backend, directory)
         try await store.commit(upload(1, purchase("p:same", fen: 100)))
-        // The same transfer again under another batch: the batch is kept, the money moves once.
-        try await store.commit(upload(2, purchase("p:same", fen: 100)))
+        // The same transfer again under another batch: the batch and its chain are kept (change by
+        // change on PostgreSQL), the money moves once.
+        try await store.commit(
+            upload(2, purchase("p:same", fen: 100), chain: PurseChain(cardID: card, nextCounter: 1, version: 1)))
         #expect(try await store.purchaseBatch(terminalID: terminal, number: 2) != nil)
+        #expect(try await store.purseChains(cardIDs: [card]).first?.nextCounter == 1)
         #expect(try await store.ledgerBalances([.purse(card)])[.purse(card)] == -900)
         #expect(ledgerCode(await refusal(store, upload(3, purchase("p:same", fen: 200)))) == .idConflict)
         #expect(try await store.purchaseBatch(terminalID: terminal, number: 3) == nil)

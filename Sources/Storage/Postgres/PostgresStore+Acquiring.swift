@@ -79,26 +79,10 @@ extension PostgresStore {
         case .putPurseChains(let c):
             guard !c.isEmpty else { return true }
             var count = 0
+            var binds = PostgresBindings(capacity: 9)
+            PostgresPrepared.appendChains(c, to: &binds)
             for try await _ in try await connection.query(
-                """
-                INSERT INTO purse_chains (card_id, next_counter, balance_fen, next_online_counter, last_tapped_at,
-                    last_terminal_id, last_latitude_e6, last_longitude_e6, version)
-                SELECT card_id, next_counter, balance_fen, next_online_counter, NULLIF(last_tapped_at, -1),
-                    NULLIF(last_terminal_id, ''), NULLIF(latitude, -999999999), NULLIF(longitude, -999999999), version
-                FROM unnest(\(c.map(\.cardID.rawValue)), \(c.map(\.nextCounter)), \(c.map(\.balanceFen)),
-                    \(c.map(\.nextOnlineCounter)), \(c.map { $0.lastTappedAt?.secondsSinceEpoch ?? -1 }),
-                    \(c.map { $0.lastTerminalID?.rawValue ?? "" }), \(c.map { $0.lastLatitudeE6 ?? -999_999_999 }),
-                    \(c.map { $0.lastLongitudeE6 ?? -999_999_999 }), \(c.map(\.version)))
-                    AS r (card_id, next_counter, balance_fen, next_online_counter, last_tapped_at, last_terminal_id,
-                    latitude, longitude, version)
-                ON CONFLICT (card_id) DO UPDATE SET next_counter = excluded.next_counter,
-                    balance_fen = excluded.balance_fen, next_online_counter = excluded.next_online_counter,
-                    last_tapped_at = excluded.last_tapped_at, last_terminal_id = excluded.last_terminal_id,
-                    last_latitude_e6 = excluded.last_latitude_e6, last_longitude_e6 = excluded.last_longitude_e6,
-                    version = excluded.version
-                WHERE purse_chains.version = excluded.version - 1
-                RETURNING 1
-                """, logger: logger)
+                PostgresQuery(unsafeSQL: PostgresPrepared.chainsUpsert(first: 1), binds: binds), logger: logger)
             {
                 count += 1
             }

@@ -123,21 +123,7 @@ extension PostgresPrepared {
                 WHERE offline_purchases.id = r.id AND offline_purchases.outcome = 'parked'
                 RETURNING 1
             ), chains AS (
-                INSERT INTO purse_chains (card_id, next_counter, balance_fen, next_online_counter, last_tapped_at,
-                    last_terminal_id, last_latitude_e6, last_longitude_e6, version)
-                SELECT card_id, next_counter, balance_fen, next_online_counter, NULLIF(last_tapped_at, -1),
-                    NULLIF(last_terminal_id, ''), NULLIF(latitude, -999999999), NULLIF(longitude, -999999999), version
-                FROM unnest($42::text[], $43::bigint[], $44::bigint[], $45::bigint[], $46::bigint[], $47::text[],
-                    $48::bigint[], $49::bigint[], $50::bigint[])
-                    AS r (card_id, next_counter, balance_fen, next_online_counter, last_tapped_at, last_terminal_id,
-                    latitude, longitude, version)
-                ON CONFLICT (card_id) DO UPDATE SET next_counter = excluded.next_counter,
-                    balance_fen = excluded.balance_fen, next_online_counter = excluded.next_online_counter,
-                    last_tapped_at = excluded.last_tapped_at, last_terminal_id = excluded.last_terminal_id,
-                    last_latitude_e6 = excluded.last_latitude_e6, last_longitude_e6 = excluded.last_longitude_e6,
-                    version = excluded.version
-                WHERE purse_chains.version = excluded.version - 1
-                RETURNING 1
+                \(chainsUpsert(first: 42))
             ), signals AS (
                 INSERT INTO fraud_signals (id, kind, card_id, asn, purchase_id, evidence, detected_at)
                 SELECT id, kind, NULLIF(card_id, ''), asn, NULLIF(purchase_id, ''), evidence, detected_at
@@ -233,15 +219,7 @@ extension PostgresPrepared {
             binds.append(r.map { $0.postedAt?.secondsSinceEpoch ?? 0 })
             binds.append(r.map { Rows.postedOn($0.postedAt) ?? "" })
             let c = u.chains
-            binds.append(c.map(\.cardID.rawValue))
-            binds.append(c.map(\.nextCounter))
-            binds.append(c.map(\.balanceFen))
-            binds.append(c.map(\.nextOnlineCounter))
-            binds.append(c.map { $0.lastTappedAt?.secondsSinceEpoch ?? -1 })
-            binds.append(c.map { $0.lastTerminalID?.rawValue ?? "" })
-            binds.append(c.map { $0.lastLatitudeE6 ?? -999_999_999 })
-            binds.append(c.map { $0.lastLongitudeE6 ?? -999_999_999 })
-            binds.append(c.map(\.version))
+            appendChains(c, to: &binds)
             let s = u.signals
             binds.append(s.map(\.id.rawValue))
             binds.append(s.map(\.kind.rawValue))
@@ -280,5 +258,44 @@ extension PostgresPrepared {
         func makeBindings() throws -> PostgresBindings { binds }
 
         func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
+    }
+}
+
+extension PostgresPrepared {
+    /// The chains' upsert, each chain written only over its version before
+    /// (`version = excluded.version - 1`), one row returned per chain written; its nine arrays
+    /// (`appendChains`) are the parameters from `$first` on.
+    static func chainsUpsert(first: Int) -> String {
+        let p = (first..<first + 9).map { "$\($0)" }
+        return """
+            INSERT INTO purse_chains (card_id, next_counter, balance_fen, next_online_counter, last_tapped_at,
+                last_terminal_id, last_latitude_e6, last_longitude_e6, version)
+            SELECT card_id, next_counter, balance_fen, next_online_counter, NULLIF(last_tapped_at, -1),
+                NULLIF(last_terminal_id, ''), NULLIF(latitude, -999999999), NULLIF(longitude, -999999999), version
+            FROM unnest(\(p[0])::text[], \(p[1])::bigint[], \(p[2])::bigint[], \(p[3])::bigint[], \(p[4])::bigint[],
+                \(p[5])::text[], \(p[6])::bigint[], \(p[7])::bigint[], \(p[8])::bigint[])
+                AS r (card_id, next_counter, balance_fen, next_online_counter, last_tapped_at, last_terminal_id,
+                latitude, longitude, version)
+            ON CONFLICT (card_id) DO UPDATE SET next_counter = excluded.next_counter,
+                balance_fen = excluded.balance_fen, next_online_counter = excluded.next_online_counter,
+                last_tapped_at = excluded.last_tapped_at, last_terminal_id = excluded.last_terminal_id,
+                last_latitude_e6 = excluded.last_latitude_e6, last_longitude_e6 = excluded.last_longitude_e6,
+                version = excluded.version
+            WHERE purse_chains.version = excluded.version - 1
+            RETURNING 1
+            """
+    }
+
+    /// The nine arrays of `chainsUpsert`.
+    static func appendChains(_ c: [PurseChain], to binds: inout PostgresBindings) {
+        binds.append(c.map(\.cardID.rawValue))
+        binds.append(c.map(\.nextCounter))
+        binds.append(c.map(\.balanceFen))
+        binds.append(c.map(\.nextOnlineCounter))
+        binds.append(c.map { $0.lastTappedAt?.secondsSinceEpoch ?? -1 })
+        binds.append(c.map { $0.lastTerminalID?.rawValue ?? "" })
+        binds.append(c.map { $0.lastLatitudeE6 ?? -999_999_999 })
+        binds.append(c.map { $0.lastLongitudeE6 ?? -999_999_999 })
+        binds.append(c.map(\.version))
     }
 }
