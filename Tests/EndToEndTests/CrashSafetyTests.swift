@@ -93,7 +93,8 @@ struct CrashSafetyTests {
                                 let action = step % 2 == 0 ? "loss" : "loss-withdrawal"
                                 _ = try? await server.send(
                                     "POST", "/api/v1/cards/\(holder.card)/\(action)", token: clerk,
-                                    json: #"{"identity":{"idNumber":"\#(holder.idNumber)","documentChecked":true}}"#)
+                                    json: #"{"identity":{"idNumber":"\#(holder.idNumber)","documentChecked":true}}"#,
+                                    timeout: 5)
                                 step += 1
                             }
                         }
@@ -151,7 +152,7 @@ struct GracefulShutdownTests {
                     group.addTask {
                         while running.isSet {
                             let reply = try? await server.send(
-                                "GET", "/api/v1/persons/\(person)?purpose=shutdown%20test", token: token)
+                                "GET", "/api/v1/persons/\(person)?purpose=shutdown%20test", token: token, timeout: 5)
                             if reply?.status == 200 { answered.increment() }
                         }
                     }
