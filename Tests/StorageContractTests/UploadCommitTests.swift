@@ -152,4 +152,72 @@ struct UploadCommitTests {
         #expect(try await store.purchaseBatch(terminalID: terminal, number: 3) == nil)
         #expect(try await store.ledgerAllBalances().values.reduce(0, +) == 0)
     }
+
+    @Test("a chain moves only from the version it was read at", arguments: Backend.allCases)
+    func chainVersions(backend: Backend) async throws {
+        let directory = TemporaryDirectory()
+        let store = try await store(backend, directory)
+        func chain(next: Int64, version: Int64) -> PurseChain {
+            PurseChain(cardID: card, nextCounter: next, balanceFen: 1000 - 100 * next, version: version)
+        }
+        try await store.commit(upload(1, purchase("p:1", fen: 100), chain: chain(next: 1, version: 1)))
+        try await store.commit(upload(2, purchase("p:2", fen: 100), chain: chain(next: 2, version: 2)))
+        // Decided on version 1 again: the chain is at 2 now.
+        guard
+            case .conflict? = await refusal(
+                store, upload(3, purchase("p:3", fen: 100), chain: chain(next: 2, version: 2)))
+        else {
+            Issue.record("a chain written twice from one version")
+            return
+        }
+        #expect(try await store.purchaseBatch(terminalID: terminal, number: 3) == nil)
+        #expect(try await store.ledgerEntry(id: TransferID("p:3")) == nil)
+        try await store.commit(upload(4, purchase("p:4", fen: 100), chain: chain(next: 3, version: 3)))
+        let stored = try #require(try await store.purseChains(cardIDs: [card]).first)
+        #expect(stored.version == 3)
+        #expect(stored.nextCounter == 3)
+        #expect(stored.balanceFen == 700)
+        #expect(try await store.ledgerBalances([.purse(card)])[.purse(card)] == -700)
+    }
+
+    @Test("records and signals come back exactly as the upload wrote them", arguments: Backend.allCases)
+    func columnsRoundTrip(backend: Backend) async throws {
+        let directory = TemporaryDirectory()
+        let store = try await store(backend, directory)
+        let batch = PurchaseBatch.ID(rawValue: "b-columns")
+        func record(_ id: String, card: Card.ID?, counter: Int64, outcome: OfflinePurchase.Outcome) -> OfflinePurchase {
+            OfflinePurchase(
+                id: .init(rawValue: id), batchID: batch, terminalID: terminal, merchantID: merchant, cardID: card,
+                asn: "0000000000000000000A", cardCounter: counter, psamSerial: "UP00000000000001",
+                terminalSerial: Int64(UInt32.max), amountFen: 100, balanceBeforeFen: Int64.max,
+                balanceAfterFen: Int64.min + 1, transactionType: 9, tappedAt: t0, keyVersion: 0, algorithmID: 255,
+                tac: "0A0B0C0D", mac2: "", recordStatus: "", outcome: outcome,
+                reason: outcome == .parked ? .unknownCard : nil, postedAt: outcome == .parked ? nil : t0,
+                receivedAt: t0)
+        }
+        let posted = record("r-posted", card: card, counter: 0, outcome: .posted)
+        let parked = record("r-parked", card: nil, counter: 1, outcome: .parked)
+        let signal = FraudSignal(
+            id: .init(rawValue: "s-columns"), kind: .impossibleTravel, cardID: nil, asn: "0000000000000000000A",
+            purchaseID: nil, evidence: "乘车 2 km in 1 s — 7200 km/h ✓", detectedAt: t0)
+        var changes = ChangeSet()
+        changes.add(
+            .insertPurchaseBatch(
+                PurchaseBatch(
+                    id: batch, terminalID: terminal, merchantID: merchant, number: 1, contentHash: "", recordCount: 2,
+                    postedCount: 1, riskCount: 0, parkedCount: 1, duplicateCount: 0, acceptedFen: 100, receivedAt: t0),
+                response: Data()))
+        changes.add(.insertPurchases([posted, parked]))
+        changes.add(.postTransfer(purchase("p:columns", fen: 100), policy: .standard))
+        changes.add(.insertFraudSignals([signal]))
+        changes.record(
+            AuditDraft(
+                at: t0, actor: "terminal:0000UP000001", action: "purchase.batch", subject: "batch:b-columns",
+                purpose: "clearing", detail: "{}"))
+        try await store.commit(changes)
+        #expect(try await store.purchases(cardID: card, limit: 10) == [posted])
+        #expect(try await store.parkedPurchases(after: nil, limit: 10) == [parked])
+        #expect(try await store.fraudSignals(before: nil, limit: 10) == [signal])
+        #expect(try await store.purchaseBatch(terminalID: terminal, number: 1)?.response == Data())
+    }
 }

@@ -46,7 +46,7 @@ enum PostgresPrepared {
 
         func makeBindings() throws -> PostgresBindings {
             var binds = PostgresBindings(capacity: 1)
-            binds.append(asns)
+            binds.appendColumn(asns)
             return binds
         }
 
@@ -107,14 +107,14 @@ enum PostgresPrepared {
         func makeBindings() throws -> PostgresBindings {
             var binds = PostgresBindings(capacity: 8)
             let runs = PurchaseKey.serialRuns(keys)
-            binds.append(asns)
-            binds.append(keys.map(\.asn))
-            binds.append(keys.map(\.cardCounter))
-            binds.append(runs.map(\.psam))
-            binds.append(runs.map(\.low))
-            binds.append(runs.map(\.high))
-            binds.append(keys.map(\.psamSerial))
-            binds.append(keys.map(\.terminalSerial))
+            binds.appendColumn(asns)
+            binds.appendColumn(keys.map(\.asn))
+            binds.appendColumn(keys.map(\.cardCounter))
+            binds.appendColumn(runs.map(\.psam))
+            binds.appendColumn(runs.map(\.low))
+            binds.appendColumn(runs.map(\.high))
+            binds.appendColumn(keys.map(\.psamSerial))
+            binds.appendColumn(keys.map(\.terminalSerial))
             return binds
         }
 

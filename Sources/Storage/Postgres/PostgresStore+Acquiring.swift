@@ -78,13 +78,16 @@ extension PostgresStore {
             guard count == p.count else { throw StorageError.conflict(entity: "offline purchase") }
         case .putPurseChains(let c):
             guard !c.isEmpty else { return true }
-            var count = 0
+            var count: Int64 = 0
             var binds = PostgresBindings(capacity: 9)
             PostgresPrepared.appendChains(c, to: &binds)
-            for try await _ in try await connection.query(
-                PostgresQuery(unsafeSQL: PostgresPrepared.chainsUpsert(first: 1), binds: binds), logger: logger)
-            {
-                count += 1
+            for try await written in try await connection.query(
+                PostgresQuery(
+                    unsafeSQL:
+                        "WITH \(PostgresPrepared.chainsWrites(first: 1)) SELECT \(PostgresPrepared.chainsWritten)",
+                    binds: binds), logger: logger
+            ).decode(Int64.self) {
+                count = written
             }
             guard count == c.count else { throw StorageError.conflict(entity: "purse chain") }
         case .insertFraudSignals(let s):
@@ -163,14 +166,20 @@ extension PostgresStore {
                 terminal_serial, amount_fen, balance_before_fen, balance_after_fen, transaction_type, tapped_at,
                 key_version, algorithm_id, tac, mac2, record_status, outcome, NULLIF(reason, ''),
                 NULLIF(posted_at, -1), NULLIF(posted_on, ''), received_at
-            FROM unnest(\(p.map(\.id.rawValue)), \(p.map(\.batchID.rawValue)), \(p.map(\.terminalID.rawValue)),
-                \(p.map(\.merchantID.rawValue)), \(p.map { $0.cardID?.rawValue ?? "" }), \(p.map(\.asn)),
-                \(p.map(\.cardCounter)), \(p.map(\.psamSerial)), \(p.map(\.terminalSerial)), \(p.map(\.amountFen)),
-                \(p.map(\.balanceBeforeFen)), \(p.map(\.balanceAfterFen)), \(p.map(\.transactionType)),
-                \(p.map(\.tappedAt.secondsSinceEpoch)), \(p.map(\.keyVersion)), \(p.map(\.algorithmID)),
-                \(p.map(\.tac)), \(p.map(\.mac2)), \(p.map(\.recordStatus)), \(p.map(\.outcome.rawValue)),
-                \(p.map { $0.reason?.rawValue ?? "" }), \(p.map { $0.postedAt?.secondsSinceEpoch ?? -1 }),
-                \(p.map { Rows.postedOn($0.postedAt) ?? "" }), \(p.map(\.receivedAt.secondsSinceEpoch)))
+            FROM unnest(\(TextColumn(values: p.map(\.id.rawValue))), \(TextColumn(values: p.map(\.batchID.rawValue))),
+                \(TextColumn(values: p.map(\.terminalID.rawValue))), \(TextColumn(values: p.map(\.merchantID.rawValue))),
+                \(TextColumn(values: p.map { $0.cardID?.rawValue ?? "" })), \(TextColumn(values: p.map(\.asn))),
+                \(Int64Column(values: p.map(\.cardCounter))), \(TextColumn(values: p.map(\.psamSerial))),
+                \(Int64Column(values: p.map(\.terminalSerial))), \(Int64Column(values: p.map(\.amountFen))),
+                \(Int64Column(values: p.map(\.balanceBeforeFen))), \(Int64Column(values: p.map(\.balanceAfterFen))),
+                \(Int64Column(values: p.map(\.transactionType))), \(Int64Column(values: p.map(\.tappedAt.secondsSinceEpoch))),
+                \(Int64Column(values: p.map(\.keyVersion))), \(Int64Column(values: p.map(\.algorithmID))),
+                \(TextColumn(values: p.map(\.tac))), \(TextColumn(values: p.map(\.mac2))),
+                \(TextColumn(values: p.map(\.recordStatus))), \(TextColumn(values: p.map(\.outcome.rawValue))),
+                \(TextColumn(values: p.map { $0.reason?.rawValue ?? "" })),
+                \(Int64Column(values: p.map { $0.postedAt?.secondsSinceEpoch ?? -1 })),
+                \(TextColumn(values: p.map { Rows.postedOn($0.postedAt) ?? "" })),
+                \(Int64Column(values: p.map(\.receivedAt.secondsSinceEpoch))))
                 AS r (id, batch_id, terminal_id, merchant_id, card_id, asn, card_counter, psam_serial,
                 terminal_serial, amount_fen, balance_before_fen, balance_after_fen, transaction_type, tapped_at,
                 key_version, algorithm_id, tac, mac2, record_status, outcome, reason, posted_at, posted_on,
@@ -257,7 +266,6 @@ extension PostgresStore {
             return PurchaseIntake(states: [], stored: try await purchases(matching: keys), releasable: [])
         }
         let logger = self.logger
-        let serialKeys = Set(keys.map { "\($0.psamSerial)|\($0.terminalSerial)" })
         // The two reads on two connections at once: one round trip's wait instead of two.
         async let statesRead = client.withConnection { connection in
             var states: [PurseState] = []
@@ -274,6 +282,8 @@ extension PostgresStore {
             (releasable, partStored) = try await client.withConnection { connection in
                 var releasable: [OfflinePurchase] = []
                 var stored: [OfflinePurchase] = []
+                // Built when a run of serials first holds a counted record.
+                var serialKeys: Set<String>? = nil
                 for try await row in try await connection.execute(
                     PostgresPrepared.Intake(asns: asns, keys: keys), logger: logger)
                 {
@@ -282,7 +292,12 @@ extension PostgresStore {
                     switch try columns.int("part") {
                     case 0: releasable.append(purchase)
                     // Counted records in a run of serials: those under the keys.
-                    case 2 where !serialKeys.contains("\(purchase.psamSerial)|\(purchase.terminalSerial)"): continue
+                    case 2:
+                        let serials = serialKeys ?? Set(keys.map { "\($0.psamSerial)|\($0.terminalSerial)" })
+                        serialKeys = serials
+                        if serials.contains("\(purchase.psamSerial)|\(purchase.terminalSerial)") {
+                            stored.append(purchase)
+                        }
                     default: stored.append(purchase)
                     }
                 }

@@ -122,9 +122,7 @@ extension PostgresPrepared {
                 FROM unnest($38::text[], $39::text[], $40::bigint[], $41::text[]) AS r (id, outcome, posted_at, posted_on)
                 WHERE offline_purchases.id = r.id AND offline_purchases.outcome = 'parked'
                 RETURNING 1
-            ), chains AS (
-                \(chainsUpsert(first: 42))
-            ), signals AS (
+            ), \(chainsWrites(first: 42)), signals AS (
                 INSERT INTO fraud_signals (id, kind, card_id, asn, purchase_id, evidence, detected_at)
                 SELECT id, kind, NULLIF(card_id, ''), asn, NULLIF(purchase_id, ''), evidence, detected_at
                 FROM unnest($51::text[], $52::text[], $53::text[], $54::text[], $55::text[], $56::text[],
@@ -134,16 +132,9 @@ extension PostgresPrepared {
                 INSERT INTO ledger_transfers (id, sequence, kind, at, memo)
                 SELECT $58::text, nextval('ledger_sequence'), $59::text, $60::bigint, $61::text WHERE $62::boolean
                 RETURNING id, sequence
-            ), created AS (
-                -- Accounts new to the ledger start at their posting, if it keeps to their limits.
-                INSERT INTO ledger_accounts (id, category, balance_fen)
-                SELECT id, category, amount FROM unnest($63::text[], $64::text[], $65::bigint[], $66::bigint[],
-                    $67::bigint[]) AS m (id, category, amount, lower, upper)
-                WHERE NOT ((amount < 0 AND amount < lower) OR (amount > 0 AND amount > upper))
-                ON CONFLICT (id) DO NOTHING
-                RETURNING id, balance_fen AS after, balance_fen AS amount
             ), updated AS (
-                -- The others, locked in key order, the posting added where the balance is stored.
+                -- Accounts the ledger has, locked in key order, the posting added where the balance is
+                -- stored.
                 UPDATE ledger_accounts a SET balance_fen = CASE
                     WHEN (l.amount < 0 AND a.balance_fen + l.amount < l.lower)
                         OR (l.amount > 0 AND a.balance_fen + l.amount > l.upper)
@@ -152,6 +143,16 @@ extension PostgresPrepared {
                 FROM unnest($63::text[], $65::bigint[], $66::bigint[], $67::bigint[]) AS l (id, amount, lower, upper)
                 WHERE a.id = l.id
                 RETURNING a.id, a.balance_fen AS after, l.amount
+            ), created AS (
+                -- Accounts new to the ledger (not among those updated) start at their posting, if it
+                -- keeps to their limits.
+                INSERT INTO ledger_accounts (id, category, balance_fen)
+                SELECT id, category, amount FROM unnest($63::text[], $64::text[], $65::bigint[], $66::bigint[],
+                    $67::bigint[]) AS m (id, category, amount, lower, upper)
+                WHERE m.id NOT IN (SELECT id FROM updated)
+                    AND NOT ((amount < 0 AND amount < lower) OR (amount > 0 AND amount > upper))
+                ON CONFLICT (id) DO NOTHING
+                RETURNING id, balance_fen AS after, balance_fen AS amount
             ), postings AS (
                 INSERT INTO ledger_postings (transfer_id, account_id, sequence, amount_fen, balance_after_fen)
                 SELECT transfer.id, moved.id, transfer.sequence, moved.amount, moved.after
@@ -159,7 +160,7 @@ extension PostgresPrepared {
                 RETURNING 1
             )
             SELECT CASE
-                WHEN (SELECT count(*) FROM chains) <> $76::bigint THEN citizencard_refuse('CC409', 'purse chain')
+                WHEN \(chainsWritten) <> $76::bigint THEN citizencard_refuse('CC409', 'purse chain')
                 WHEN (SELECT count(*) FROM released) <> $77::bigint
                     THEN citizencard_refuse('CC409', 'offline purchase')
                 -- A new account beyond its limits, or one created by a concurrent commit after this
@@ -189,67 +190,68 @@ extension PostgresPrepared {
             binds.append(b.receivedAt.secondsSinceEpoch)
             binds.append(ByteBuffer(bytes: u.response))
             let p = u.purchases
-            binds.append(p.map(\.id.rawValue))
-            binds.append(p.map(\.batchID.rawValue))
-            binds.append(p.map(\.terminalID.rawValue))
-            binds.append(p.map(\.merchantID.rawValue))
-            binds.append(p.map { $0.cardID?.rawValue ?? "" })
-            binds.append(p.map(\.asn))
-            binds.append(p.map(\.cardCounter))
-            binds.append(p.map(\.psamSerial))
-            binds.append(p.map(\.terminalSerial))
-            binds.append(p.map(\.amountFen))
-            binds.append(p.map(\.balanceBeforeFen))
-            binds.append(p.map(\.balanceAfterFen))
-            binds.append(p.map(\.transactionType))
-            binds.append(p.map(\.tappedAt.secondsSinceEpoch))
-            binds.append(p.map(\.keyVersion))
-            binds.append(p.map(\.algorithmID))
-            binds.append(p.map(\.tac))
-            binds.append(p.map(\.mac2))
-            binds.append(p.map(\.recordStatus))
-            binds.append(p.map(\.outcome.rawValue))
-            binds.append(p.map { $0.reason?.rawValue ?? "" })
-            binds.append(p.map { $0.postedAt?.secondsSinceEpoch ?? -1 })
-            binds.append(p.map { Rows.postedOn($0.postedAt) ?? "" })
-            binds.append(p.map(\.receivedAt.secondsSinceEpoch))
+            binds.appendColumn(p.map(\.id.rawValue))
+            binds.appendColumn(p.map(\.batchID.rawValue))
+            binds.appendColumn(p.map(\.terminalID.rawValue))
+            binds.appendColumn(p.map(\.merchantID.rawValue))
+            binds.appendColumn(p.map { $0.cardID?.rawValue ?? "" })
+            binds.appendColumn(p.map(\.asn))
+            binds.appendColumn(p.map(\.cardCounter))
+            binds.appendColumn(p.map(\.psamSerial))
+            binds.appendColumn(p.map(\.terminalSerial))
+            binds.appendColumn(p.map(\.amountFen))
+            binds.appendColumn(p.map(\.balanceBeforeFen))
+            binds.appendColumn(p.map(\.balanceAfterFen))
+            binds.appendColumn(p.map(\.transactionType))
+            binds.appendColumn(p.map(\.tappedAt.secondsSinceEpoch))
+            binds.appendColumn(p.map(\.keyVersion))
+            binds.appendColumn(p.map(\.algorithmID))
+            binds.appendColumn(p.map(\.tac))
+            binds.appendColumn(p.map(\.mac2))
+            binds.appendColumn(p.map(\.recordStatus))
+            binds.appendColumn(p.map(\.outcome.rawValue))
+            binds.appendColumn(p.map { $0.reason?.rawValue ?? "" })
+            binds.appendColumn(p.map { $0.postedAt?.secondsSinceEpoch ?? -1 })
+            binds.appendColumn(p.map { Rows.postedOn($0.postedAt) ?? "" })
+            binds.appendColumn(p.map(\.receivedAt.secondsSinceEpoch))
             let r = u.released
-            binds.append(r.map(\.id.rawValue))
-            binds.append(r.map(\.outcome.rawValue))
-            binds.append(r.map { $0.postedAt?.secondsSinceEpoch ?? 0 })
-            binds.append(r.map { Rows.postedOn($0.postedAt) ?? "" })
+            binds.appendColumn(r.map(\.id.rawValue))
+            binds.appendColumn(r.map(\.outcome.rawValue))
+            binds.appendColumn(r.map { $0.postedAt?.secondsSinceEpoch ?? 0 })
+            binds.appendColumn(r.map { Rows.postedOn($0.postedAt) ?? "" })
             let c = u.chains
             appendChains(c, to: &binds)
             let s = u.signals
-            binds.append(s.map(\.id.rawValue))
-            binds.append(s.map(\.kind.rawValue))
-            binds.append(s.map { $0.cardID?.rawValue ?? "" })
-            binds.append(s.map(\.asn))
-            binds.append(s.map { $0.purchaseID?.rawValue ?? "" })
-            binds.append(s.map(\.evidence))
-            binds.append(s.map(\.detectedAt.secondsSinceEpoch))
+            binds.appendColumn(s.map(\.id.rawValue))
+            binds.appendColumn(s.map(\.kind.rawValue))
+            binds.appendColumn(s.map { $0.cardID?.rawValue ?? "" })
+            binds.appendColumn(s.map(\.asn))
+            binds.appendColumn(s.map { $0.purchaseID?.rawValue ?? "" })
+            binds.appendColumn(s.map(\.evidence))
+            binds.appendColumn(s.map(\.detectedAt.secondsSinceEpoch))
             let transfer = u.transfer?.0
             binds.append(transfer?.id.rawValue ?? "")
             binds.append(transfer?.kind.rawValue ?? "")
             binds.append(transfer?.at.secondsSinceEpoch ?? 0)
             binds.append(transfer?.memo ?? "")
             binds.append(transfer != nil)
-            // Postings in key order, the order the accounts are locked in.
-            let postings = (transfer?.postings ?? []).sorted { $0.account < $1.account }
+            // Postings in key order, the order the accounts are locked in: a transfer keeps its
+            // postings sorted by account, one per account once validated.
+            let postings = transfer?.postings ?? []
             let limits = postings.map { u.transfer!.1.signedLimits(for: $0.account) }
-            binds.append(postings.map(\.account.rawValue))
-            binds.append(postings.map(\.account.category.rawValue))
-            binds.append(postings.map(\.amountFen))
-            binds.append(limits.map(\.lower))
-            binds.append(limits.map(\.upper))
+            binds.appendColumn(postings.map(\.account.rawValue))
+            binds.appendColumn(postings.map(\.account.category.rawValue))
+            binds.appendColumn(postings.map(\.amountFen))
+            binds.appendColumn(limits.map(\.lower))
+            binds.appendColumn(limits.map(\.upper))
             binds.append(lane)
-            binds.append(audit.map(\.at.secondsSinceEpoch))
-            binds.append(audit.map(\.actor))
-            binds.append(audit.map(\.action))
-            binds.append(audit.map(\.subject))
-            binds.append(audit.map { $0.personID?.rawValue ?? "" })
-            binds.append(audit.map(\.purpose))
-            binds.append(audit.map(\.detail))
+            binds.appendColumn(audit.map(\.at.secondsSinceEpoch))
+            binds.appendColumn(audit.map(\.actor))
+            binds.appendColumn(audit.map(\.action))
+            binds.appendColumn(audit.map(\.subject))
+            binds.appendColumn(audit.map { $0.personID?.rawValue ?? "" })
+            binds.appendColumn(audit.map(\.purpose))
+            binds.appendColumn(audit.map(\.detail))
             binds.append(Int64(c.count))
             binds.append(Int64(r.count))
             self.binds = binds
@@ -262,40 +264,56 @@ extension PostgresPrepared {
 }
 
 extension PostgresPrepared {
-    /// The chains' upsert, each chain written only over its version before
-    /// (`version = excluded.version - 1`), one row returned per chain written; its nine arrays
-    /// (`appendChains`) are the parameters from `$first` on.
-    static func chainsUpsert(first: Int) -> String {
+    /// The chains' writes as two CTEs, `chains_moved` and `chains_new`, one row returned per chain
+    /// written (`chainsWritten`); their nine arrays (`appendChains`) are the parameters from
+    /// `$first` on. A chain the store had moves only from its version before
+    /// (`version = new version - 1`); a new one (version 1) is inserted, unless a concurrent commit
+    /// inserted it first. A plain update, not an upsert: an upsert locks each row it finds before
+    /// updating it, one more write per chain.
+    static func chainsWrites(first: Int) -> String {
         let p = (first..<first + 9).map { "$\($0)" }
-        return """
-            INSERT INTO purse_chains (card_id, next_counter, balance_fen, next_online_counter, last_tapped_at,
-                last_terminal_id, last_latitude_e6, last_longitude_e6, version)
-            SELECT card_id, next_counter, balance_fen, next_online_counter, NULLIF(last_tapped_at, -1),
-                NULLIF(last_terminal_id, ''), NULLIF(latitude, -999999999), NULLIF(longitude, -999999999), version
-            FROM unnest(\(p[0])::text[], \(p[1])::bigint[], \(p[2])::bigint[], \(p[3])::bigint[], \(p[4])::bigint[],
+        let rows = """
+            unnest(\(p[0])::text[], \(p[1])::bigint[], \(p[2])::bigint[], \(p[3])::bigint[], \(p[4])::bigint[],
                 \(p[5])::text[], \(p[6])::bigint[], \(p[7])::bigint[], \(p[8])::bigint[])
                 AS r (card_id, next_counter, balance_fen, next_online_counter, last_tapped_at, last_terminal_id,
                 latitude, longitude, version)
-            ON CONFLICT (card_id) DO UPDATE SET next_counter = excluded.next_counter,
-                balance_fen = excluded.balance_fen, next_online_counter = excluded.next_online_counter,
-                last_tapped_at = excluded.last_tapped_at, last_terminal_id = excluded.last_terminal_id,
-                last_latitude_e6 = excluded.last_latitude_e6, last_longitude_e6 = excluded.last_longitude_e6,
-                version = excluded.version
-            WHERE purse_chains.version = excluded.version - 1
-            RETURNING 1
+            """
+        return """
+            chains_moved AS (
+                UPDATE purse_chains SET next_counter = r.next_counter, balance_fen = r.balance_fen,
+                    next_online_counter = r.next_online_counter, last_tapped_at = NULLIF(r.last_tapped_at, -1),
+                    last_terminal_id = NULLIF(r.last_terminal_id, ''),
+                    last_latitude_e6 = NULLIF(r.latitude, -999999999),
+                    last_longitude_e6 = NULLIF(r.longitude, -999999999), version = r.version
+                FROM \(rows)
+                WHERE purse_chains.card_id = r.card_id AND purse_chains.version = r.version - 1
+                RETURNING 1
+            ), chains_new AS (
+                INSERT INTO purse_chains (card_id, next_counter, balance_fen, next_online_counter, last_tapped_at,
+                    last_terminal_id, last_latitude_e6, last_longitude_e6, version)
+                SELECT card_id, next_counter, balance_fen, next_online_counter, NULLIF(last_tapped_at, -1),
+                    NULLIF(last_terminal_id, ''), NULLIF(latitude, -999999999), NULLIF(longitude, -999999999), version
+                FROM \(rows)
+                WHERE r.version = 1
+                ON CONFLICT (card_id) DO NOTHING
+                RETURNING 1
+            )
             """
     }
 
-    /// The nine arrays of `chainsUpsert`.
+    /// The number of chains `chainsWrites` wrote.
+    static let chainsWritten = "((SELECT count(*) FROM chains_moved) + (SELECT count(*) FROM chains_new))"
+
+    /// The nine arrays of `chainsWrites`.
     static func appendChains(_ c: [PurseChain], to binds: inout PostgresBindings) {
-        binds.append(c.map(\.cardID.rawValue))
-        binds.append(c.map(\.nextCounter))
-        binds.append(c.map(\.balanceFen))
-        binds.append(c.map(\.nextOnlineCounter))
-        binds.append(c.map { $0.lastTappedAt?.secondsSinceEpoch ?? -1 })
-        binds.append(c.map { $0.lastTerminalID?.rawValue ?? "" })
-        binds.append(c.map { $0.lastLatitudeE6 ?? -999_999_999 })
-        binds.append(c.map { $0.lastLongitudeE6 ?? -999_999_999 })
-        binds.append(c.map(\.version))
+        binds.appendColumn(c.map(\.cardID.rawValue))
+        binds.appendColumn(c.map(\.nextCounter))
+        binds.appendColumn(c.map(\.balanceFen))
+        binds.appendColumn(c.map(\.nextOnlineCounter))
+        binds.appendColumn(c.map { $0.lastTappedAt?.secondsSinceEpoch ?? -1 })
+        binds.appendColumn(c.map { $0.lastTerminalID?.rawValue ?? "" })
+        binds.appendColumn(c.map { $0.lastLatitudeE6 ?? -999_999_999 })
+        binds.appendColumn(c.map { $0.lastLongitudeE6 ?? -999_999_999 })
+        binds.appendColumn(c.map(\.version))
     }
 }
