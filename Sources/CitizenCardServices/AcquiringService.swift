@@ -259,10 +259,17 @@ public struct AcquiringService: Sendable {
         async let hashing = Self.contentHash(records)
         async let checking = sized ? Self.verifyTACs(records, keyring: env.issuerKeys) : [:]
         async let reading = sized ? try? await intake(records) : nil
+        // The merchant the terminal had when it authenticated; checked against the terminal read.
+        let expectedMerchant = actor.merchantID
+        async let merchantRead: Result<Merchant?, CitizenCardError>? =
+            if let expectedMerchant { await merchant(id: expectedMerchant) } else { nil }
         let terminal = try await requireTerminal(actor)
         guard upload.batchNumber >= 1 else { throw CitizenCardError.invalid("batchNumber", "1 or more") }
         guard sized else { throw CitizenCardError.invalid("records", "1 to \(Self.batchRecordCountMax) records") }
-        async let merchantRead = merchant(id: terminal.merchantID)
+        let merchantResult =
+            if let read = await merchantRead, expectedMerchant == terminal.merchantID { read } else {
+                await merchant(id: terminal.merchantID)
+            }
         let contentHash = await hashing
         // A batch number already taken is found by the unique (terminal, number) of the batch
         // insert, in the commit's own transaction; the stored batch is read only when the first
@@ -287,7 +294,7 @@ public struct AcquiringService: Sendable {
                     .batchRefused, field: "records", "\(problems.count) bad record(s): \(shown)\(more)",
                     zh: "\(problems.count) 条记录有误：\(shown)\(more)")
             }
-            guard let merchant = try await merchantRead.get() else {
+            guard let merchant = try merchantResult.get() else {
                 throw CitizenCardError(.internal, "the terminal's merchant is missing")
             }
             if attempt == 1 { prefetched = await reading }
@@ -331,18 +338,35 @@ public struct AcquiringService: Sendable {
         return answer
     }
 
-    /// SHA-256 of every field of every record, in order, as sent.
+    /// SHA-256 of every field of every record, in order, as sent: a line per record, its fields
+    /// joined by `|` (stored with the batch, so the bytes must not change).
     static func contentHash(_ records: [PurchaseRecord]) -> String {
-        var hasher = SHA256()
-        for r in records {
-            let line = [
-                r.asn, "\(r.balanceBeforeFen)", "\(r.balanceAfterFen)", "\(r.amountFen)", "\(r.transactionType)",
-                "\(r.cardCounter)", r.terminalID, "\(r.terminalSerial)", r.psamSerialNumber, r.dateTime,
-                "\(r.keyVersion)", "\(r.algorithmID)", r.tac, r.mac2, r.status.rawValue,
-            ].joined(separator: "|")
-            hasher.update(data: Data((line + "\n").utf8))
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(records.count * 160)
+        func field(_ text: String) {
+            bytes.append(contentsOf: text.utf8)
+            bytes.append(UInt8(ascii: "|"))
         }
-        return Hex.encode(Array(hasher.finalize()))
+        func field(_ number: some BinaryInteger) { field(String(number)) }
+        for r in records {
+            field(r.asn)
+            field(r.balanceBeforeFen)
+            field(r.balanceAfterFen)
+            field(r.amountFen)
+            field(r.transactionType)
+            field(r.cardCounter)
+            field(r.terminalID)
+            field(r.terminalSerial)
+            field(r.psamSerialNumber)
+            field(r.dateTime)
+            field(r.keyVersion)
+            field(r.algorithmID)
+            field(r.tac)
+            field(r.mac2)
+            field(r.status.rawValue)
+            bytes[bytes.count - 1] = UInt8(ascii: "\n")
+        }
+        return Hex.encode(Array(SHA256.hash(data: bytes)))
     }
 
     /// The cards (by ASN, upper case) and the dedup keys of a batch's records, under the records'
@@ -350,8 +374,9 @@ public struct AcquiringService: Sendable {
     static func intakeKeys(_ records: [PurchaseRecord]) -> (asns: [String], keys: [PurchaseKey]) {
         let keys = records.map { record in
             PurchaseKey(
-                asn: record.asn.uppercased(), cardCounter: Int64(record.cardCounter),
-                psamSerial: record.psamSerialNumber.uppercased(), terminalSerial: Int64(record.terminalSerial))
+                asn: OfflineBatchAssessment.upperCased(record.asn), cardCounter: Int64(record.cardCounter),
+                psamSerial: OfflineBatchAssessment.upperCased(record.psamSerialNumber),
+                terminalSerial: Int64(record.terminalSerial))
         }
         return (Array(Set(keys.map(\.asn))).sorted(), keys)
     }
@@ -381,7 +406,7 @@ public struct AcquiringService: Sendable {
         let records = upload.records
         let keyring = env.issuerKeys
         let intake = if let intake { intake } else { try await self.intake(records) }
-        let asnOf = records.map { $0.asn.uppercased() }
+        let asnOf = records.map { OfflineBatchAssessment.upperCased($0.asn) }
         var facts: [String: OfflineBatchAssessment.CardFacts] = [:]
         for state in intake.states {
             facts[state.card.asn] = .init(

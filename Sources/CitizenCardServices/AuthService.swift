@@ -54,7 +54,7 @@ public struct AuthService: Sendable {
             else { throw CitizenCardError(.unauthenticated, "the terminal key is unknown or revoked") }
             return Actor(
                 operatorID: nil, name: "terminal:\(terminal.number)", role: .terminal, outletID: nil,
-                terminalID: terminal.id)
+                terminalID: terminal.id, merchantID: terminal.merchantID)
         }
         let session = try await env.fetch(try await env.store.session(tokenHash: Self.hash(token)))
         guard let session, session.expiresAt > env.clock.now(),

@@ -99,15 +99,20 @@ public struct Actor: Hashable, Sendable {
     public var outletID: Outlet.ID?
     /// Set for a purchase terminal (role `terminal`).
     public var terminalID: Terminal.ID?
+    /// The merchant of a purchase terminal, as found when it authenticated (a terminal never
+    /// changes merchant): an upload reads the merchant while it reads the terminal.
+    public var merchantID: Merchant.ID?
 
     public init(
-        operatorID: Operator.ID?, name: String, role: Role?, outletID: Outlet.ID?, terminalID: Terminal.ID? = nil
+        operatorID: Operator.ID?, name: String, role: Role?, outletID: Outlet.ID?, terminalID: Terminal.ID? = nil,
+        merchantID: Merchant.ID? = nil
     ) {
         self.operatorID = operatorID
         self.name = name
         self.role = role
         self.outletID = outletID
         self.terminalID = terminalID
+        self.merchantID = merchantID
     }
 
     public init(_ staff: Operator) {

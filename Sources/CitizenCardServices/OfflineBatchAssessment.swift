@@ -135,9 +135,9 @@ public struct OfflineBatchAssessment: Sendable {
             let problem: String? =
                 if !isHex(record.asn, digits: 20) {
                     "asn must be 20 hex digits"
-                } else if record.terminalID.uppercased() != terminal.number {
+                } else if upperCased(record.terminalID) != terminal.number {
                     "terminalID is not this terminal's"
-                } else if record.psamSerialNumber.uppercased() != terminal.psamSerial {
+                } else if upperCased(record.psamSerialNumber) != terminal.psamSerial {
                     "psamSerialNumber is not this terminal's PSAM"
                 } else if !(1...Int64(UInt32.max)).contains(record.amountFen) {
                     "amountFen must be 1…4294967295"
@@ -153,7 +153,7 @@ public struct OfflineBatchAssessment: Sendable {
                     "dateTime must be a real YYYYMMDDhhmmss"
                 } else if !isHex(record.tac, digits: 8) || !isHex(record.mac2, digits: 8) {
                     "tac and mac2 must be 8 hex digits"
-                } else if !cardKeys.insert(key(asn: record.asn.uppercased(), counter: Int64(record.cardCounter)))
+                } else if !cardKeys.insert(key(asn: upperCased(record.asn), counter: Int64(record.cardCounter)))
                     .inserted
                 {
                     "another record of the batch has the same card and counter"
@@ -167,6 +167,12 @@ public struct OfflineBatchAssessment: Sendable {
         return problems
     }
 
+    /// `text` in upper case: the same string, not a copy, when it has no lower-case letter (as
+    /// terminals send their hex).
+    public static func upperCased(_ text: String) -> String {
+        text.utf8.contains { (0x61...0x7A).contains($0) } ? text.uppercased() : text
+    }
+
     /// Exactly `digits` hex digits, nothing else (no spaces or separators).
     static func isHex(_ text: String, digits: Int) -> Bool {
         text.utf8.count == digits
@@ -177,8 +183,8 @@ public struct OfflineBatchAssessment: Sendable {
 
     /// `YYYYMMDDhhmmss` in Asia/Shanghai as a time; the text must have passed `problems(in:)`.
     public static func tapTime(_ digits: String) -> Timestamp {
-        let bytes = Array(digits.utf8).map { Int64($0 - 0x30) }
-        func number(_ range: Range<Int>) -> Int64 { range.reduce(0) { $0 * 10 + bytes[$1] } }
+        let bytes = Array(digits.utf8)
+        func number(_ range: Range<Int>) -> Int64 { range.reduce(0) { $0 * 10 + Int64(bytes[$1] - 0x30) } }
         let date = CalendarDate(year: Int(number(0..<4)), month: Int(number(4..<6)), day: Int(number(6..<8)))!
         return Timestamp(
             secondsSinceEpoch: date.startTimestamp().secondsSinceEpoch + number(8..<10) * 3600 + number(10..<12) * 60
@@ -194,7 +200,7 @@ public struct OfflineBatchAssessment: Sendable {
         var candidates: [String: [Candidate]] = [:]
         var results: [RecordResult?] = Array(repeating: nil, count: input.records.count)
         for (index, record) in input.records.enumerated() {
-            let asn = record.asn.uppercased()
+            let asn = Self.upperCased(record.asn)
             let stored = OfflinePurchase(
                 id: OfflinePurchase.ID(rawValue: newID()), batchID: input.batchID, terminalID: input.terminal.id,
                 merchantID: input.merchant.id, cardID: input.cards[asn]?.card.id, asn: asn,
@@ -203,12 +209,17 @@ public struct OfflineBatchAssessment: Sendable {
                 balanceBeforeFen: record.balanceBeforeFen, balanceAfterFen: record.balanceAfterFen,
                 transactionType: Int64(record.transactionType), tappedAt: Self.tapTime(record.dateTime),
                 keyVersion: Int64(record.keyVersion), algorithmID: Int64(record.algorithmID),
-                tac: record.tac.uppercased(), mac2: record.mac2.uppercased(), recordStatus: record.status.rawValue,
+                tac: Self.upperCased(record.tac), mac2: Self.upperCased(record.mac2),
+                recordStatus: record.status.rawValue,
                 outcome: .parked, reason: nil, postedAt: nil, receivedAt: input.now)
-            let existing = [
-                input.byCardCounter[Self.key(asn: asn, counter: stored.cardCounter)],
-                input.byPSAMSerial[Self.key(psam: stored.psamSerial, serial: stored.terminalSerial)],
-            ].compactMap { $0 }
+            // Most batches meet no stored record: no keys to build then.
+            let existing =
+                input.byCardCounter.isEmpty && input.byPSAMSerial.isEmpty
+                ? []
+                : [
+                    input.byCardCounter[Self.key(asn: asn, counter: stored.cardCounter)],
+                    input.byPSAMSerial[Self.key(psam: stored.psamSerial, serial: stored.terminalSerial)],
+                ].compactMap { $0 }
             if let first = existing.first {
                 if existing.allSatisfy({ $0.fingerprint == stored.fingerprint && $0.id == first.id }) {
                     results[index] = RecordResult(
@@ -245,10 +256,14 @@ public struct OfflineBatchAssessment: Sendable {
         }
         let outcomes = results.map { $0! }
         var postings: [Posting] = []
+        let payable = AccountID.merchantPayable(input.merchant.id)
         for record in state.inserted + state.released where record.outcome != .parked {
             let payer: AccountID = record.outcome == .posted ? .purse(record.cardID!) : .operatorRisk
             postings.append(.debit(payer, fen: record.amountFen))
-            postings.append(.credit(.merchantPayable(record.merchantID), fen: record.amountFen))
+            postings.append(
+                .credit(
+                    record.merchantID == input.merchant.id ? payable : .merchantPayable(record.merchantID),
+                    fen: record.amountFen))
         }
         transfer =
             postings.isEmpty

@@ -137,7 +137,13 @@ public struct AccountID: Hashable, Comparable, Sendable, Codable, CustomStringCo
     /// Byte order: the keys are ASCII, where it is String's order, without its Unicode machinery
     /// (a batch's transfer sorts hundreds of postings).
     public static func < (lhs: AccountID, rhs: AccountID) -> Bool {
-        lhs.rawValue.utf8.lexicographicallyPrecedes(rhs.rawValue.utf8)
+        var left = lhs.rawValue, right = rhs.rawValue
+        return left.withUTF8 { a in
+            right.withUTF8 { b in
+                for index in 0..<min(a.count, b.count) where a[index] != b[index] { return a[index] < b[index] }
+                return a.count < b.count
+            }
+        }
     }
 
     public init(from decoder: any Decoder) throws {

@@ -5,7 +5,7 @@ import CitizenCardTesting
 import Foundation
 import Hotlist
 import Ledger
-import SmartCard
+@testable import SmartCard
 import Storage
 import Testing
 
@@ -125,6 +125,49 @@ struct AcquiringServiceTests {
         let again = try await bus.upload(lower, env: world.env)
         #expect(again.records.map(\.outcome) == [.duplicate, .duplicate])
         #expect(again.records.map(\.purchaseId) == first.records.map(\.purchaseId))
+        #expect(try await purse(card) == 700)
+        #expect(try await zeroSum())
+    }
+
+    @Test("the content hash is SHA-256 of a line per record, its fields as sent joined by |")
+    func contentHashBytes() {
+        // Stored with every batch and compared when a batch number comes again: the bytes hashed
+        // must never change. The expected value is the hash of the two lines below, computed
+        // apart from this code.
+        //   0000000000000000000A|1000|900|100|6|3|000000000101|7|A1B2C3D4E5F60001|20260302100000|1|0|0A0B0C0D|01020304|complete
+        //   00000000000000000abc|900|650|250|9|4|000000000101|8|a1b2c3d4e5f60001|20260302100100|2|1|ffffffff|00000000|recovered
+        let records = [
+            PurchaseRecord(
+                asn: "0000000000000000000A", balanceBeforeFen: 1000, balanceAfterFen: 900, amountFen: 100,
+                transactionType: 6, cardCounter: 3, terminalID: "000000000101", terminalSerial: 7,
+                psamSerialNumber: "A1B2C3D4E5F60001", dateTime: "20260302100000", keyVersion: 1, algorithmID: 0,
+                tac: "0A0B0C0D", mac2: "01020304", status: .complete),
+            PurchaseRecord(
+                asn: "00000000000000000abc", balanceBeforeFen: 900, balanceAfterFen: 650, amountFen: 250,
+                transactionType: 9, cardCounter: 4, terminalID: "000000000101", terminalSerial: 8,
+                psamSerialNumber: "a1b2c3d4e5f60001", dateTime: "20260302100100", keyVersion: 2, algorithmID: 1,
+                tac: "ffffffff", mac2: "00000000", status: .recovered),
+        ]
+        #expect(
+            AcquiringService.contentHash(records) == "93A8A0497B4573C0E1EC06A90D1C3541C5F251A23A9344985059ED2CD75DAC45")
+    }
+
+    @Test("the terminal's own merchant is credited, whatever merchant its log-in remembered")
+    func merchantOfTheTerminal() async throws {
+        var (card, chip) = try await fixtures.activeCardWithChip()
+        try await fixtures.load(&chip, card: card, fen: 1000)
+        var bus = try await fixtures.acquirer()
+        let shop = try await fixtures.acquirer(code: "SHOP", number: "000000000202", psam: "A1B2C3D4E5F60002")
+        // The merchant is read beside the terminal, from the actor; a stale or missing one is
+        // replaced by the terminal's.
+        bus.actor.merchantID = shop.merchant.id
+        let first = try await bus.upload([try bus.tap(&chip, fen: 100, at: "20260302100000")], env: world.env)
+        bus.actor.merchantID = nil
+        let second = try await bus.upload([try bus.tap(&chip, fen: 200, at: "20260302100100")], env: world.env)
+        #expect(first.batch.merchantID == bus.merchant.id)
+        #expect(second.batch.merchantID == bus.merchant.id)
+        #expect(try await payable(bus.merchant) == 300)
+        #expect(try await payable(shop.merchant) == 0)
         #expect(try await purse(card) == 700)
         #expect(try await zeroSum())
     }
