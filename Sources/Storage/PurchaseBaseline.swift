@@ -15,4 +15,7 @@ public protocol PurchaseInsertBaseline: Sendable {
     func bulkInsertPurchases(_ rows: [OfflinePurchase]) async throws(StorageError)
     /// A plain aggregate over one day's counted records: the clearing benchmark's baseline.
     func scanDay(_ date: CalendarDate) async throws(StorageError) -> (count: Int64, fen: Int64)
+    /// Drops what a benchmark wrote: on PostgreSQL the store's own schema when it is a benchmark's
+    /// (`bench_…`), nothing otherwise; nothing on SQLite, whose files the benchmark removes.
+    func dropBenchmarkData() async throws(StorageError)
 }

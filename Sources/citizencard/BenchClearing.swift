@@ -142,6 +142,7 @@ struct BenchClearing: AsyncParsableCommand {
         let againStart = ContinuousClock.now
         let again = try await ClearingService(env).run(day, actor: admin)
         let againSeconds = seconds(since: againStart)
+        if workDirectory == nil { try await bulk.dropBenchmarkData() }
         try await runtime.store.close()
         say(
             """

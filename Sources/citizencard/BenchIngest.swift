@@ -125,6 +125,7 @@ struct BenchIngest: AsyncParsableCommand {
         for batch in rows { try await baseline.bareInsert(batch) }
         let bareSeconds = seconds(since: bareStart)
         let sum = try await env.store.ledgerAllBalances().values.reduce(0, +)
+        try await baseline.dropBenchmarkData()
         try await runtime.store.close()
         let ingestRate = Double(total) / ingestSeconds, bareRate = Double(total) / bareSeconds
         say(

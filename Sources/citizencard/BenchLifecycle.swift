@@ -110,6 +110,7 @@ struct BenchLifecycle: AsyncParsableCommand {
         let elapsed = ContinuousClock.now - start
         let secondsTaken = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         if counter.failures > 0 { say("    (\(counter.failures) operations failed)") }
+        if let bench = runtime.store as? any PurchaseInsertBaseline { try await bench.dropBenchmarkData() }
         try await runtime.store.close()
         return Double(counter.count) / secondsTaken
     }

@@ -4,7 +4,7 @@ import PostgresNIO
 /// A batch's column bound as one PostgreSQL array (binary format, one dimension, no nulls),
 /// written into the bind message in one pass. PostgresNIO's generic array encoding reserves and
 /// back-fills a length for every element; an upload binds some forty arrays of hundreds of values
-/// each, and that encoding was a tenth of the host's time per batch.
+/// each, and that encoding took about a tenth of the client's CPU time in an upload.
 struct Int64Column: PostgresNonThrowingEncodable {
     var values: [Int64]
 
@@ -44,9 +44,8 @@ struct TextColumn: PostgresNonThrowingEncodable {
             for var value in values {
                 value.withUTF8 { text in
                     bytes.storeBytes(of: Int32(text.count).bigEndian, toByteOffset: offset, as: Int32.self)
-                    if let base = text.baseAddress {
-                        (bytes.baseAddress! + offset + 4).copyMemory(from: base, byteCount: text.count)
-                    }
+                    UnsafeMutableRawBufferPointer(rebasing: bytes[(offset + 4)...])
+                        .copyMemory(from: UnsafeRawBufferPointer(text))
                     offset += 4 + text.count
                 }
             }

@@ -105,4 +105,18 @@ extension PostgresStore: PurchaseInsertBaseline {
             """
         ) { (try $0.int("n"), try $0.int("fen")) }.first ?? (0, 0)
     }
+
+    public func dropBenchmarkData() async throws(StorageError) {
+        try await transaction { connection in
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        DO $$ BEGIN
+                            IF current_schema() LIKE 'bench\\_%' THEN
+                                EXECUTE format('DROP SCHEMA %I CASCADE', current_schema());
+                            END IF;
+                        END $$
+                        """), logger: self.logger)
+        }
+    }
 }

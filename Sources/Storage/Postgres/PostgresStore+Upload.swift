@@ -7,7 +7,7 @@ import PostgresNIO
 /// The commit of an uploaded batch of offline purchases as one statement, atomic by itself (no
 /// BEGIN and COMMIT): it writes the batch, its records, the released records, the chains and the
 /// fraud signals, adds the transfer's postings to the ledger's balances where they are stored
-/// (accounts created or locked in key order) and checks them there against the policy's limits
+/// (accounts updated, then the new ones created) and checks them there against the policy's limits
 /// (`LedgerPolicy.signedLimits`), and appends the audit entry. A chain or a released record moved
 /// by a concurrent commit, or a limit broken, raises an error inside the statement, so that
 /// nothing of it is kept; a refusal by the ledger is then decided again change by change, where
@@ -133,8 +133,8 @@ extension PostgresPrepared {
                 SELECT $58::text, nextval('ledger_sequence'), $59::text, $60::bigint, $61::text WHERE $62::boolean
                 RETURNING id, sequence
             ), updated AS (
-                -- Accounts the ledger has, locked in key order, the posting added where the balance is
-                -- stored.
+                -- Accounts the ledger has, the posting added where the balance is stored: taken in key
+                -- order when the plan follows the array; a deadlock with another upload is retried.
                 UPDATE ledger_accounts a SET balance_fen = CASE
                     WHEN (l.amount < 0 AND a.balance_fen + l.amount < l.lower)
                         OR (l.amount > 0 AND a.balance_fen + l.amount > l.upper)

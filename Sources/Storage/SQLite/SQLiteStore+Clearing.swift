@@ -114,4 +114,6 @@ extension SQLiteStore: PurchaseInsertBaseline {
             return (row["n"], row["fen"])
         }
     }
+
+    public func dropBenchmarkData() async throws(StorageError) {}
 }
