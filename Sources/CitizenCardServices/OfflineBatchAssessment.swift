@@ -169,7 +169,7 @@ public struct OfflineBatchAssessment: Sendable {
 
     /// `text` in upper case: the same string, not a copy, when it has no lower-case letter (as
     /// terminals send their hex).
-    public static func upperCased(_ text: String) -> String {
+    static func upperCased(_ text: String) -> String {
         text.utf8.contains { (0x61...0x7A).contains($0) } ? text.uppercased() : text
     }
 
