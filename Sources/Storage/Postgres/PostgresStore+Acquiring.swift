@@ -152,41 +152,16 @@ extension PostgresStore {
         return true
     }
 
-    /// Inserts purchase rows in one statement (`unnest` of column arrays; NULLs as "" or -1).
+    /// Inserts purchase rows in one statement (`PostgresPrepared.purchasesInsert`).
     static func insert(
         _ p: [OfflinePurchase], into table: String, _ connection: PostgresConnection, _ logger: Logger
     ) async throws {
         guard !p.isEmpty else { return }
-        var query: PostgresQuery = """
-            INSERT INTO offline_purchases (id, batch_id, terminal_id, merchant_id, card_id, asn, card_counter,
-                psam_serial, terminal_serial, amount_fen, balance_before_fen, balance_after_fen, transaction_type,
-                tapped_at, key_version, algorithm_id, tac, mac2, record_status, outcome, reason, posted_at,
-                posted_on, received_at)
-            SELECT id, batch_id, terminal_id, merchant_id, NULLIF(card_id, ''), asn, card_counter, psam_serial,
-                terminal_serial, amount_fen, balance_before_fen, balance_after_fen, transaction_type, tapped_at,
-                key_version, algorithm_id, tac, mac2, record_status, outcome, NULLIF(reason, ''),
-                NULLIF(posted_at, -1), NULLIF(posted_on, ''), received_at
-            FROM unnest(\(TextColumn(values: p.map(\.id.rawValue))), \(TextColumn(values: p.map(\.batchID.rawValue))),
-                \(TextColumn(values: p.map(\.terminalID.rawValue))), \(TextColumn(values: p.map(\.merchantID.rawValue))),
-                \(TextColumn(values: p.map { $0.cardID?.rawValue ?? "" })), \(TextColumn(values: p.map(\.asn))),
-                \(Int64Column(values: p.map(\.cardCounter))), \(TextColumn(values: p.map(\.psamSerial))),
-                \(Int64Column(values: p.map(\.terminalSerial))), \(Int64Column(values: p.map(\.amountFen))),
-                \(Int64Column(values: p.map(\.balanceBeforeFen))), \(Int64Column(values: p.map(\.balanceAfterFen))),
-                \(Int64Column(values: p.map(\.transactionType))), \(Int64Column(values: p.map(\.tappedAt.secondsSinceEpoch))),
-                \(Int64Column(values: p.map(\.keyVersion))), \(Int64Column(values: p.map(\.algorithmID))),
-                \(TextColumn(values: p.map(\.tac))), \(TextColumn(values: p.map(\.mac2))),
-                \(TextColumn(values: p.map(\.recordStatus))), \(TextColumn(values: p.map(\.outcome.rawValue))),
-                \(TextColumn(values: p.map { $0.reason?.rawValue ?? "" })),
-                \(Int64Column(values: p.map { $0.postedAt?.secondsSinceEpoch ?? -1 })),
-                \(TextColumn(values: p.map { Rows.postedOn($0.postedAt) ?? "" })),
-                \(Int64Column(values: p.map(\.receivedAt.secondsSinceEpoch))))
-                AS r (id, batch_id, terminal_id, merchant_id, card_id, asn, card_counter, psam_serial,
-                terminal_serial, amount_fen, balance_before_fen, balance_after_fen, transaction_type, tapped_at,
-                key_version, algorithm_id, tac, mac2, record_status, outcome, reason, posted_at, posted_on,
-                received_at)
-            """
-        query.sql = query.sql.replacingOccurrences(of: "INSERT INTO offline_purchases ", with: "INSERT INTO \(table) ")
-        try await connection.query(query, logger: logger)
+        var binds = PostgresBindings(capacity: 24)
+        PostgresPrepared.appendPurchases(p, to: &binds)
+        try await connection.query(
+            PostgresQuery(unsafeSQL: PostgresPrepared.purchasesInsert(into: table, first: 1), binds: binds),
+            logger: logger)
     }
 
     // MARK: Reads

@@ -100,22 +100,7 @@ extension PostgresPrepared {
                 VALUES ($1::text, $2::text, $3::text, $4::bigint, $5::text, $6::bigint, $7::bigint, $8::bigint,
                     $9::bigint, $10::bigint, $11::bigint, $12::bigint, $13::bytea)
             ), purchases AS (
-                INSERT INTO offline_purchases (id, batch_id, terminal_id, merchant_id, card_id, asn, card_counter,
-                    psam_serial, terminal_serial, amount_fen, balance_before_fen, balance_after_fen, transaction_type,
-                    tapped_at, key_version, algorithm_id, tac, mac2, record_status, outcome, reason, posted_at,
-                    posted_on, received_at)
-                SELECT id, batch_id, terminal_id, merchant_id, NULLIF(card_id, ''), asn, card_counter, psam_serial,
-                    terminal_serial, amount_fen, balance_before_fen, balance_after_fen, transaction_type, tapped_at,
-                    key_version, algorithm_id, tac, mac2, record_status, outcome, NULLIF(reason, ''),
-                    NULLIF(posted_at, -1), NULLIF(posted_on, ''), received_at
-                FROM unnest($14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
-                    $20::bigint[], $21::text[], $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[],
-                    $26::bigint[], $27::bigint[], $28::bigint[], $29::bigint[], $30::text[], $31::text[],
-                    $32::text[], $33::text[], $34::text[], $35::bigint[], $36::text[], $37::bigint[])
-                    AS r (id, batch_id, terminal_id, merchant_id, card_id, asn, card_counter, psam_serial,
-                    terminal_serial, amount_fen, balance_before_fen, balance_after_fen, transaction_type, tapped_at,
-                    key_version, algorithm_id, tac, mac2, record_status, outcome, reason, posted_at, posted_on,
-                    received_at)
+                \(purchasesInsert(into: "offline_purchases", first: 14))
             ), released AS (
                 UPDATE offline_purchases SET outcome = r.outcome, reason = NULL, posted_at = r.posted_at,
                     posted_on = r.posted_on
@@ -189,31 +174,7 @@ extension PostgresPrepared {
             binds.append(b.acceptedFen)
             binds.append(b.receivedAt.secondsSinceEpoch)
             binds.append(ByteBuffer(bytes: u.response))
-            let p = u.purchases
-            binds.appendColumn(p.map(\.id.rawValue))
-            binds.appendColumn(p.map(\.batchID.rawValue))
-            binds.appendColumn(p.map(\.terminalID.rawValue))
-            binds.appendColumn(p.map(\.merchantID.rawValue))
-            binds.appendColumn(p.map { $0.cardID?.rawValue ?? "" })
-            binds.appendColumn(p.map(\.asn))
-            binds.appendColumn(p.map(\.cardCounter))
-            binds.appendColumn(p.map(\.psamSerial))
-            binds.appendColumn(p.map(\.terminalSerial))
-            binds.appendColumn(p.map(\.amountFen))
-            binds.appendColumn(p.map(\.balanceBeforeFen))
-            binds.appendColumn(p.map(\.balanceAfterFen))
-            binds.appendColumn(p.map(\.transactionType))
-            binds.appendColumn(p.map(\.tappedAt.secondsSinceEpoch))
-            binds.appendColumn(p.map(\.keyVersion))
-            binds.appendColumn(p.map(\.algorithmID))
-            binds.appendColumn(p.map(\.tac))
-            binds.appendColumn(p.map(\.mac2))
-            binds.appendColumn(p.map(\.recordStatus))
-            binds.appendColumn(p.map(\.outcome.rawValue))
-            binds.appendColumn(p.map { $0.reason?.rawValue ?? "" })
-            binds.appendColumn(p.map { $0.postedAt?.secondsSinceEpoch ?? -1 })
-            binds.appendColumn(p.map { Rows.postedOn($0.postedAt) ?? "" })
-            binds.appendColumn(p.map(\.receivedAt.secondsSinceEpoch))
+            appendPurchases(u.purchases, to: &binds)
             let r = u.released
             binds.appendColumn(r.map(\.id.rawValue))
             binds.appendColumn(r.map(\.outcome.rawValue))
@@ -303,6 +264,60 @@ extension PostgresPrepared {
 
     /// The number of chains `chainsWrites` wrote.
     static let chainsWritten = "((SELECT count(*) FROM chains_moved) + (SELECT count(*) FROM chains_new))"
+
+    /// The insert of purchase rows into `table` (`offline_purchases`, or the ingest benchmark's
+    /// copy) from their 24 column arrays (`appendPurchases`), the parameters from `$first` on;
+    /// NULLs travel as "" or -1.
+    static func purchasesInsert(into table: String, first: Int) -> String {
+        let types = [
+            "text", "text", "text", "text", "text", "text", "bigint", "text", "bigint", "bigint", "bigint", "bigint",
+            "bigint", "bigint", "bigint", "bigint", "text", "text", "text", "text", "text", "bigint", "text", "bigint",
+        ]
+        let arrays = types.enumerated().map { "$\(first + $0.offset)::\($0.element)[]" }.joined(separator: ", ")
+        return """
+            INSERT INTO \(table) (id, batch_id, terminal_id, merchant_id, card_id, asn, card_counter, psam_serial,
+                terminal_serial, amount_fen, balance_before_fen, balance_after_fen, transaction_type, tapped_at,
+                key_version, algorithm_id, tac, mac2, record_status, outcome, reason, posted_at, posted_on,
+                received_at)
+            SELECT id, batch_id, terminal_id, merchant_id, NULLIF(card_id, ''), asn, card_counter, psam_serial,
+                terminal_serial, amount_fen, balance_before_fen, balance_after_fen, transaction_type, tapped_at,
+                key_version, algorithm_id, tac, mac2, record_status, outcome, NULLIF(reason, ''),
+                NULLIF(posted_at, -1), NULLIF(posted_on, ''), received_at
+            FROM unnest(\(arrays))
+                AS r (id, batch_id, terminal_id, merchant_id, card_id, asn, card_counter, psam_serial,
+                terminal_serial, amount_fen, balance_before_fen, balance_after_fen, transaction_type, tapped_at,
+                key_version, algorithm_id, tac, mac2, record_status, outcome, reason, posted_at, posted_on,
+                received_at)
+            """
+    }
+
+    /// The 24 arrays of `purchasesInsert`.
+    static func appendPurchases(_ p: [OfflinePurchase], to binds: inout PostgresBindings) {
+        binds.appendColumn(p.map(\.id.rawValue))
+        binds.appendColumn(p.map(\.batchID.rawValue))
+        binds.appendColumn(p.map(\.terminalID.rawValue))
+        binds.appendColumn(p.map(\.merchantID.rawValue))
+        binds.appendColumn(p.map { $0.cardID?.rawValue ?? "" })
+        binds.appendColumn(p.map(\.asn))
+        binds.appendColumn(p.map(\.cardCounter))
+        binds.appendColumn(p.map(\.psamSerial))
+        binds.appendColumn(p.map(\.terminalSerial))
+        binds.appendColumn(p.map(\.amountFen))
+        binds.appendColumn(p.map(\.balanceBeforeFen))
+        binds.appendColumn(p.map(\.balanceAfterFen))
+        binds.appendColumn(p.map(\.transactionType))
+        binds.appendColumn(p.map(\.tappedAt.secondsSinceEpoch))
+        binds.appendColumn(p.map(\.keyVersion))
+        binds.appendColumn(p.map(\.algorithmID))
+        binds.appendColumn(p.map(\.tac))
+        binds.appendColumn(p.map(\.mac2))
+        binds.appendColumn(p.map(\.recordStatus))
+        binds.appendColumn(p.map(\.outcome.rawValue))
+        binds.appendColumn(p.map { $0.reason?.rawValue ?? "" })
+        binds.appendColumn(p.map { $0.postedAt?.secondsSinceEpoch ?? -1 })
+        binds.appendColumn(p.map { Rows.postedOn($0.postedAt) ?? "" })
+        binds.appendColumn(p.map(\.receivedAt.secondsSinceEpoch))
+    }
 
     /// The nine arrays of `chainsWrites`.
     static func appendChains(_ c: [PurseChain], to binds: inout PostgresBindings) {
