@@ -113,13 +113,24 @@ public struct Transfer: Hashable, Sendable, Codable {
     public static func merging(
         id: TransferID, kind: TransferKind, at: Timestamp, memo: String = "", postings: [Posting]
     ) throws(LedgerError) -> Transfer {
-        var totals: [AccountID: Int64] = [:]
-        for posting in postings {
-            let (sum, overflow) = (totals[posting.account] ?? 0).addingReportingOverflow(posting.amountFen)
-            if overflow { throw LedgerError(.overflow, account: posting.account, "postings to one account overflow") }
-            totals[posting.account] = sum
+        // Sorted by account, so that an account's postings are next to each other; the transfer's
+        // own order (by account, then amount) is then already met.
+        let sorted = postings.sorted { $0.account < $1.account }
+        var merged: [Posting] = []
+        merged.reserveCapacity(sorted.count)
+        var index = sorted.startIndex
+        while index < sorted.endIndex {
+            let account = sorted[index].account
+            var sum = sorted[index].amountFen
+            index += 1
+            while index < sorted.endIndex, sorted[index].account == account {
+                let overflow: Bool
+                (sum, overflow) = sum.addingReportingOverflow(sorted[index].amountFen)
+                if overflow { throw LedgerError(.overflow, account: account, "postings to one account overflow") }
+                index += 1
+            }
+            if sum != 0 { merged.append(Posting(account: account, amountFen: sum)) }
         }
-        let merged = totals.filter { $0.value != 0 }.map { Posting(account: $0.key, amountFen: $0.value) }
         return Transfer(id: id, kind: kind, at: at, memo: memo, postings: merged)
     }
 

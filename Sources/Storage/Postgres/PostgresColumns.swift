@@ -69,3 +69,46 @@ extension PostgresBindings {
     /// `values` as one `text[]` parameter.
     mutating func appendColumn(_ values: [String]) { append(TextColumn(values: values)) }
 }
+
+/// The cells of a row read in order, for reads of hundreds of rows: a binary `bigint` or `text`
+/// cell is read from its bytes directly; any other format or type goes through PostgresNIO's
+/// decoding. PostgresNIO's generic decoding of a whole row as a tuple took about a tenth of the
+/// client's CPU time in an upload.
+struct RowCursor {
+    private var cells: PostgresRow.Iterator
+
+    init(_ row: PostgresRow) { cells = row.makeIterator() }
+
+    private mutating func cell() throws -> PostgresCell {
+        guard let cell = cells.next() else { throw StorageError.corrupt(reason: "a row is shorter than its read") }
+        return cell
+    }
+
+    mutating func int() throws -> Int64 {
+        guard let value = try optionalInt() else { throw StorageError.corrupt(reason: "NULL where a number is") }
+        return value
+    }
+
+    mutating func optionalInt() throws -> Int64? {
+        let cell = try cell()
+        guard var bytes = cell.bytes else { return nil }
+        if cell.format == .binary, cell.dataType == .int8, bytes.readableBytes == 8 {
+            return bytes.readInteger(as: Int64.self)
+        }
+        return try cell.decode(Int64.self)
+    }
+
+    mutating func string() throws -> String {
+        guard let value = try optionalString() else { throw StorageError.corrupt(reason: "NULL where text is") }
+        return value
+    }
+
+    mutating func optionalString() throws -> String? {
+        let cell = try cell()
+        guard var bytes = cell.bytes else { return nil }
+        if cell.dataType == .text || cell.dataType == .varchar {
+            return bytes.readString(length: bytes.readableBytes)
+        }
+        return try cell.decode(String.self)
+    }
+}

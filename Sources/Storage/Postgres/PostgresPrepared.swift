@@ -52,14 +52,13 @@ enum PostgresPrepared {
 
         /// By position, in the order of `Rows.purseStateSelect` (a batch reads hundreds of rows).
         func decodeRow(_ row: PostgresRow) throws -> PurseState {
-            let (
-                id, asn, lossAt, chainCard, next, balance, nextOnline, tappedAt, terminal, latitude, longitude, version,
-                purse
-            ) = try row.decode(
-                (
-                    String, String, Int64?, String?, Int64?, Int64?, Int64?, Int64?, String?, Int64?, Int64?,
-                    Int64?, Int64
-                ).self)
+            var cells = RowCursor(row)
+            let id = try cells.string(), asn = try cells.string(), lossAt = try cells.optionalInt()
+            let chainCard = try cells.optionalString(), next = try cells.optionalInt()
+            let balance = try cells.optionalInt(), nextOnline = try cells.optionalInt()
+            let tappedAt = try cells.optionalInt(), terminal = try cells.optionalString()
+            let latitude = try cells.optionalInt(), longitude = try cells.optionalInt()
+            let version = try cells.optionalInt(), purse = try cells.int()
             var chain: PurseChain? = nil
             if let chainCard, let next, let balance, let nextOnline, let version {
                 chain = PurseChain(
