@@ -22,6 +22,58 @@ enum PostgresSchema {
         Migration(name: "0008-citizen-portal", statements: portal),
         Migration(name: "0009-outlet-reports", statements: outletReports),
         Migration(name: "0010-statement-refusals", statements: statementRefusals),
+        Migration(name: "0011-journal-checks", statements: journalChecks),
+    ]
+
+    /// The journal is append-only, and a posting's transfer is checked once per statement.
+    ///
+    /// The foreign key from `ledger_postings` to `ledger_transfers` checked each posting with a
+    /// query of its own: an upload's transfer has a posting per card, and those checks took about
+    /// a tenth of the upload statement's time. In its place a statement-level trigger looks up the
+    /// postings a statement inserted in one query, and raises `23503` (a foreign key violation) for
+    /// a posting whose transfer is not there. The other half of a foreign key — a transfer cannot
+    /// go while postings name it — follows from the journal being append-only: updating, deleting
+    /// or truncating transfers or postings raises `CC423` (as `SQLiteSchema.journalChecks`).
+    ///
+    /// Ledger balances and purse chains are updated in place with every batch: pages left a fifth
+    /// free keep most of those updates on their page, with no new index entry (HOT updates).
+    static let journalChecks: [String] = [
+        "ALTER TABLE ledger_postings DROP CONSTRAINT ledger_postings_transfer_id_fkey",
+        """
+        CREATE FUNCTION ledger_postings_check_transfers() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF EXISTS (
+                SELECT 1 FROM inserted_postings p
+                WHERE NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = p.transfer_id)
+            ) THEN
+                RAISE EXCEPTION USING ERRCODE = '23503', MESSAGE = 'a ledger posting names a transfer that is not there';
+            END IF;
+            RETURN NULL;
+        END
+        $$
+        """,
+        """
+        CREATE TRIGGER ledger_postings_transfers AFTER INSERT ON ledger_postings
+        REFERENCING NEW TABLE AS inserted_postings FOR EACH STATEMENT
+        EXECUTE FUNCTION ledger_postings_check_transfers()
+        """,
+        """
+        CREATE FUNCTION ledger_journal_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION USING ERRCODE = 'CC423', MESSAGE = 'the ledger journal is append-only: ' || TG_TABLE_NAME;
+        END
+        $$
+        """,
+        """
+        CREATE TRIGGER ledger_transfers_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger_transfers
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_journal_append_only()
+        """,
+        """
+        CREATE TRIGGER ledger_postings_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger_postings
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_journal_append_only()
+        """,
+        "ALTER TABLE ledger_accounts SET (fillfactor = 80)",
+        "ALTER TABLE purse_chains SET (fillfactor = 80)",
     ]
 
     /// `citizencard_refuse(code, message)` raises an error with that SQLSTATE and message, so that

@@ -26,6 +26,9 @@ enum SQLiteSchema {
         migrator.registerMigration("0007-outlet-reports") { db in
             for statement in outletReports { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("0008-journal-checks") { db in
+            for statement in journalChecks { try db.execute(sql: statement) }
+        }
         return migrator
     }
 
@@ -61,6 +64,18 @@ enum SQLiteSchema {
         """,
         "CREATE INDEX ledger_postings_account ON ledger_postings(account_id, sequence)",
     ]
+
+    /// The journal is append-only: updating or deleting a transfer or a posting is refused (as
+    /// `PostgresSchema.journalChecks`). The postings' foreign key stays: SQLite checks it in the
+    /// posting's own index probe.
+    static let journalChecks: [String] = ["ledger_transfers", "ledger_postings"].flatMap { table in
+        ["UPDATE", "DELETE"].map { event in
+            """
+            CREATE TRIGGER \(table)_append_only_\(event.lowercased()) BEFORE \(event) ON \(table)
+            BEGIN SELECT RAISE(ABORT, 'the ledger journal is append-only: \(table)'); END
+            """
+        }
+    }
 
     /// Online loads (R-33); one unreversed load per card and online counter, so that a load can
     /// never be approved twice for the same card transaction.
