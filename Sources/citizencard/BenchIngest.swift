@@ -26,19 +26,43 @@ struct BenchIngest: AsyncParsableCommand {
     @Option(help: "PostgreSQL database to measure too (a schema of its own).")
     var postgres: String?
 
+    @Flag(help: "Measure PostgreSQL only (needs --postgres).")
+    var postgresOnly = false
+
+    @Option(help: "Runs per database, each on a new database; the median ratio is printed after them.")
+    var runs = 1
+
+    func validate() throws {
+        guard runs >= 1 else { throw ValidationError("--runs must be 1 or more") }
+        guard !postgresOnly || postgres != nil else { throw ValidationError("--postgres-only needs --postgres") }
+    }
+
     func run() async throws {
         let directory = URL(fileURLWithPath: NSTemporaryDirectory() + "citizencard-bench-ingest-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         say("offline purchase ingest: \(cards) cards × \(taps) rounds, \(terminals) terminals (release build expected)")
-        try await measure(name: "SQLite", database: nil, directory: directory)
+        var databases: [(name: String, url: String?)] = postgresOnly ? [] : [("SQLite", nil)]
         if let postgres {
-            let url = postgres + (postgres.contains("?") ? "&" : "?") + "schema=bench_ingest_\(getpid())"
-            try await measure(name: "PostgreSQL", database: url, directory: directory)
+            databases.append(
+                ("PostgreSQL", postgres + (postgres.contains("?") ? "&" : "?") + "schema=bench_ingest_\(getpid())"))
+        }
+        for (name, url) in databases {
+            var ratios: [Double] = []
+            for _ in 0..<runs { ratios.append(try await measure(name: name, database: url, directory: directory)) }
+            if runs > 1 {
+                ratios.sort()
+                let median =
+                    runs % 2 == 1 ? ratios[runs / 2] : (ratios[runs / 2 - 1] + ratios[runs / 2]) / 2
+                say(
+                    "  \(name): median ratio over \(runs) runs: \(String(format: "%.2f", median))  (\(ratios.map { String(format: "%.2f", $0) }.joined(separator: " ")))"
+                )
+            }
         }
     }
 
-    func measure(name: String, database: String?, directory: URL) async throws {
+    /// One run on a new database; returns the ratio of the ingest's rate to the bare insert's.
+    func measure(name: String, database: String?, directory: URL) async throws -> Double {
         var arguments = ["--data", directory.appendingPathComponent("data-\(UUID().uuidString)").path]
         if let database { arguments += ["--database", database] }
         let runtime = try await Runtime.open(
@@ -134,6 +158,7 @@ struct BenchIngest: AsyncParsableCommand {
               \(name): bare     \(String(format: "%7.2f", bareSeconds)) s  \(Int(bareRate)) records/s
               \(name): ratio ingest/bare: \(String(format: "%.2f", ingestRate / bareRate))  (goal >= 0.4)
             """)
+        return ingestRate / bareRate
     }
 
     /// A card's chip, personalised with the issuer keys and loaded with 500.00 yuan online.

@@ -1,0 +1,23 @@
+import Foundation
+import Testing
+
+/// `citizencard bench ingest` through the built binary, on a few cards (the figures themselves are
+/// measured on a release build: docs/performance.md).
+@Suite("Bench command", .serialized)
+struct BenchCommandTests {
+    @Test("bench ingest posts every record with a zero ledger sum, runs again on a new database, prints the median")
+    func ingest() throws {
+        let scratch = try Scratch()
+        let run = try scratch.run(["bench", "ingest", "--cards", "3", "--taps", "2", "--terminals", "1", "--runs", "2"])
+        #expect(run.status == 0, "\(run.output)\(run.errors)")
+        let posted = run.output.components(separatedBy: "\n").filter { $0.contains("SQLite: ingest") }
+        #expect(posted.count == 2, "\(run.output)")
+        #expect(posted.allSatisfy { $0.contains("(posted 6 of 6; ledger sum 0)") }, "\(run.output)")
+        #expect(run.output.contains("SQLite: median ratio over 2 runs: "), "\(run.output)")
+
+        let alone = try scratch.run(["bench", "ingest", "--postgres-only"])
+        #expect(alone.status != 0 && alone.errors.contains("--postgres-only needs --postgres"), "\(alone.errors)")
+        let none = try scratch.run(["bench", "ingest", "--runs", "0"])
+        #expect(none.status != 0 && none.errors.contains("--runs must be 1 or more"), "\(none.errors)")
+    }
+}
