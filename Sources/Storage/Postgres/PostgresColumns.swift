@@ -72,8 +72,8 @@ extension PostgresBindings {
 
 /// The cells of a row read in order, for reads of hundreds of rows: a binary `bigint` or `text`
 /// cell is read from its bytes directly; any other format or type goes through PostgresNIO's
-/// decoding. PostgresNIO's generic decoding of a whole row as a tuple took about a tenth of the
-/// client's CPU time in an upload.
+/// decoding. PostgresNIO's generic decoding of each row as a tuple took 7 % of the client's CPU
+/// time in an upload (0.55 ms per 250 purse states).
 struct RowCursor {
     private var cells: PostgresRow.Iterator
 
