@@ -38,7 +38,7 @@ struct BenchImport: AsyncParsableCommand {
         let numbers = try BenchData.writeCSV(rows: rows, to: csv)
         let csvBytes = (try? FileManager.default.attributesOfItem(atPath: csv.path)[.size] as? Int) ?? 0
 
-        let options = try StoreOptions.parse(["--data", directory.appendingPathComponent("data").path])
+        let options = try BenchData.sqliteOptions(data: directory.appendingPathComponent("data"))
         let runtime = try await Runtime.open(
             options, logger: makeLogger(label: "bench", level: .warning), cacheMebibytes: ImportPersons.cacheMebibytes)
         let report = try await PersonImporter(runtime.env).run(
@@ -120,6 +120,14 @@ struct SplitMix64: RandomNumberGenerator {
 }
 
 enum BenchData {
+    /// A store's options on SQLite in `data`, named explicitly: a benchmark writes a demo city and
+    /// must never follow `CITIZENCARD_DATABASE_URL` to the database that variable names.
+    static func sqliteOptions(data: URL) throws -> StoreOptions {
+        try StoreOptions.parse([
+            "--data", data.path, "--database", "sqlite:" + data.appendingPathComponent("citizencard.sqlite").path,
+        ])
+    }
+
     /// Writes `rows` valid person rows with distinct ID numbers; returns the ID numbers.
     static func writeCSV(rows: Int, to url: URL) throws -> [String] {
         FileManager.default.createFile(atPath: url.path, contents: nil)

@@ -37,16 +37,20 @@ struct BenchClearing: AsyncParsableCommand {
             fileURLWithPath: workDirectory ?? NSTemporaryDirectory() + "citizencard-bench-clearing-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { if workDirectory == nil { try? FileManager.default.removeItem(at: directory) } }
-        var arguments = ["--data", directory.appendingPathComponent("data").path]
-        if let postgres {
-            arguments += [
-                "--database", postgres + (postgres.contains("?") ? "&" : "?") + "schema=bench_clearing_\(getpid())",
-            ]
-        }
+        let data = directory.appendingPathComponent("data")
+        let options =
+            if let postgres {
+                try StoreOptions.parse([
+                    "--data", data.path, "--database",
+                    postgres + (postgres.contains("?") ? "&" : "?") + "schema=bench_clearing_\(getpid())",
+                ])
+            } else {
+                try BenchData.sqliteOptions(data: data)
+            }
         let day = CalendarDate(iso8601: "2026-03-02")!
         let postedAt = day.startTimestamp().adding(seconds: 12 * 3600)
         let runtime = try await Runtime.open(
-            try StoreOptions.parse(arguments), logger: makeLogger(label: "bench", level: .warning),
+            options, logger: makeLogger(label: "bench", level: .warning),
             clock: FixedClock(time: day.startTimestamp().adding(seconds: 34 * 3600)), cacheMebibytes: 256)
         let env = runtime.env
         guard let bulk = runtime.store as? any PurchaseInsertBaseline else {

@@ -63,10 +63,12 @@ struct BenchIngest: AsyncParsableCommand {
 
     /// One run on a new database; returns the ratio of the ingest's rate to the bare insert's.
     func measure(name: String, database: String?, directory: URL) async throws -> Double {
-        var arguments = ["--data", directory.appendingPathComponent("data-\(UUID().uuidString)").path]
-        if let database { arguments += ["--database", database] }
-        let runtime = try await Runtime.open(
-            try StoreOptions.parse(arguments), logger: makeLogger(label: "bench", level: .warning))
+        let data = directory.appendingPathComponent("data-\(UUID().uuidString)")
+        let options =
+            if let database { try StoreOptions.parse(["--data", data.path, "--database", database]) } else {
+                try BenchData.sqliteOptions(data: data)
+            }
+        let runtime = try await Runtime.open(options, logger: makeLogger(label: "bench", level: .warning))
         var setup = runtime.env
         setup.passwordCost = 4
         let env = setup
