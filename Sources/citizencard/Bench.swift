@@ -38,7 +38,7 @@ struct BenchImport: AsyncParsableCommand {
         let numbers = try BenchData.writeCSV(rows: rows, to: csv)
         let csvBytes = (try? FileManager.default.attributesOfItem(atPath: csv.path)[.size] as? Int) ?? 0
 
-        let options = try BenchData.sqliteOptions(data: directory.appendingPathComponent("data"))
+        let options = try BenchData.storeOptions(data: directory.appendingPathComponent("data"))
         let runtime = try await Runtime.open(
             options, logger: makeLogger(label: "bench", level: .warning), cacheMebibytes: ImportPersons.cacheMebibytes)
         let report = try await PersonImporter(runtime.env).run(
@@ -120,12 +120,16 @@ struct SplitMix64: RandomNumberGenerator {
 }
 
 enum BenchData {
-    /// A store's options on SQLite in `data`, named explicitly: a benchmark writes a demo city and
-    /// must never follow `CITIZENCARD_DATABASE_URL` to the database that variable names.
-    static func sqliteOptions(data: URL) throws -> StoreOptions {
-        try StoreOptions.parse([
-            "--data", data.path, "--database", "sqlite:" + data.appendingPathComponent("citizencard.sqlite").path,
-        ])
+    /// A benchmark's store: in `schema` of the PostgreSQL database `postgres` (the benchmark drops
+    /// it at the end), or without one on SQLite in `data`. Always named explicitly: a benchmark
+    /// writes a demo city and must never follow `CITIZENCARD_DATABASE_URL` to the database that
+    /// variable names.
+    static func storeOptions(data: URL, postgres: String? = nil, schema: String = "") throws -> StoreOptions {
+        let database =
+            if let postgres { postgres + (postgres.contains("?") ? "&" : "?") + "schema=\(schema)" } else {
+                "sqlite:" + data.appendingPathComponent("citizencard.sqlite").path
+            }
+        return try StoreOptions.parse(["--data", data.path, "--database", database])
     }
 
     /// Writes `rows` valid person rows with distinct ID numbers; returns the ID numbers.

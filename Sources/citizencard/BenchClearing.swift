@@ -37,16 +37,8 @@ struct BenchClearing: AsyncParsableCommand {
             fileURLWithPath: workDirectory ?? NSTemporaryDirectory() + "citizencard-bench-clearing-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { if workDirectory == nil { try? FileManager.default.removeItem(at: directory) } }
-        let data = directory.appendingPathComponent("data")
-        let options =
-            if let postgres {
-                try StoreOptions.parse([
-                    "--data", data.path, "--database",
-                    postgres + (postgres.contains("?") ? "&" : "?") + "schema=bench_clearing_\(getpid())",
-                ])
-            } else {
-                try BenchData.sqliteOptions(data: data)
-            }
+        let options = try BenchData.storeOptions(
+            data: directory.appendingPathComponent("data"), postgres: postgres, schema: "bench_clearing_\(getpid())")
         let day = CalendarDate(iso8601: "2026-03-02")!
         let postedAt = day.startTimestamp().adding(seconds: 12 * 3600)
         let runtime = try await Runtime.open(

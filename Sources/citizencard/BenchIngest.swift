@@ -42,14 +42,11 @@ struct BenchIngest: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         say("offline purchase ingest: \(cards) cards × \(taps) rounds, \(terminals) terminals (release build expected)")
-        var databases: [(name: String, url: String?)] = postgresOnly ? [] : [("SQLite", nil)]
-        if let postgres {
-            databases.append(
-                ("PostgreSQL", postgres + (postgres.contains("?") ? "&" : "?") + "schema=bench_ingest_\(getpid())"))
-        }
-        for (name, url) in databases {
+        var databases: [(name: String, postgres: String?)] = postgresOnly ? [] : [("SQLite", nil)]
+        if let postgres { databases.append(("PostgreSQL", postgres)) }
+        for (name, postgres) in databases {
             var ratios: [Double] = []
-            for _ in 0..<runs { ratios.append(try await measure(name: name, database: url, directory: directory)) }
+            for _ in 0..<runs { ratios.append(try await measure(name: name, postgres: postgres, directory: directory)) }
             if runs > 1 {
                 ratios.sort()
                 let median =
@@ -62,12 +59,10 @@ struct BenchIngest: AsyncParsableCommand {
     }
 
     /// One run on a new database; returns the ratio of the ingest's rate to the bare insert's.
-    func measure(name: String, database: String?, directory: URL) async throws -> Double {
-        let data = directory.appendingPathComponent("data-\(UUID().uuidString)")
-        let options =
-            if let database { try StoreOptions.parse(["--data", data.path, "--database", database]) } else {
-                try BenchData.sqliteOptions(data: data)
-            }
+    func measure(name: String, postgres: String?, directory: URL) async throws -> Double {
+        let options = try BenchData.storeOptions(
+            data: directory.appendingPathComponent("data-\(UUID().uuidString)"), postgres: postgres,
+            schema: "bench_ingest_\(getpid())")
         let runtime = try await Runtime.open(options, logger: makeLogger(label: "bench", level: .warning))
         var setup = runtime.env
         setup.passwordCost = 4

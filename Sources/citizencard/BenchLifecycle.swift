@@ -41,17 +41,14 @@ struct BenchLifecycle: AsyncParsableCommand {
             "lifecycle operations (written loss ⇄ withdrawal, each one audited commit), \(clients) clients, \(seconds) s"
         )
         if !skipSqlite {
-            let sqlite = try await measure(
-                url: "sqlite:" + directory.appendingPathComponent("bench.sqlite").path, directory: directory)
+            let sqlite = try await measure(postgres: nil, directory: directory)
             say("  SQLite:      \(format(sqlite)) operations/s")
         }
         guard let postgres else {
             say("  PostgreSQL:  not measured (give --postgres URL)")
             return
         }
-        let schema = "bench_\(getpid())"
-        let ours = try await measure(
-            url: postgres + (postgres.contains("?") ? "&" : "?") + "schema=\(schema)", directory: directory)
+        let ours = try await measure(postgres: postgres, directory: directory)
         let tps = try pgbench(url: postgres)
         say("  PostgreSQL:  \(format(ours)) operations/s")
         say("  pgbench TPC-B (scale \(scale), \(clients) clients, same server): \(format(tps)) tps")
@@ -60,11 +57,11 @@ struct BenchLifecycle: AsyncParsableCommand {
 
     func format(_ value: Double) -> String { String(format: "%.0f", value) }
 
-    /// Operations per second on a fresh store at `url`, with a demo city to work on.
-    func measure(url: String, directory: URL) async throws -> Double {
-        let options = try StoreOptions.parse([
-            "--data", directory.appendingPathComponent("data-\(UUID().uuidString)").path, "--database", url,
-        ])
+    /// Operations per second on a fresh store (`BenchData.storeOptions`), with a demo city to work on.
+    func measure(postgres: String?, directory: URL) async throws -> Double {
+        let options = try BenchData.storeOptions(
+            data: directory.appendingPathComponent("data-\(UUID().uuidString)"), postgres: postgres,
+            schema: "bench_\(getpid())")
         let runtime = try await Runtime.open(options, logger: makeLogger(label: "bench", level: .warning))
         var setup = runtime.env
         setup.passwordCost = 4
