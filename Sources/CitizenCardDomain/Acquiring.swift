@@ -133,6 +133,16 @@ public struct OfflinePurchase: Hashable, Codable, Sendable {
         case balanceMismatch = "balance_mismatch"
         /// The ASN is not a card of ours.
         case unknownCard = "unknown_card"
+
+        /// Whether an operator may close a record parked for this reason (`ExceptionClosure`):
+        /// no later record can release it. A `gap` or `balance_mismatch` record waits for its
+        /// card's chain instead, and closing it would hold back every later record of the card.
+        public var isClosable: Bool {
+            switch self {
+            case .badTAC, .replay, .unknownCard: true
+            case .gap, .balanceMismatch: false
+            }
+        }
     }
 
     public var id: ID
@@ -301,6 +311,41 @@ public struct PurseChain: Hashable, Codable, Sendable {
 }
 
 /// Something that looks like fraud or a fault, with the evidence.
+/// An operator's decision on a parked record that nothing will release (a forged TAC, a replay, a
+/// card not ours): it is not paid, and it leaves the open exceptions queue for the closed list. The
+/// record itself stays as stored, `parked` with its reason; the closure is final.
+public struct ExceptionClosure: Hashable, Codable, Sendable {
+    public var purchaseID: OfflinePurchase.ID
+    /// Why it was closed, for the next reader: 1 to 500 characters.
+    public var note: String
+    /// The operator's name.
+    public var closedBy: String
+    public var closedAt: Timestamp
+
+    enum CodingKeys: String, CodingKey {
+        case note, closedBy, closedAt
+        case purchaseID = "purchaseId"
+    }
+
+    public init(purchaseID: OfflinePurchase.ID, note: String, closedBy: String, closedAt: Timestamp) {
+        self.purchaseID = purchaseID
+        self.note = note
+        self.closedBy = closedBy
+        self.closedAt = closedAt
+    }
+}
+
+/// A closed exception: the parked record and its closure.
+public struct ClosedException: Hashable, Codable, Sendable {
+    public var purchase: OfflinePurchase
+    public var closure: ExceptionClosure
+
+    public init(purchase: OfflinePurchase, closure: ExceptionClosure) {
+        self.purchase = purchase
+        self.closure = closure
+    }
+}
+
 public struct FraudSignal: Hashable, Codable, Sendable {
     public typealias ID = Identifier<FraudSignal>
 

@@ -66,6 +66,7 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
         case insufficientBalance = "insufficient_balance"
         case balanceLimit = "balance_limit"
         case batchRefused = "batch_refused"
+        case notClosable = "not_closable"
         // Concurrency and the system.
         case conflict
         case unavailable
@@ -104,6 +105,7 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
             case .insufficientBalance: "The e-purse balance is not enough for this amount"
             case .balanceLimit: "The amount would take the balance beyond its limit"
             case .batchRefused: "The batch was refused as a whole; nothing of it was recorded"
+            case .notClosable: "This record cannot be closed"
             case .conflict: "Someone else changed this at the same time; reload and try again"
             case .unavailable: "The service is temporarily unavailable"
             case .internal: "Internal error"
@@ -143,6 +145,7 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
             case .insufficientBalance: "电子钱包余额不足"
             case .balanceLimit: "该金额将使余额超出上限"
             case .batchRefused: "整批被拒收，其中任何记录均未入账"
+            case .notClosable: "该记录不能关闭"
             case .conflict: "数据已被他人同时修改，请刷新后重试"
             case .unavailable: "服务暂时不可用"
             case .internal: "内部错误"

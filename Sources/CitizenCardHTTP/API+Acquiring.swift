@@ -85,16 +85,23 @@ extension API {
         }
 
         routes.add(.get, "\(Self.prefix)/purchase-exceptions", .permission(.acquiring)) { request, _, actor in
-            let after = try request.query("after").map { text throws(CitizenCardError) in
-                guard let id = OfflinePurchase.ID(parsing: text) else {
-                    throw CitizenCardError.invalid("after", "an id")
-                }
-                return id
-            }
             let limit = try request.queryLimit()
-            let items = try await acquiring.exceptions(after: after, limit: limit, actor: actor)
+            let items = try await acquiring.exceptions(after: try Self.after(request), limit: limit, actor: actor)
             return try JSONResponse.make(
                 Page(items: items, next: items.count == limit ? items.last?.id.rawValue : nil))
+        }
+        routes.add(.get, "\(Self.prefix)/purchase-exceptions/closed", .permission(.acquiring)) { request, _, actor in
+            let limit = try request.queryLimit()
+            let items = try await acquiring.closedExceptions(
+                after: try Self.after(request), limit: limit, actor: actor)
+            return try JSONResponse.make(
+                Page(items: items, next: items.count == limit ? items.last?.purchase.id.rawValue : nil))
+        }
+        routes.add(.post, "\(Self.prefix)/purchase-exceptions/{purchaseId}/closure", .permission(.acquiring)) {
+            request, context, actor in
+            let id: OfflinePurchase.ID = try context.id("purchaseId")
+            let (body, _) = try await JSONBody.decode(AcquiringService.ClosureRequest.self, request, context: context)
+            return try JSONResponse.make(try await acquiring.closeException(id, body, actor: actor))
         }
         routes.add(.get, "\(Self.prefix)/fraud-signals", .permission(.acquiring)) { request, _, actor in
             let before = request.query("before").map(FraudSignal.ID.init(rawValue:))
@@ -109,6 +116,14 @@ extension API {
                 Page(
                     items: try await acquiring.purchases(
                         of: try context.id("cardId"), limit: try request.queryLimit(), actor: actor), next: nil))
+        }
+    }
+
+    /// The `after` cursor of an exceptions list: a purchase id (422 otherwise).
+    static func after(_ request: Request) throws(CitizenCardError) -> OfflinePurchase.ID? {
+        try request.query("after").map { text throws(CitizenCardError) in
+            guard let id = OfflinePurchase.ID(parsing: text) else { throw CitizenCardError.invalid("after", "an id") }
+            return id
         }
     }
 

@@ -56,7 +56,7 @@ public struct Problem: Codable, Sendable {
             .insufficientBalance, .balanceLimit, .batchRefused:
             .unprocessableContent
         case .personExists, .applicationExists, .liveCardExists, .successorExists, .transitionNotAllowed, .notYetDue,
-            .batchNotOpen, .conflict:
+            .batchNotOpen, .notClosable, .conflict:
             .conflict
         case .unavailable: .serviceUnavailable
         case .internal: .internalServerError

@@ -532,12 +532,95 @@ public struct AcquiringService: Sendable {
 
     // MARK: Queues
 
-    /// The exceptions queue: parked records, oldest first.
+    /// The exceptions queue: parked records not closed, oldest first.
     public func exceptions(
         after: OfflinePurchase.ID?, limit: Int, actor: Actor
     ) async throws(CitizenCardError) -> [OfflinePurchase] {
         try actor.require(.acquiring)
         return try await env.fetch(try await env.store.parkedPurchases(after: after, limit: limit))
+    }
+
+    /// Exceptions an operator closed, in their records' id order.
+    public func closedExceptions(
+        after: OfflinePurchase.ID?, limit: Int, actor: Actor
+    ) async throws(CitizenCardError) -> [ClosedException] {
+        try actor.require(.acquiring)
+        return try await env.fetch(try await env.store.closedExceptions(after: after, limit: limit))
+    }
+
+    public struct ClosureRequest: Codable, Sendable {
+        /// Why it is closed: 1 to 500 characters (trimmed), no control characters but line breaks.
+        public var note: String
+
+        public init(note: String) { self.note = note }
+    }
+
+    /// Closes a parked record that nothing will release — a forged TAC, a replay, a card not
+    /// ours — after an operator looked at it: it is not paid and leaves the open queue for the
+    /// closed list. Closing it again with the same note answers the same closure; a `gap` or
+    /// `balance_mismatch` record (which waits for its card's chain), a record that is not parked,
+    /// or one closed with another note is `not_closable`.
+    public func closeException(
+        _ id: OfflinePurchase.ID, _ request: ClosureRequest, actor: Actor
+    ) async throws(CitizenCardError) -> ClosedException {
+        try actor.require(.acquiring)
+        let note = request.note.trimmingCharacters(in: .whitespacesAndNewlines)
+        let control = note.unicodeScalars.contains {
+            $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\r"
+        }
+        guard (1...500).contains(note.count), !control else {
+            throw CitizenCardError.invalid(
+                "note", "1 to 500 characters, no control characters but line breaks",
+                zh: "请填写关闭原因（1 至 500 字，不含控制字符）")
+        }
+        guard let stored = try await env.fetch(try await env.store.purchase(id: id)) else {
+            throw CitizenCardError.notFound("offline purchase")
+        }
+        if let closure = stored.closure {
+            guard closure.note == note else {
+                throw CitizenCardError(
+                    .notClosable, "the exception was closed before, with another note",
+                    zh: "该异常记录已关闭，关闭原因不同")
+            }
+            return ClosedException(purchase: stored.purchase, closure: closure)
+        }
+        let record = stored.purchase
+        guard record.outcome == .parked, let reason = record.reason else {
+            throw CitizenCardError(
+                .notClosable, "the record is \(record.outcome.rawValue), not in the exceptions queue",
+                zh: "该记录不在异常队列中")
+        }
+        guard reason.isClosable else {
+            throw CitizenCardError(
+                .notClosable,
+                "a \(reason.rawValue) record waits for its card's chain and is released by itself when it fits",
+                zh: "该记录在等待本卡的交易链补齐，补齐后自动入账，不能关闭")
+        }
+        let closure = ExceptionClosure(purchaseID: id, note: note, closedBy: actor.name, closedAt: env.clock.now())
+        var changes = ChangeSet()
+        changes.add(.closeException(closure))
+        // The note stays out of the audit entry: it is free text.
+        changes.record(
+            AuditDraft(
+                at: closure.closedAt, actor: actor.name, action: "purchase.exception.close", subject: "purchase:\(id)",
+                purpose: "acquiring",
+                detail:
+                    #"{"reason":"\#(reason.rawValue)","amountFen":\#(record.amountFen),"merchantId":"\#(record.merchantID)"}"#
+            ))
+        do throws(StorageError) {
+            try await env.store.commit(changes)
+        } catch .conflict {
+            // Closed at the same moment by someone else: answered as a repeat would be.
+            if let again = try await env.fetch(try await env.store.purchase(id: id)), let closure = again.closure,
+                closure.note == note
+            {
+                return ClosedException(purchase: again.purchase, closure: closure)
+            }
+            throw CitizenCardError(.conflict, "the exception was closed at the same time by someone else")
+        } catch {
+            throw ServiceEnvironment.translate(error)
+        }
+        return ClosedException(purchase: record, closure: closure)
     }
 
     /// Fraud signals (R-43), newest first.

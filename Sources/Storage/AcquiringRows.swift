@@ -49,6 +49,20 @@ extension Rows {
             postedAt: try row.optionalTime("posted_at"), receivedAt: try row.time("received_at"))
     }
 
+    /// A closure from `purchase_exception_closures`' columns, nil when `closed_at` is NULL (a record
+    /// left-joined with no closure).
+    static func closure(_ row: some RowReader) throws -> ExceptionClosure? {
+        guard let closedAt = try row.optionalTime("closed_at") else { return nil }
+        return ExceptionClosure(
+            purchaseID: try row.id("purchase_id"), note: try row.string("note"), closedBy: try row.string("closed_by"),
+            closedAt: closedAt)
+    }
+
+    /// A record and its closure, from `offline_purchases` left-joined with its closure.
+    static func purchaseWithClosure(_ row: some RowReader) throws -> (OfflinePurchase, ExceptionClosure?) {
+        (try purchase(row), try closure(row))
+    }
+
     static func chain(_ row: some RowReader) throws -> PurseChain {
         PurseChain(
             cardID: try row.id("card_id"), nextCounter: try row.int("next_counter"),
@@ -70,6 +84,10 @@ extension Rows {
 
     /// The clearing day of a record posted at `time`: its date in Asia/Shanghai.
     static func postedOn(_ time: Timestamp?) -> String? { time?.calendarDate().iso8601 }
+
+    /// The park reasons an operator may close (`ParkReason.isClosable`), as an SQL list.
+    static let closableReasonsSQL = OfflinePurchase.ParkReason.allCases.filter(\.isClosable)
+        .map { "'\($0.rawValue)'" }.joined(separator: ", ")
 
     /// Card states that put a card on the hotlist.
     static let hotlistedStates: [CardState] = [.preLost, .lost, .replaced, .cancelled, .expired]

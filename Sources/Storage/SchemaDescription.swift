@@ -42,6 +42,7 @@ public struct SchemaDescription: Hashable, Sendable, CustomStringConvertible {
         "purse_loads", "merchants", "terminals", "purchase_batches", "offline_purchases", "purse_chains",
         "fraud_signals", "hotlist_versions", "hotlist_entries", "clearing_results", "purse_closures",
         "query_credentials", "portal_sessions", "catalogue_entries", "service_activations",
+        "purchase_exception_closures",
     ]
 
     /// Tables that only PostgreSQL has, for its distributed layout (docs/scaling.md).

@@ -164,6 +164,9 @@ public struct ChangeSet: Sendable {
         /// stored version (1 for a chain not stored yet), else `conflict`.
         case putPurseChains([PurseChain])
         case insertFraudSignals([FraudSignal])
+        /// Closes a parked record; it must still be parked for a reason that `isClosable` and
+        /// not be closed yet (else `conflict`).
+        case closeException(ExceptionClosure)
         /// A new hotlist version: `publication.version` must be one past the stored one (else `conflict`).
         case publishHotlist(HotlistPublication)
         /// A day's clearing; a second run of the same day and merchant breaks `clearingResult`.
@@ -246,8 +249,16 @@ public protocol AcquiringStore: Sendable {
     func purchases(matching keys: [PurchaseKey]) async throws(StorageError) -> [OfflinePurchase]
     /// Parked `gap` and `balance_mismatch` records of these cards, which a later record may release.
     func releasablePurchases(cardIDs: [Card.ID]) async throws(StorageError) -> [OfflinePurchase]
-    /// The exceptions queue: parked records, oldest first, after an id.
+    /// The exceptions queue: parked records not closed, in id order, after an id.
     func parkedPurchases(after: OfflinePurchase.ID?, limit: Int) async throws(StorageError) -> [OfflinePurchase]
+    /// Closed exceptions (`ExceptionClosure`), in their records' id order, after an id.
+    func closedExceptions(after: OfflinePurchase.ID?, limit: Int) async throws(StorageError) -> [ClosedException]
+    /// One stored record, whatever its outcome, with its closure if it was closed.
+    func purchase(
+        id: OfflinePurchase.ID
+    ) async throws(StorageError) -> (
+        purchase: OfflinePurchase, closure: ExceptionClosure?
+    )?
     /// A card's records, newest tap first.
     func purchases(cardID: Card.ID, limit: Int) async throws(StorageError) -> [OfflinePurchase]
     func purseChains(cardIDs: [Card.ID]) async throws(StorageError) -> [PurseChain]

@@ -89,6 +89,36 @@ struct TerminalAPITests {
             #expect((queue.json["items"] as? [Any])?.count == 1)
             let signals = try await client.send(.get, "/api/v1/fraud-signals", token: admin)
             #expect((signals.json["items"] as? [[String: Any]])?.first?["kind"] as? String == "forged_tac")
+            // The operator closes it with a note: it leaves the queue for the closed list.
+            let forgedID = try #require((parked.json["records"] as? [[String: Any]])?.first?["purchaseId"] as? String)
+            let closure = "/api/v1/purchase-exceptions/\(forgedID)/closure"
+            let blank = try await client.send(.post, closure, token: admin, json: #"{"note":"  "}"#)
+            #expect(blank.status == 422 && blank.code == "invalid_field", "\(blank.text)")
+            let unknownField = try await client.send(.post, closure, token: admin, json: #"{"note":"x","refund":1}"#)
+            #expect(unknownField.status == 400 && unknownField.code == "unknown_field", "\(unknownField.text)")
+            let byTerminal = try await client.send(.post, closure, token: key, json: #"{"note":"mine"}"#)
+            #expect(byTerminal.status == 403)
+            let closed = try await client.send(.post, closure, token: admin, json: #"{"note":"forged TAC, checked"}"#)
+            #expect(closed.status == 200, "\(closed.text)")
+            #expect((closed.json["closure"] as? [String: Any])?["note"] as? String == "forged TAC, checked")
+            let closedAgain = try await client.send(
+                .post, closure, token: admin, json: #"{"note":"forged TAC, checked"}"#)
+            #expect(closedAgain.status == 200 && closedAgain.body == closed.body)
+            let postedID = try #require((uploaded.json["records"] as? [[String: Any]])?.first?["purchaseId"] as? String)
+            let paid = try await client.send(
+                .post, "/api/v1/purchase-exceptions/\(postedID)/closure", token: admin, json: #"{"note":"x"}"#)
+            #expect(paid.status == 409 && paid.code == "not_closable", "\(paid.text)")
+            let nowhere = try await client.send(
+                .post, "/api/v1/purchase-exceptions/\(UUID().uuidString.lowercased())/closure", token: admin,
+                json: #"{"note":"x"}"#)
+            #expect(nowhere.status == 404)
+            let open = try await client.send(.get, "/api/v1/purchase-exceptions", token: admin)
+            #expect((open.json["items"] as? [Any])?.isEmpty == true)
+            let closedList = try await client.send(.get, "/api/v1/purchase-exceptions/closed", token: admin)
+            let items = closedList.json["items"] as? [[String: Any]] ?? []
+            #expect(items.count == 1 && (items.first?["purchase"] as? [String: Any])?["id"] as? String == forgedID)
+            let badCursor = try await client.send(.get, "/api/v1/purchase-exceptions/closed?after=x", token: admin)
+            #expect(badCursor.status == 422)
             let purchases = try await client.send(
                 .get, "/api/v1/cards/\(card.id)/purchases", token: try await client.login("clerk"))
             #expect((purchases.json["items"] as? [Any])?.count == 3)

@@ -542,6 +542,48 @@ struct ConsoleServiceTests {
         }
     }
 
+    @Test("the queues page: a forged record closed with a note moves to the closed list; a gap record has no form")
+    func closingExceptions() async throws {
+        let harness = try await Harness()
+        var (card, chip) = try await harness.fixtures.activeCardWithChip()
+        try await harness.fixtures.load(&chip, card: card, fen: 1000)
+        var bus = try await harness.fixtures.acquirer()
+        var forged = try bus.tap(&chip, fen: 100, at: "20260302100000")
+        forged.tac = forged.tac == "00000000" ? "00000001" : "00000000"
+        _ = try bus.tap(&chip, fen: 100, at: "20260302100100")
+        let ahead = try bus.tap(&chip, fen: 100, at: "20260302100200")
+        let answer = try await bus.upload([forged, ahead], env: harness.world.env)
+        #expect(answer.records.map(\.reason) == [.badTAC, .gap])
+        let forgedID = answer.records[0].purchaseId, gapID = answer.records[1].purchaseId
+        try await harness.run { client in
+            let admin = WebSession(client)
+            _ = try await admin.login("admin")
+            let page = try await admin.get("/console/queues")
+            #expect(page.text.contains("/console/queues/exceptions/\(forgedID)/closure"))
+            #expect(!page.text.contains("/console/queues/exceptions/\(gapID)/closure"))
+            #expect(page.text.contains("等待补齐"))
+            let blank = try await admin.post("/console/queues/exceptions/\(forgedID)/closure", [("note", " ")])
+            #expect(blank.status == 422 && blank.text.contains("请填写关闭原因"), "\(blank.status)")
+            let closed = try await admin.follow(
+                try await admin.post("/console/queues/exceptions/\(forgedID)/closure", [("note", "伪造 TAC，已核查终端")]))
+            #expect(closed.text.contains("异常记录已关闭"))
+            #expect(closed.text.contains("伪造 TAC，已核查终端"))
+            #expect(!closed.text.contains("/console/queues/exceptions/\(forgedID)/closure"))
+            // The gap record cannot be closed from a hand-made form either.
+            let refused = try await admin.post("/console/queues/exceptions/\(gapID)/closure", [("note", "lost")])
+            #expect(refused.status == 409 && refused.text.contains("该记录在等待本卡的交易链补齐"))
+            // A clerk sees the loads queue only and cannot close.
+            let clerk = WebSession(client)
+            _ = try await clerk.login("clerk")
+            #expect(!(try await clerk.get("/console/queues")).text.contains("closure"))
+            let forbidden = try await clerk.post("/console/queues/exceptions/\(forgedID)/closure", [("note", "x")])
+            #expect(forbidden.status == 403)
+        }
+        let closures = try await AcquiringService(harness.world.env).closedExceptions(
+            after: nil, limit: 10, actor: harness.staff.admin)
+        #expect(closures.map(\.purchase.id.rawValue) == [forgedID])
+    }
+
     @Test("a correction: the form shows the data in full, saves a new version with its reason")
     func correction() async throws {
         let harness = try await Harness()

@@ -198,6 +198,92 @@ struct AcquiringServiceTests {
         #expect(try await zeroSum())
     }
 
+    @Test("an operator closes a forged or replayed record with a note: out of the queue, still parked, never paid")
+    func closingExceptions() async throws {
+        var (card, chip) = try await fixtures.activeCardWithChip()
+        try await fixtures.load(&chip, card: card, fen: 1000)
+        var bus = try await fixtures.acquirer()
+        let good = try bus.tap(&chip, fen: 100, at: "20260302100000")
+        var forged = try bus.tap(&chip, fen: 100, at: "20260302100100")
+        forged.tac = forged.tac == "00000000" ? "00000001" : "00000000"
+        var replay = good
+        replay.terminalSerial = 99
+        replay.amountFen = 900
+        replay.balanceAfterFen = replay.balanceBeforeFen - 900
+        let first = try await bus.upload([good], env: world.env)
+        _ = try await bus.upload([forged, replay], env: world.env)
+        let queue = try await acquiring.exceptions(after: nil, limit: 10, actor: staff.admin)
+        let forgedID = try #require(queue.first { $0.reason == .badTAC }?.id)
+        let replayID = try #require(queue.first { $0.reason == .replay }?.id)
+        let owed = try await payable(bus.merchant)
+
+        // Only acquiring staff; a note is needed.
+        _ = await expectError(.forbidden) {
+            try await acquiring.closeException(forgedID, .init(note: "forged"), actor: staff.clerk)
+        }
+        for note in ["", "   ", String(repeating: "x", count: 501), "bad\u{0007}bell"] {
+            let error = await expectError(.invalidField) {
+                try await acquiring.closeException(forgedID, .init(note: note), actor: staff.admin)
+            }
+            #expect(error?.field == "note")
+        }
+        _ = await expectError(.notFound) {
+            try await acquiring.closeException(
+                .init(rawValue: UUID().uuidString.lowercased()), .init(note: "no such record"), actor: staff.admin)
+        }
+        // A posted record is not an exception.
+        let posted = OfflinePurchase.ID(rawValue: try #require(first.records.first?.purchaseId))
+        _ = await expectError(.notClosable) {
+            try await acquiring.closeException(posted, .init(note: "paid already"), actor: staff.admin)
+        }
+
+        let note = "TAC forged; terminal checked on site\nno refund due"
+        let closed = try await acquiring.closeException(forgedID, .init(note: "  \(note)  "), actor: staff.admin)
+        #expect(closed.closure.note == note)
+        #expect(closed.closure.closedBy == staff.admin.name && closed.purchase.outcome == .parked)
+        // The same closure again is the same answer; with another note it is refused.
+        #expect(try await acquiring.closeException(forgedID, .init(note: note), actor: staff.admin) == closed)
+        _ = await expectError(.notClosable) {
+            try await acquiring.closeException(forgedID, .init(note: "another reason"), actor: staff.admin)
+        }
+        _ = try await acquiring.closeException(replayID, .init(note: "replayed counter"), actor: staff.admin)
+
+        #expect(try await acquiring.exceptions(after: nil, limit: 10, actor: staff.admin).isEmpty)
+        let list = try await acquiring.closedExceptions(after: nil, limit: 10, actor: staff.admin)
+        #expect(Set(list.map(\.purchase.id)) == [forgedID, replayID])
+        #expect(list.allSatisfy { $0.purchase.outcome == .parked && $0.closure.purchaseID == $0.purchase.id })
+        let page = try await acquiring.closedExceptions(after: list[0].purchase.id, limit: 10, actor: staff.admin)
+        #expect(page.map(\.purchase.id) == [list[1].purchase.id])
+        // No money moved: the merchant is owed what it was, the purse kept its balance.
+        #expect(try await payable(bus.merchant) == owed)
+        #expect(try await purse(card) == 900)
+        #expect(try await zeroSum())
+        // Audited, without the free-text note.
+        let audit = try await world.store.auditEntries(AuditFilter(action: "purchase.exception.close"), limit: 10)
+        #expect(audit.count == 2)
+        #expect(audit.allSatisfy { !$0.draft.detail.contains("forged;") && !$0.draft.detail.contains("replayed") })
+        #expect(audit.contains { $0.draft.subject == "purchase:\(forgedID)" && $0.draft.detail.contains("bad_tac") })
+    }
+
+    @Test("a gap record cannot be closed: it waits for its card's chain and is still released when the gap fills")
+    func gapNotClosable() async throws {
+        var (card, chip) = try await fixtures.activeCardWithChip()
+        try await fixtures.load(&chip, card: card, fen: 1000)
+        var bus = try await fixtures.acquirer()
+        let first = try bus.tap(&chip, fen: 100, at: "20260302100000")
+        let second = try bus.tap(&chip, fen: 200, at: "20260302110000")
+        let early = try await bus.upload([second], env: world.env)
+        let id = OfflinePurchase.ID(rawValue: try #require(early.records.first?.purchaseId))
+        let error = await expectError(.notClosable) {
+            try await acquiring.closeException(id, .init(note: "lost record"), actor: staff.admin)
+        }
+        #expect(error?.detail?.contains("gap") == true)
+        #expect(try await acquiring.closedExceptions(after: nil, limit: 10, actor: staff.admin).isEmpty)
+        _ = try await bus.upload([first], env: world.env)
+        #expect(try await purse(card) == 700)
+        #expect(try await acquiring.exceptions(after: nil, limit: 10, actor: staff.admin).isEmpty)
+    }
+
     @Test("a record that arrives before an earlier one waits as a gap and is released when the gap closes")
     func gapReleased() async throws {
         var (card, chip) = try await fixtures.activeCardWithChip()

@@ -40,4 +40,40 @@ struct LedgerJournalTests {
         #expect(try scratch.query("SELECT memo FROM ledger_transfers WHERE id = 't:journal'") == "")
         #expect(try scratch.query("SELECT count(*) FROM ledger_postings WHERE transfer_id = 't:nowhere'") == "0")
     }
+
+    @Test("an exception's closure cannot be changed or deleted; it needs its record")
+    func closuresFinal() throws {
+        let scratch = try Scratch()
+        let data = scratch.file("data").path
+        let run = try scratch.run(["clearing", "run", "--date", "2026-01-05", "--data", data])
+        #expect(run.status == 0, "\(run.output)\(run.errors)")
+        try scratch.execute(
+            """
+            INSERT INTO offline_purchases (id, batch_id, terminal_id, merchant_id, card_id, asn, card_counter,
+                psam_serial, terminal_serial, amount_fen, balance_before_fen, balance_after_fen, transaction_type,
+                tapped_at, key_version, algorithm_id, tac, mac2, record_status, outcome, reason, posted_at, posted_on,
+                received_at)
+            VALUES ('p:closed', 'b', 't', 'm', NULL, '00000000000000000001', 1, '0000000000000001', 1, 100, 200, 100,
+                6, 0, 1, 0, '00000000', '00000000', 'complete', 'parked', 'bad_tac', NULL, NULL, 0);
+            INSERT INTO purchase_exception_closures (purchase_id, note, closed_by, closed_at)
+            VALUES ('p:closed', 'forged', 'admin', 0)
+            """)
+        for change in [
+            "UPDATE purchase_exception_closures SET note = 'edited' WHERE purchase_id = 'p:closed'",
+            "DELETE FROM purchase_exception_closures WHERE purchase_id = 'p:closed'",
+        ] {
+            let error = #expect(throws: (any Error).self, "\(change)") { try scratch.execute(change) }
+            #expect(error.map { "\($0)" }?.contains("an exception closure is final") == true, "\(change)")
+        }
+        #expect(
+            try scratch.query("SELECT note FROM purchase_exception_closures WHERE purchase_id = 'p:closed'") == "forged"
+        )
+        // A closure of no record (GRDB, like the server, has SQLite check foreign keys).
+        let orphan = #expect(throws: (any Error).self) {
+            try scratch.execute(
+                "INSERT INTO purchase_exception_closures (purchase_id, note, closed_by, closed_at) VALUES ('p:nowhere', 'x', 'admin', 0)"
+            )
+        }
+        #expect(orphan.map { "\($0)" }?.lowercased().contains("foreign key") == true)
+    }
 }

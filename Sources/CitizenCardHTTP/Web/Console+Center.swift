@@ -26,34 +26,18 @@ extension Web {
                 ["cards": rows, "empty": rows.isEmpty, "soonCount": rows.filter { $0["soon"] as? Bool == true }.count],
                 web: web)
         }
-        page(router, .get, "/console/queues", .staff(.readCards)) { _, _, web in
-            let actor = web.actor!
-            let loads = try await PurseService(env).unresolvedLoads(limit: 200, actor: actor)
-                .filter { actor.outletID == nil || $0.outletID == actor.outletID }
-            var values: [String: Any] = [
-                "loads": loads.map { load in
-                    [
-                        "cardId": load.cardID.rawValue, "amount": WebFormat.money(load.amount.fen),
-                        "funding": web.text("funding.\(load.funding.rawValue)"),
-                        "approvedAt": WebFormat.time(load.approvedAt), "actor": load.actor,
-                    ]
-                },
-                "noLoads": loads.isEmpty,
-            ]
-            if Permission.acquiring.roles.contains(actor.role!) {
-                let parked = try await AcquiringService(env).exceptions(after: nil, limit: 200, actor: actor)
-                values["showParked"] = true
-                values["parked"] = parked.map { record in
-                    [
-                        "asn": record.asn, "counter": "\(record.cardCounter)",
-                        "amount": WebFormat.money(record.amountFen),
-                        "tappedAt": WebFormat.time(record.tappedAt), "receivedAt": WebFormat.time(record.receivedAt),
-                        "reason": record.reason.map { web.text("park.\($0.rawValue)") } ?? "",
-                    ]
-                }
-                values["noParked"] = parked.isEmpty
+        page(router, .get, "/console/queues", .staff(.readCards)) { request, _, web in
+            try await queuesPage(web, done: request.query("done") == "closed" ? web.text("done.closed") : nil)
+        }
+        page(router, .post, "/console/queues/exceptions/{purchaseId}/closure", .staff(.acquiring)) { _, context, web in
+            let id: OfflinePurchase.ID = try context.id("purchaseId")
+            do {
+                _ = try await AcquiringService(env).closeException(
+                    id, .init(note: web.form["note"] ?? ""), actor: web.actor!)
+                return redirect("/console/queues?done=closed", web: web)
+            } catch let error as CitizenCardError {
+                return try await queuesPage(web, error: error)
             }
-            return pages.response("queues", title: web.text("nav.queues"), values, web: web)
         }
         page(router, .get, "/console/fees", .staff(.readCards)) { _, _, web in
             try await feePage(web)
@@ -174,6 +158,56 @@ extension Web {
         if let error { values["error"] = message(error, web) }
         return pages.response(
             "catalogue", title: web.text("nav.catalogue"), values, web: web,
+            status: error.map { Problem.status(of: $0.code) } ?? .ok)
+    }
+
+    /// Interrupted loads (of the operator's outlet, if any); for acquiring staff also the open
+    /// exceptions, each that may be closed with a form, and the latest closed ones.
+    func queuesPage(_ web: WebRequest, done: String? = nil, error: CitizenCardError? = nil) async throws -> Response {
+        let actor = web.actor!
+        let loads = try await PurseService(env).unresolvedLoads(limit: 200, actor: actor)
+            .filter { actor.outletID == nil || $0.outletID == actor.outletID }
+        var values: [String: Any] = [
+            "loads": loads.map { load in
+                [
+                    "cardId": load.cardID.rawValue, "amount": WebFormat.money(load.amount.fen),
+                    "funding": web.text("funding.\(load.funding.rawValue)"),
+                    "approvedAt": WebFormat.time(load.approvedAt), "actor": load.actor,
+                ]
+            },
+            "noLoads": loads.isEmpty,
+            "done": done ?? "",
+        ]
+        if Permission.acquiring.roles.contains(actor.role!) {
+            let acquiring = AcquiringService(env)
+            let parked = try await acquiring.exceptions(after: nil, limit: 200, actor: actor)
+            values["showParked"] = true
+            values["parked"] = parked.map { record in
+                [
+                    "id": record.id.rawValue, "asn": record.asn, "counter": "\(record.cardCounter)",
+                    "amount": WebFormat.money(record.amountFen),
+                    "tappedAt": WebFormat.time(record.tappedAt), "receivedAt": WebFormat.time(record.receivedAt),
+                    "reason": record.reason.map { web.text("park.\($0.rawValue)") } ?? "",
+                    "closable": record.reason?.isClosable ?? false,
+                ]
+            }
+            values["noParked"] = parked.isEmpty
+            let closed = try await acquiring.closedExceptions(after: nil, limit: 200, actor: actor)
+                .sorted { $0.closure.closedAt > $1.closure.closedAt }.prefix(50)
+            values["closed"] = closed.map { item in
+                [
+                    "asn": item.purchase.asn, "counter": "\(item.purchase.cardCounter)",
+                    "amount": WebFormat.money(item.purchase.amountFen),
+                    "reason": item.purchase.reason.map { web.text("park.\($0.rawValue)") } ?? "",
+                    "note": item.closure.note, "closedBy": item.closure.closedBy,
+                    "closedAt": WebFormat.time(item.closure.closedAt),
+                ]
+            }
+            values["noClosed"] = closed.isEmpty
+        }
+        if let error { values["error"] = message(error, web) }
+        return pages.response(
+            "queues", title: web.text("nav.queues"), values, web: web,
             status: error.map { Problem.status(of: $0.code) } ?? .ok)
     }
 

@@ -91,6 +91,15 @@ enum WebStrings {
         "queues.tapped": ("交易时间", "Tapped"),
         "queues.received": ("上传时间", "Received"),
         "queues.reason": ("原因", "Reason"),
+        "queues.close": ("关闭", "Close"),
+        "queues.note": ("关闭原因", "Why it is closed"),
+        "queues.waits": ("等待补齐，自动入账", "Waits for its card's chain"),
+        "queues.closed": ("已关闭的异常记录", "Closed exceptions"),
+        "queues.closedExplain": (
+            "经核查后关闭的记录（伪造 TAC、重放、非本系统卡片）：不予结算。最近 50 条。",
+            "Records closed after a look (forged TAC, replay, not our card): they are not paid. The latest 50."
+        ),
+        "queues.closedAt": ("关闭时间", "Closed"),
         "funding.cash": ("现金", "Cash"),
         "funding.bank_transfer": ("银行转账", "Bank transfer"),
         "funding.old_card_refund": ("旧卡余额转入", "Old card's balance"),
@@ -108,6 +117,7 @@ enum WebStrings {
         "fees.authority": ("批准文件", "Authority"),
         "fees.history": ("全部标准", "All entries"),
         "done.fee": ("收费标准已保存。", "The fee is saved."),
+        "done.closed": ("异常记录已关闭。", "The exception is closed."),
         // Audit
         "audit.actor": ("操作人", "Actor"),
         "audit.action": ("操作", "Action"),

@@ -23,6 +23,32 @@ enum PostgresSchema {
         Migration(name: "0009-outlet-reports", statements: outletReports),
         Migration(name: "0010-statement-refusals", statements: statementRefusals),
         Migration(name: "0011-journal-checks", statements: journalChecks),
+        Migration(name: "0012-exception-closures", statements: exceptionClosures),
+    ]
+
+    /// Closed exceptions (`ExceptionClosure`): one per record, and final — updating, deleting or
+    /// truncating them raises `CC423` (as `SQLiteSchema.exceptionClosures`).
+    static let exceptionClosures: [String] = [
+        """
+        CREATE TABLE purchase_exception_closures (
+            purchase_id text PRIMARY KEY REFERENCES offline_purchases (id),
+            note text NOT NULL,
+            closed_by text NOT NULL,
+            closed_at bigint NOT NULL
+        )
+        """,
+        """
+        CREATE FUNCTION purchase_exception_closures_final() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION USING ERRCODE = 'CC423', MESSAGE = 'an exception closure is final';
+        END
+        $$
+        """,
+        """
+        CREATE TRIGGER purchase_exception_closures_final
+        BEFORE UPDATE OR DELETE OR TRUNCATE ON purchase_exception_closures
+        FOR EACH STATEMENT EXECUTE FUNCTION purchase_exception_closures_final()
+        """,
     ]
 
     /// The journal is append-only, and a posting's transfer is checked once per statement.

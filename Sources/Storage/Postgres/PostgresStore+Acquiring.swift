@@ -146,6 +146,17 @@ extension PostgresStore {
                 WHERE card_id = \(c.cardID.rawValue) AND version = \(expected)
                 RETURNING 1
                 """, entity: "purse closure", logger)
+        case .closeException(let c):
+            try await expectOne(
+                connection,
+                """
+                INSERT INTO purchase_exception_closures (purchase_id, note, closed_by, closed_at)
+                SELECT id, \(c.note), \(c.closedBy), \(c.closedAt.secondsSinceEpoch) FROM offline_purchases
+                WHERE id = \(c.purchaseID.rawValue) AND outcome = 'parked'
+                    AND reason = ANY(\(OfflinePurchase.ParkReason.allCases.filter(\.isClosable).map(\.rawValue)))
+                ON CONFLICT (purchase_id) DO NOTHING
+                RETURNING 1
+                """, entity: "exception", logger)
         default:
             return false
         }
@@ -316,10 +327,40 @@ extension PostgresStore {
     ) async throws(StorageError) -> [OfflinePurchase] {
         try await reading(
             """
-            SELECT * FROM offline_purchases WHERE outcome = 'parked' AND id > \(after?.rawValue ?? "")
+            SELECT * FROM offline_purchases p
+            WHERE outcome = 'parked' AND id COLLATE "C" > \(after?.rawValue ?? "")
+                AND NOT EXISTS (SELECT 1 FROM purchase_exception_closures c WHERE c.purchase_id = p.id)
             ORDER BY id COLLATE "C" LIMIT \(Self.cap(max(limit, 1)))
             """
         ) { try Rows.purchase($0) }
+    }
+
+    public func closedExceptions(
+        after: OfflinePurchase.ID?, limit: Int
+    ) async throws(StorageError) -> [ClosedException] {
+        try await reading(
+            """
+            SELECT p.*, c.purchase_id, c.note, c.closed_by, c.closed_at
+            FROM purchase_exception_closures c JOIN offline_purchases p ON p.id = c.purchase_id
+            WHERE c.purchase_id COLLATE "C" > \(after?.rawValue ?? "")
+            ORDER BY c.purchase_id COLLATE "C" LIMIT \(Self.cap(max(limit, 1)))
+            """
+        ) { row in
+            guard let closure = try Rows.closure(row) else { throw StorageError.corrupt(reason: "closed_at") }
+            return ClosedException(purchase: try Rows.purchase(row), closure: closure)
+        }
+    }
+
+    public func purchase(
+        id: OfflinePurchase.ID
+    ) async throws(StorageError) -> (purchase: OfflinePurchase, closure: ExceptionClosure?)? {
+        try await reading(
+            """
+            SELECT p.*, c.purchase_id, c.note, c.closed_by, c.closed_at
+            FROM offline_purchases p LEFT JOIN purchase_exception_closures c ON c.purchase_id = p.id
+            WHERE p.id = \(id.rawValue)
+            """
+        ) { try Rows.purchaseWithClosure($0) }.first.map { (purchase: $0.0, closure: $0.1) }
     }
 
     public func purchases(cardID: Card.ID, limit: Int) async throws(StorageError) -> [OfflinePurchase] {

@@ -29,6 +29,9 @@ enum SQLiteSchema {
         migrator.registerMigration("0008-journal-checks") { db in
             for statement in journalChecks { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("0009-exception-closures") { db in
+            for statement in exceptionClosures { try db.execute(sql: statement) }
+        }
         return migrator
     }
 
@@ -76,6 +79,27 @@ enum SQLiteSchema {
             """
         }
     }
+
+    /// Closed exceptions (`ExceptionClosure`), as `PostgresSchema.exceptionClosures`: one per
+    /// record, and final — updating or deleting one is refused.
+    static let exceptionClosures: [String] =
+        [
+            """
+            CREATE TABLE purchase_exception_closures (
+                purchase_id TEXT PRIMARY KEY NOT NULL REFERENCES offline_purchases(id),
+                note TEXT NOT NULL,
+                closed_by TEXT NOT NULL,
+                closed_at INTEGER NOT NULL
+            ) WITHOUT ROWID
+            """
+        ]
+        + ["UPDATE", "DELETE"].map { event in
+            """
+            CREATE TRIGGER purchase_exception_closures_final_\(event.lowercased())
+            BEFORE \(event) ON purchase_exception_closures
+            BEGIN SELECT RAISE(ABORT, 'an exception closure is final'); END
+            """
+        }
 
     /// Online loads (R-33); one unreversed load per card and online counter, so that a load can
     /// never be approved twice for the same card transaction.

@@ -173,6 +173,15 @@ extension SQLiteStore {
                     expected,
                 ])
             guard db.changesCount == 1 else { throw StorageError.conflict(entity: "purse closure") }
+        case .closeException(let c):
+            try db.execute(
+                sql: """
+                    INSERT INTO purchase_exception_closures (purchase_id, note, closed_by, closed_at)
+                    SELECT id, ?, ?, ? FROM offline_purchases
+                    WHERE id = ? AND outcome = 'parked' AND reason IN (\(Rows.closableReasonsSQL))
+                    ON CONFLICT (purchase_id) DO NOTHING
+                    """, arguments: [c.note, c.closedBy, c.closedAt.secondsSinceEpoch, c.purchaseID.rawValue])
+            guard db.changesCount == 1 else { throw StorageError.conflict(entity: "exception") }
         default:
             return false
         }
@@ -319,10 +328,39 @@ extension SQLiteStore {
     ) async throws(StorageError) -> [OfflinePurchase] {
         try await rows(
             """
-            SELECT * FROM offline_purchases
-            WHERE outcome = 'parked' AND id > ? ORDER BY id LIMIT ?
+            SELECT * FROM offline_purchases p
+            WHERE outcome = 'parked' AND id > ?
+                AND NOT EXISTS (SELECT 1 FROM purchase_exception_closures c WHERE c.purchase_id = p.id)
+            ORDER BY id LIMIT ?
             """, [after?.rawValue ?? "", min(max(limit, 1), 1000)]
         ) { try Rows.purchase($0) }
+    }
+
+    public func closedExceptions(
+        after: OfflinePurchase.ID?, limit: Int
+    ) async throws(StorageError) -> [ClosedException] {
+        try await rows(
+            """
+            SELECT p.*, c.purchase_id, c.note, c.closed_by, c.closed_at
+            FROM purchase_exception_closures c JOIN offline_purchases p ON p.id = c.purchase_id
+            WHERE c.purchase_id > ? ORDER BY c.purchase_id LIMIT ?
+            """, [after?.rawValue ?? "", min(max(limit, 1), 1000)]
+        ) { row in
+            guard let closure = try Rows.closure(row) else { throw StorageError.corrupt(reason: "closed_at") }
+            return ClosedException(purchase: try Rows.purchase(row), closure: closure)
+        }
+    }
+
+    public func purchase(
+        id: OfflinePurchase.ID
+    ) async throws(StorageError) -> (purchase: OfflinePurchase, closure: ExceptionClosure?)? {
+        try await rows(
+            """
+            SELECT p.*, c.purchase_id, c.note, c.closed_by, c.closed_at
+            FROM offline_purchases p LEFT JOIN purchase_exception_closures c ON c.purchase_id = p.id
+            WHERE p.id = ?
+            """, [id.rawValue]
+        ) { try Rows.purchaseWithClosure($0) }.first.map { (purchase: $0.0, closure: $0.1) }
     }
 
     public func purchases(cardID: Card.ID, limit: Int) async throws(StorageError) -> [OfflinePurchase] {
