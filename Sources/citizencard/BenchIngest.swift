@@ -32,6 +32,13 @@ struct BenchIngest: AsyncParsableCommand {
     @Option(help: "Runs per database, each on a new database; the median ratio is printed after them.")
     var runs = 1
 
+    @Flag(
+        help: """
+            After each round the terminals upload at once, as terminals do, and the baseline inserts \
+            each round's batches at once too; without it, one batch after another.
+            """)
+    var concurrent = false
+
     func validate() throws {
         guard runs >= 1 else { throw ValidationError("--runs must be 1 or more") }
         guard !postgresOnly || postgres != nil else { throw ValidationError("--postgres-only needs --postgres") }
@@ -105,7 +112,8 @@ struct BenchIngest: AsyncParsableCommand {
 
         // Every round: each card taps once at a random terminal; then each terminal uploads.
         var generator = SystemRandomNumberGenerator()
-        var batches: [(terminal: Int, records: [PurchaseRecord])] = []
+        var rounds: [[(terminal: Int, number: Int64, records: [PurchaseRecord])]] = []
+        var numbered: Int64 = 0
         for round in 0..<taps {
             var taken = [[PurchaseRecord]](repeating: [], count: terminals)
             let time = try TransactionDateTime(digits: String(format: "20260302%02d%02d00", 6 + round / 60, round % 60))
@@ -115,35 +123,49 @@ struct BenchIngest: AsyncParsableCommand {
                     try devices[terminal].terminal.purchase(
                         amountFen: UInt32.random(in: 100...300, using: &generator), dateTime: time, on: &chips[index]))
             }
+            rounds.append([])
             for (terminal, records) in taken.enumerated() where !records.isEmpty {
-                batches.append((terminal, records))
+                numbered += 1
+                rounds[round].append((terminal, numbered, records))
             }
         }
-        let total = batches.reduce(0) { $0 + $1.records.count }
-        say("  \(name): uploading \(total) records in \(batches.count) batches …")
+        let total = rounds.joined().reduce(0) { $0 + $1.records.count }
+        say("  \(name): uploading \(total) records in \(numbered) batches\(concurrent ? ", a round's at once" : "") …")
+        let actors = devices.map(\.actor)
         var posted = 0
+        var roundOfBatch: [PurchaseBatch.ID: Int] = [:]
         let start = ContinuousClock.now
-        for (number, batch) in batches.enumerated() {
-            let answer = try await service.upload(
-                .init(batchNumber: Int64(number + 1), records: batch.records), actor: devices[batch.terminal].actor)
-            posted += Int(answer.batch.postedCount)
+        for (round, batches) in rounds.enumerated() {
+            let answers = try await inFlight(concurrent ? batches.count : 1, batches) { batch in
+                try await service.upload(
+                    .init(batchNumber: batch.number, records: batch.records), actor: actors[batch.terminal])
+            }
+            for answer in answers {
+                posted += Int(answer.batch.postedCount)
+                roundOfBatch[answer.batch.id] = round
+            }
         }
         let ingestSeconds = seconds(since: start)
 
-        // The baseline: the same rows, the same insert statement and batches, nothing else.
+        // The baseline: the same rows, the same insert statement and batches, as many batches in
+        // flight at once, nothing else.
         guard let baseline = runtime.store as? any PurchaseInsertBaseline else {
             throw CommandFailure(description: "this store has no baseline")
         }
         try await baseline.prepareBareCopy()
-        // Exactly the rows the ingest stored, in its batches.
-        let stored = try await baseline.storedPurchasesForBaseline()
-        var rows: [[OfflinePurchase]] = []
-        for row in stored {
-            if rows.last?.last?.batchID != row.batchID { rows.append([]) }
-            rows[rows.count - 1].append(row)
+        // Exactly the rows the ingest stored, in its batches and rounds.
+        var bare = [[[OfflinePurchase]]](repeating: [], count: rounds.count)
+        var last: PurchaseBatch.ID? = nil
+        for row in try await baseline.storedPurchasesForBaseline() {
+            guard let round = roundOfBatch[row.batchID] else { continue }
+            if last != row.batchID { bare[round].append([]) }
+            bare[round][bare[round].count - 1].append(row)
+            last = row.batchID
         }
         let bareStart = ContinuousClock.now
-        for batch in rows { try await baseline.bareInsert(batch) }
+        for batches in bare {
+            _ = try await inFlight(concurrent ? batches.count : 1, batches) { try await baseline.bareInsert($0) }
+        }
         let bareSeconds = seconds(since: bareStart)
         let sum = try await env.store.ledgerAllBalances().values.reduce(0, +)
         try await baseline.dropBenchmarkData()
@@ -156,6 +178,26 @@ struct BenchIngest: AsyncParsableCommand {
               \(name): ratio ingest/bare: \(String(format: "%.2f", ingestRate / bareRate))  (goal >= 0.4)
             """)
         return ingestRate / bareRate
+    }
+
+    /// `work` on every element, at most `width` at once; the results in the elements' order.
+    func inFlight<Element: Sendable, Result: Sendable>(
+        _ width: Int, _ elements: [Element], _ work: @escaping @Sendable (Element) async throws -> Result
+    ) async throws -> [Result] {
+        guard width > 1 else {
+            var results: [Result] = []
+            for element in elements { results.append(try await work(element)) }
+            return results
+        }
+        return try await withThrowingTaskGroup(of: (Int, Result).self) { group in
+            var results = [Result?](repeating: nil, count: elements.count)
+            for (index, element) in elements.enumerated() {
+                if index >= width, let (done, result) = try await group.next() { results[done] = result }
+                group.addTask { (index, try await work(element)) }
+            }
+            for try await (done, result) in group { results[done] = result }
+            return results.map { $0! }
+        }
     }
 
     /// A card's chip, personalised with the issuer keys and loaded with 500.00 yuan online.

@@ -20,6 +20,14 @@ struct BenchCommandTests {
         #expect(posted.allSatisfy { $0.contains("(posted 6 of 6; ledger sum 0)") }, "\(run.output)")
         #expect(run.output.contains("SQLite: median ratio over 2 runs: "), "\(run.output)")
 
+        // The terminals of a round upload at once: every record is still posted exactly once.
+        let together = try scratch.run(
+            ["bench", "ingest", "--cards", "8", "--taps", "2", "--terminals", "3", "--concurrent"],
+            environment: ["CITIZENCARD_DATABASE_URL": "postgres://nobody@127.0.0.1:1/nowhere"])
+        #expect(together.status == 0, "\(together.output)\(together.errors)")
+        #expect(together.output.contains("a round's at once"), "\(together.output)")
+        #expect(together.output.contains("(posted 16 of 16; ledger sum 0)"), "\(together.output)")
+
         let alone = try scratch.run(["bench", "ingest", "--postgres-only"])
         #expect(alone.status != 0 && alone.errors.contains("--postgres-only needs --postgres"), "\(alone.errors)")
         let none = try scratch.run(["bench", "ingest", "--runs", "0"])
