@@ -92,7 +92,7 @@ struct AcquiringServiceTests {
         #expect(again == answer)
         #expect(try await purse(card) == 4450)
         // The same number with other records is refused as a whole.
-        let other = try await expectError(.batchRefused) {
+        let other = await expectError(.batchRefused) {
             try await acquiring.upload(.init(batchNumber: 1, records: [records[0]]), actor: bus.actor)
         }
         #expect(other?.field == "batchNumber")
@@ -265,6 +265,48 @@ struct AcquiringServiceTests {
         #expect(audit.contains { $0.draft.subject == "purchase:\(forgedID)" && $0.draft.detail.contains("bad_tac") })
     }
 
+    @Test(
+        "operators closing one record at the same moment: the same note gives all the same closure, others are refused")
+    func closingAtOnce() async throws {
+        var (card, chip) = try await fixtures.activeCardWithChip()
+        try await fixtures.load(&chip, card: card, fen: 1000)
+        var bus = try await fixtures.acquirer()
+        var forged = try bus.tap(&chip, fen: 100, at: "20260302100000")
+        forged.tac = forged.tac == "00000000" ? "00000001" : "00000000"
+        let answer = try await bus.upload([forged], env: world.env)
+        let id = OfflinePurchase.ID(rawValue: answer.records[0].purchaseId)
+        let service = acquiring, admin = staff.admin
+        let same = try await withThrowingTaskGroup(of: ClosedException.self) { group in
+            for _ in 0..<8 {
+                group.addTask { try await service.closeException(id, .init(note: "forged"), actor: admin) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(same.count == 8 && Set(same).count == 1)
+        let other = await withTaskGroup(of: CitizenCardError.Code?.self) { group in
+            for index in 0..<4 {
+                group.addTask {
+                    do {
+                        _ = try await service.closeException(id, .init(note: "other \(index)"), actor: admin)
+                        return nil
+                    } catch let error as CitizenCardError {
+                        return error.code
+                    } catch {
+                        return .internal
+                    }
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(other.allSatisfy { $0 == .notClosable })
+        #expect(
+            try await acquiring.closedExceptions(after: nil, limit: 10, actor: staff.admin).map(\.closure) == [
+                same[0].closure
+            ])
+        let audit = try await world.store.auditEntries(AuditFilter(action: "purchase.exception.close"), limit: 20)
+        #expect(audit.count == 1)
+    }
+
     @Test("a gap record cannot be closed: it waits for its card's chain and is still released when the gap fills")
     func gapNotClosable() async throws {
         var (card, chip) = try await fixtures.activeCardWithChip()
@@ -371,7 +413,7 @@ struct AcquiringServiceTests {
         wrong.terminalID = "000000000999"
         var bad = try bus.tap(&chip, fen: 100, at: "20260302100300")
         bad.dateTime = "20260230100000"
-        let refused = try await expectError(.batchRefused) {
+        let refused = await expectError(.batchRefused) {
             try await acquiring.upload(.init(batchNumber: 9, records: [wrong, bad]), actor: bus.actor)
         }
         #expect(refused?.detail?.contains("record 0: terminalID") == true)
