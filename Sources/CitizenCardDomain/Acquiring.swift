@@ -134,9 +134,11 @@ public struct OfflinePurchase: Hashable, Codable, Sendable {
         /// The ASN is not a card of ours.
         case unknownCard = "unknown_card"
 
-        /// Whether an operator may close a record parked for this reason (`ExceptionClosure`):
+        /// Whether an operator may close any record parked for this reason (`ExceptionClosure`):
         /// no later record can release it. A `gap` or `balance_mismatch` record waits for its
-        /// card's chain instead, and closing it would hold back every later record of the card.
+        /// card's chain instead, and closing it would hold back every later record of the card;
+        /// it may be closed only once the chain has passed its counter (missing records written
+        /// off).
         public var isClosable: Bool {
             switch self {
             case .badTAC, .replay, .unknownCard: true

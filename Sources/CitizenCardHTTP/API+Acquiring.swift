@@ -103,6 +103,12 @@ extension API {
             let (body, _) = try await JSONBody.decode(AcquiringService.ClosureRequest.self, request, context: context)
             return try JSONResponse.make(try await acquiring.closeException(id, body, actor: actor))
         }
+        routes.add(.post, "\(Self.prefix)/cards/{cardId}/missing-records/write-off", .permission(.acquiring)) {
+            request, context, actor in
+            let id: Card.ID = try context.id("cardId")
+            let (body, _) = try await JSONBody.decode(AcquiringService.WriteOffRequest.self, request, context: context)
+            return try JSONResponse.make(try await acquiring.writeOffMissingRecords(card: id, body, actor: actor))
+        }
         routes.add(.get, "\(Self.prefix)/fraud-signals", .permission(.acquiring)) { request, _, actor in
             let before = request.query("before").map(FraudSignal.ID.init(rawValue:))
             let limit = try request.queryLimit()

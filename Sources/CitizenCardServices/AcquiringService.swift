@@ -540,12 +540,26 @@ public struct AcquiringService: Sendable {
         return try await env.fetch(try await env.store.parkedPurchases(after: after, limit: limit))
     }
 
+    /// The purchase chains of these cards, by card (none for a card with no chained record).
+    public func chains(of cardIDs: [Card.ID], actor: Actor) async throws(CitizenCardError) -> [Card.ID: PurseChain] {
+        try actor.require(.acquiring)
+        guard !cardIDs.isEmpty else { return [:] }
+        let chains = try await env.fetch(try await env.store.purseChains(cardIDs: cardIDs))
+        return Dictionary(chains.map { ($0.cardID, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
     /// Exceptions an operator closed, in their records' id order.
     public func closedExceptions(
         after: OfflinePurchase.ID?, limit: Int, actor: Actor
     ) async throws(CitizenCardError) -> [ClosedException] {
         try actor.require(.acquiring)
         return try await env.fetch(try await env.store.closedExceptions(after: after, limit: limit))
+    }
+
+    /// The latest closed exceptions, newest closure first.
+    public func latestClosedExceptions(limit: Int, actor: Actor) async throws(CitizenCardError) -> [ClosedException] {
+        try actor.require(.acquiring)
+        return try await env.fetch(try await env.store.latestClosedExceptions(limit: limit))
     }
 
     public struct ClosureRequest: Codable, Sendable {
@@ -556,23 +570,16 @@ public struct AcquiringService: Sendable {
     }
 
     /// Closes a parked record that nothing will release — a forged TAC, a replay, a card not
-    /// ours — after an operator looked at it: it is not paid and leaves the open queue for the
-    /// closed list. Closing it again with the same note answers the same closure; a `gap` or
-    /// `balance_mismatch` record (which waits for its card's chain), a record that is not parked,
-    /// or one closed with another note is `not_closable`.
+    /// ours, or a `gap` or `balance_mismatch` record whose counter its card's chain has passed
+    /// (after a write-off of missing records) — after an operator looked at it: it is not paid and
+    /// leaves the open queue for the closed list. Closing it again with the same note answers the
+    /// same closure; a `gap` or `balance_mismatch` record still ahead of its chain (it waits for
+    /// it), a record that is not parked, or one closed with another note is `not_closable`.
     public func closeException(
         _ id: OfflinePurchase.ID, _ request: ClosureRequest, actor: Actor
     ) async throws(CitizenCardError) -> ClosedException {
         try actor.require(.acquiring)
-        let note = request.note.trimmingCharacters(in: .whitespacesAndNewlines)
-        let control = note.unicodeScalars.contains {
-            $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\r"
-        }
-        guard (1...500).contains(note.count), !control else {
-            throw CitizenCardError.invalid(
-                "note", "1 to 500 characters, no control characters but line breaks",
-                zh: "请填写关闭原因（1 至 500 字，不含控制字符）")
-        }
+        let note = try Self.operatorNote(request.note)
         guard let stored = try await env.fetch(try await env.store.purchase(id: id)) else {
             throw CitizenCardError.notFound("offline purchase")
         }
@@ -590,11 +597,18 @@ public struct AcquiringService: Sendable {
                 .notClosable, "the record is \(record.outcome.rawValue), not in the exceptions queue",
                 zh: "该记录不在异常队列中")
         }
-        guard reason.isClosable else {
-            throw CitizenCardError(
-                .notClosable,
-                "a \(reason.rawValue) record waits for its card's chain and is released by itself when it fits",
-                zh: "该记录在等待本卡的交易链补齐，补齐后自动入账，不能关闭")
+        // A gap or balance mismatch waits for its card's chain, unless the chain is past it.
+        if !reason.isClosable {
+            var chain: PurseChain? = nil
+            if let cardID = record.cardID {
+                chain = try await env.fetch(try await env.store.purseChains(cardIDs: [cardID])).first
+            }
+            guard let chain, record.cardCounter < chain.nextCounter else {
+                throw CitizenCardError(
+                    .notClosable,
+                    "a \(reason.rawValue) record waits for its card's chain and is released by itself when it fits",
+                    zh: "该记录在等待本卡的交易链补齐，补齐后自动入账，不能关闭")
+            }
         }
         let closure = ExceptionClosure(purchaseID: id, note: note, closedBy: actor.name, closedAt: env.clock.now())
         var changes = ChangeSet()
@@ -621,6 +635,21 @@ public struct AcquiringService: Sendable {
             throw ServiceEnvironment.translate(error)
         }
         return ClosedException(purchase: record, closure: closure)
+    }
+
+    /// An operator's note on a decision about records: 1 to 500 characters after trimming, line
+    /// breaks allowed, no other control characters.
+    static func operatorNote(_ text: String) throws(CitizenCardError) -> String {
+        let note = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let control = note.unicodeScalars.contains {
+            $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\r"
+        }
+        guard (1...500).contains(note.count), !control else {
+            throw CitizenCardError.invalid(
+                "note", "1 to 500 characters, no control characters but line breaks",
+                zh: "请填写原因（1 至 500 字，不含控制字符）")
+        }
+        return note
     }
 
     /// Fraud signals, newest first.

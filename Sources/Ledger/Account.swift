@@ -46,10 +46,13 @@ public enum AccountCategory: String, Codable, Sendable, CaseIterable {
     case operatorRisk = "operator_risk"
     /// `refunds:payable`: balances of cancelled cards owed to their holders until paid out.
     case refundsPayable = "refunds_payable"
+    /// `suspense:missing-records`: what cards spent in offline records that never reached the host
+    /// and were written off; owed to merchants not known (docs/terminal-protocol.md).
+    case missingRecords = "missing_records"
 
     public var kind: AccountKind {
         switch self {
-        case .purse, .merchantPayable, .refundsPayable: .liability
+        case .purse, .merchantPayable, .refundsPayable, .missingRecords: .liability
         case .outletCash, .bankSettlement: .asset
         case .feeIncome, .commissionIncome: .income
         case .operatorRisk: .expense
@@ -94,11 +97,12 @@ public struct AccountID: Hashable, Comparable, Sendable, Codable, CustomStringCo
     public static let commissionIncome = AccountID(validated: "income:commission", category: .commissionIncome)
     public static let operatorRisk = AccountID(validated: "risk:operator", category: .operatorRisk)
     public static let refundsPayable = AccountID(validated: "refunds:payable", category: .refundsPayable)
+    public static let missingRecords = AccountID(validated: "suspense:missing-records", category: .missingRecords)
 
     /// Reads an account key back from storage or a request; nil if it is not one of the forms above.
     public init?(parsing text: String) {
         for fixed in [
-            AccountID.bankSettlement, .feeIncome, .commissionIncome, .operatorRisk, .refundsPayable,
+            AccountID.bankSettlement, .feeIncome, .commissionIncome, .operatorRisk, .refundsPayable, .missingRecords,
         ] where fixed.rawValue == text {
             self = fixed
             return

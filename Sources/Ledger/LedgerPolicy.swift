@@ -49,7 +49,7 @@ public struct LedgerPolicy: Hashable, Sendable {
     public init(
         purseCapFen: Int64 = LedgerPolicy.defaultPurseCapFen,
         limitsByCategory: [AccountCategory: BalanceLimits] = [
-            .merchantPayable: .nonNegative, .refundsPayable: .nonNegative,
+            .merchantPayable: .nonNegative, .refundsPayable: .nonNegative, .missingRecords: .nonNegative,
         ],
         limitsByAccount: [AccountID: BalanceLimits] = [:],
         postingsPerTransferMax: Int = LedgerPolicy.defaultPostingsPerTransferMax

@@ -113,6 +113,16 @@ extension Transfer {
             postings: [.debit(.purse(oldCard), fen: amountFen), .credit(.purse(newCard), fen: amountFen)])
     }
 
+    /// Missing offline records written off: what the card spent in them leaves its purse for
+    /// `suspense:missing-records`, owed to merchants not known yet.
+    public static func missingRecordsWriteOff(
+        id: TransferID, card: Card.ID, amountFen: Int64, at: Timestamp, memo: String = ""
+    ) -> Transfer {
+        Transfer(
+            id: id, kind: .missingRecordsWriteOff, at: at, memo: memo,
+            postings: [.debit(.purse(card), fen: amountFen), .credit(.missingRecords, fen: amountFen)])
+    }
+
     /// Refund on cancellation (Art 20): debit the card's purse, credit refunds payable.
     public static func cancellationRefund(
         id: TransferID, card: Card.ID, amountFen: Int64, at: Timestamp, memo: String = ""

@@ -55,6 +55,9 @@ public enum TransferKind: String, Codable, Sendable, CaseIterable {
     case cashDeposit = "cash_deposit"
     /// A correction entered by an administrator (it reverses or completes an earlier transfer).
     case correction
+    /// Offline records that never reached the host written off: what the card spent in them,
+    /// from its purse to `suspense:missing-records`.
+    case missingRecordsWriteOff = "missing_records_write_off"
 }
 
 /// One line of a transfer: an account and a signed amount in fen, **debit positive, credit negative**.

@@ -164,8 +164,8 @@ public struct ChangeSet: Sendable {
         /// stored version (1 for a chain not stored yet), else `conflict`.
         case putPurseChains([PurseChain])
         case insertFraudSignals([FraudSignal])
-        /// Closes a parked record; it must still be parked for a reason that `isClosable` and
-        /// not be closed yet (else `conflict`).
+        /// Closes a parked record; it must still be parked, for a reason that `isClosable` or at a
+        /// counter its card's chain has passed, and not be closed yet (else `conflict`).
         case closeException(ExceptionClosure)
         /// A new hotlist version: `publication.version` must be one past the stored one (else `conflict`).
         case publishHotlist(HotlistPublication)
@@ -253,6 +253,8 @@ public protocol AcquiringStore: Sendable {
     func parkedPurchases(after: OfflinePurchase.ID?, limit: Int) async throws(StorageError) -> [OfflinePurchase]
     /// Closed exceptions (`ExceptionClosure`), in their records' id order, after an id.
     func closedExceptions(after: OfflinePurchase.ID?, limit: Int) async throws(StorageError) -> [ClosedException]
+    /// The latest closed exceptions, newest closure first.
+    func latestClosedExceptions(limit: Int) async throws(StorageError) -> [ClosedException]
     /// One stored record, whatever its outcome, with its closure if it was closed.
     func purchase(
         id: OfflinePurchase.ID

@@ -172,4 +172,39 @@ struct TerminalAPITests {
             #expect(none.status == 404)
         }
     }
+
+    @Test("the center writes off a card's record that never arrived; the records behind it are paid")
+    func missingRecords() async throws {
+        let harness = try await Harness()
+        var (card, chip) = try await harness.fixtures.activeCardWithChip()
+        try await harness.fixtures.load(&chip, card: card, fen: 1000, at: "20261129080000")
+        var bus = try await harness.fixtures.acquirer()
+        let first = try bus.tap(&chip, fen: 100, at: "20261129090000")
+        _ = try bus.tap(&chip, fen: 250, at: "20261129100000")
+        let behind = try bus.tap(&chip, fen: 300, at: "20261129110000")
+        _ = try await bus.upload([first], env: harness.world.env)
+        _ = try await bus.upload([behind], env: harness.world.env)
+        let cardID = card.id
+        try await harness.run { client in
+            let admin = try await client.login("admin")
+            let path = "/api/v1/cards/\(cardID)/missing-records/write-off"
+            let clerk = try await client.send(
+                .post, path, token: try await client.login("clerk"), json: #"{"note":"x"}"#)
+            #expect(clerk.status == 403)
+            let blank = try await client.send(.post, path, token: admin, json: #"{"note":""}"#)
+            #expect(blank.status == 422 && blank.code == "invalid_field")
+            let nowhere = try await client.send(
+                .post, "/api/v1/cards/\(UUID().uuidString.lowercased())/missing-records/write-off", token: admin,
+                json: #"{"note":"x"}"#)
+            #expect(nowhere.status == 404)
+            let written = try await client.send(.post, path, token: admin, json: #"{"note":"terminal lost"}"#)
+            #expect(written.status == 200, "\(written.text)")
+            #expect(written.json["amountFen"] as? Int == 250 && written.json["released"] as? Int == 1)
+            #expect(written.json["transferId"] as? String == "missing-records:\(cardID):1")
+            let again = try await client.send(.post, path, token: admin, json: #"{"note":"terminal lost"}"#)
+            #expect(again.status == 409 && again.code == "transition_not_allowed", "\(again.text)")
+            let queue = try await client.send(.get, "/api/v1/purchase-exceptions", token: admin)
+            #expect((queue.json["items"] as? [Any])?.isEmpty == true)
+        }
+    }
 }

@@ -542,19 +542,21 @@ struct ConsoleServiceTests {
         }
     }
 
-    @Test("the queues page: a forged record closed with a note moves to the closed list; a gap record has no form")
+    @Test(
+        "the queues page: a forged record closed with a note moves to the closed list; a gap record's card written off")
     func closingExceptions() async throws {
         let harness = try await Harness()
         var (card, chip) = try await harness.fixtures.activeCardWithChip()
         try await harness.fixtures.load(&chip, card: card, fen: 1000)
         var bus = try await harness.fixtures.acquirer()
-        var forged = try bus.tap(&chip, fen: 100, at: "20260302100000")
+        var forged = try bus.tap(&chip, fen: 100, at: "20261129130000")
         forged.tac = forged.tac == "00000000" ? "00000001" : "00000000"
-        _ = try bus.tap(&chip, fen: 100, at: "20260302100100")
-        let ahead = try bus.tap(&chip, fen: 100, at: "20260302100200")
+        _ = try bus.tap(&chip, fen: 100, at: "20261129130100")
+        let ahead = try bus.tap(&chip, fen: 100, at: "20261129130200")
         let answer = try await bus.upload([forged, ahead], env: harness.world.env)
         #expect(answer.records.map(\.reason) == [.badTAC, .gap])
         let forgedID = answer.records[0].purchaseId, gapID = answer.records[1].purchaseId
+        let cardID = card.id
         try await harness.run { client in
             let admin = WebSession(client)
             _ = try await admin.login("admin")
@@ -563,7 +565,7 @@ struct ConsoleServiceTests {
             #expect(!page.text.contains("/console/queues/exceptions/\(gapID)/closure"))
             #expect(page.text.contains("等待补齐"))
             let blank = try await admin.post("/console/queues/exceptions/\(forgedID)/closure", [("note", " ")])
-            #expect(blank.status == 422 && blank.text.contains("请填写关闭原因"), "\(blank.status)")
+            #expect(blank.status == 422 && blank.text.contains("请填写原因"), "\(blank.status)")
             let closed = try await admin.follow(
                 try await admin.post("/console/queues/exceptions/\(forgedID)/closure", [("note", "伪造 TAC，已核查终端")]))
             #expect(closed.text.contains("异常记录已关闭"))
@@ -572,6 +574,15 @@ struct ConsoleServiceTests {
             // The gap record cannot be closed from a hand-made form either.
             let refused = try await admin.post("/console/queues/exceptions/\(gapID)/closure", [("note", "lost")])
             #expect(refused.status == 409 && refused.text.contains("该记录在等待本卡的交易链补齐"))
+            // The gap row offers to write off the card's missing records; that releases it.
+            let queue = try await admin.get("/console/queues")
+            #expect(queue.text.contains("/console/queues/cards/\(cardID)/missing-records"))
+            let writtenOff = try await admin.follow(
+                try await admin.post("/console/queues/cards/\(cardID)/missing-records", [("note", "终端损坏，记录无法恢复")]))
+            #expect(writtenOff.text.contains("缺失记录已核销"), "\(writtenOff.status)")
+            #expect(!writtenOff.text.contains("/console/queues/cards/\(cardID)/missing-records"))
+            let again = try await admin.post("/console/queues/cards/\(cardID)/missing-records", [("note", "again")])
+            #expect(again.status == 409 && again.text.contains("该卡没有等待缺失记录的交易"))
             // A clerk sees the loads queue only and cannot close.
             let clerk = WebSession(client)
             _ = try await clerk.login("clerk")

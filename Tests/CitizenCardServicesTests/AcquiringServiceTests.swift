@@ -246,7 +246,10 @@ struct AcquiringServiceTests {
         _ = await expectError(.notClosable) {
             try await acquiring.closeException(forgedID, .init(note: "another reason"), actor: staff.admin)
         }
+        world.clock.advance(seconds: 60)
         _ = try await acquiring.closeException(replayID, .init(note: "replayed counter"), actor: staff.admin)
+        let latest = try await acquiring.latestClosedExceptions(limit: 1, actor: staff.admin)
+        #expect(latest.map(\.purchase.id) == [replayID])
 
         #expect(try await acquiring.exceptions(after: nil, limit: 10, actor: staff.admin).isEmpty)
         let list = try await acquiring.closedExceptions(after: nil, limit: 10, actor: staff.admin)
@@ -324,6 +327,96 @@ struct AcquiringServiceTests {
         _ = try await bus.upload([first], env: world.env)
         #expect(try await purse(card) == 700)
         #expect(try await acquiring.exceptions(after: nil, limit: 10, actor: staff.admin).isEmpty)
+    }
+
+    @Test("a record that never arrives is written off: the records behind it are paid, its amount waits in suspense")
+    func missingRecordWrittenOff() async throws {
+        var (card, chip) = try await fixtures.activeCardWithChip()
+        try await fixtures.load(&chip, card: card, fen: 1000, at: "20261129080000")
+        var bus = try await fixtures.acquirer()
+        let first = try bus.tap(&chip, fen: 100, at: "20261129090000")
+        let lost = try bus.tap(&chip, fen: 250, at: "20261129100000")  // never uploaded, yet
+        try await fixtures.load(&chip, card: card, fen: 500, at: "20261129110000")
+        let behind = try bus.tap(&chip, fen: 300, at: "20261129120000")
+        try await fixtures.load(&chip, card: card, fen: 200, at: "20261129130000")
+        let later = try bus.tap(&chip, fen: 50, at: "20261129140000")
+        _ = try await bus.upload([first], env: world.env)
+        let parked = try await bus.upload([behind, later], env: world.env)
+        #expect(parked.records.map(\.reason) == [.gap, .gap])
+        let owed = try await payable(bus.merchant)
+
+        // Not without a note, not by a clerk, not for a card with nothing waiting.
+        _ = await expectError(.invalidField) {
+            try await acquiring.writeOffMissingRecords(card: card.id, .init(note: " "), actor: staff.admin)
+        }
+        _ = await expectError(.forbidden) {
+            try await acquiring.writeOffMissingRecords(card: card.id, .init(note: "lost"), actor: staff.clerk)
+        }
+        let (other, _) = try await fixtures.activeCardWithChip()
+        _ = await expectError(.transitionNotAllowed) {
+            try await acquiring.writeOffMissingRecords(card: other.id, .init(note: "lost"), actor: staff.admin)
+        }
+
+        world.clock.advance(seconds: 3600)
+        let written = try await acquiring.writeOffMissingRecords(
+            card: card.id, .init(note: "terminal 7 destroyed in a fire"), actor: staff.admin)
+        #expect(written.firstCounter == Int64(lost.cardCounter) && written.lastCounter == Int64(lost.cardCounter))
+        #expect(written.amountFen == 250 && written.loadsInGap == 1)
+        #expect(written.released == 2 && written.stillParked == 0)
+        // The purse is what the chip holds; the merchant is paid for the records behind; the
+        // missing record's 250 fen wait in suspense.
+        #expect(try await purse(card) == 1000 - 100 - 250 + 500 - 300 + 200 - 50)
+        #expect(try await payable(bus.merchant) == owed + 350)
+        #expect(-(try await world.store.ledgerBalances([.missingRecords])[.missingRecords] ?? 0) == 250)
+        #expect(try await zeroSum())
+        #expect(try await acquiring.exceptions(after: nil, limit: 10, actor: staff.admin).isEmpty)
+        let chain = try #require(try await world.store.purseChains(cardIDs: [card.id]).first)
+        #expect(
+            chain.nextCounter == Int64(later.cardCounter) + 1
+                && chain.balanceFen == 1000 - 100 - 250 + 500 - 300 + 200 - 50)
+        let audit = try await world.store.auditEntries(AuditFilter(action: "purse.missing-records.write-off"), limit: 5)
+        #expect(audit.count == 1 && !audit[0].draft.detail.contains("fire"))
+        // Nothing left to write off.
+        _ = await expectError(.transitionNotAllowed) {
+            try await acquiring.writeOffMissingRecords(card: card.id, .init(note: "again"), actor: staff.admin)
+        }
+
+        // The missing record turns up after all: behind the chain, parked, and now closable.
+        let late = try await bus.upload([lost], env: world.env)
+        #expect(late.records.map(\.reason) == [.balanceMismatch])
+        let lateID = OfflinePurchase.ID(rawValue: late.records[0].purchaseId)
+        _ = try await acquiring.closeException(lateID, .init(note: "written off before"), actor: staff.admin)
+        #expect(try await acquiring.exceptions(after: nil, limit: 10, actor: staff.admin).isEmpty)
+        #expect(try await zeroSum())
+
+        // The day clears with the released records in it, and ties.
+        let day = world.clock.now().calendarDate()
+        world.clock.advance(days: 1)
+        let report = try await ClearingService(world.env).run(day, actor: staff.admin)
+        #expect(report.differences.isEmpty, "\(report.differences)")
+        #expect(report.merchants.map(\.grossFen) == [100 + 300 + 50])
+    }
+
+    @Test("a write-off is refused when the balances do not add up across the gap; nothing changes")
+    func writeOffRefused() async throws {
+        var (card, chip) = try await fixtures.activeCardWithChip()
+        try await fixtures.load(&chip, card: card, fen: 1000, at: "20261129080000")
+        var bus = try await fixtures.acquirer()
+        let first = try bus.tap(&chip, fen: 100, at: "20261129090000")
+        _ = try bus.tap(&chip, fen: 250, at: "20261129100000")
+        var behind = try bus.tap(&chip, fen: 300, at: "20261129120000")
+        _ = try await bus.upload([first], env: world.env)
+        // A balance before above the chain's with no load between: altered, or a load unknown here.
+        behind.balanceBeforeFen = 2_000
+        behind.balanceAfterFen = 1_700
+        _ = try await bus.upload([behind], env: world.env)
+        let error = await expectError(.transitionNotAllowed) {
+            try await acquiring.writeOffMissingRecords(card: card.id, .init(note: "lost"), actor: staff.admin)
+        }
+        #expect(error?.detail?.contains("do not add up") == true)
+        #expect(try await purse(card) == 900)
+        #expect((try await world.store.ledgerBalances([.missingRecords])[.missingRecords] ?? 0) == 0)
+        #expect(try await acquiring.exceptions(after: nil, limit: 10, actor: staff.admin).count == 1)
     }
 
     @Test("a record that arrives before an earlier one waits as a gap and is released when the gap closes")

@@ -49,9 +49,12 @@ extension Fixtures {
         return chip
     }
 
-    /// A whole cash load at the clerk's outlet: INITIALIZE FOR LOAD, approval, CREDIT, completion.
-    public func load(_ chip: inout SoftwareCard, card: CardView, fen: Int64) async throws {
-        let terminal = "330900000001", time = "20261129120000"
+    /// A whole cash load at the clerk's outlet: INITIALIZE FOR LOAD, approval, CREDIT, completion;
+    /// `time` is the date and time the load gives the card.
+    public func load(
+        _ chip: inout SoftwareCard, card: CardView, fen: Int64, at time: String = "20261129120000"
+    ) async throws {
+        let terminal = "330900000001"
         let amount = (0..<4).map { UInt8(truncatingIfNeeded: fen >> (24 - 8 * $0)) }
         let answer = chip.process([0x80, 0x50, 0x00, 0x02, 0x0B, 0x01] + amount + (try Hex.decode(terminal)) + [0x10])
         let purse = PurseService(world.env)

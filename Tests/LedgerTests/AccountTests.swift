@@ -19,6 +19,7 @@ struct AccountTests {
             (.commissionIncome, "income:commission", .commissionIncome, .income, .credit),
             (.operatorRisk, "risk:operator", .operatorRisk, .expense, .debit),
             (.refundsPayable, "refunds:payable", .refundsPayable, .liability, .credit),
+            (.missingRecords, "suspense:missing-records", .missingRecords, .liability, .credit),
         ]
         #expect(Set(cases.map(\.2)) == Set(AccountCategory.allCases))
         for (account, key, category, kind, side) in cases {

@@ -74,6 +74,10 @@ struct EPurseTransferTests {
                 .cashDeposit(id: id, outlet: Self.outlet, amountFen: 1_000, at: Self.at), .cashDeposit,
                 ["bank:settlement": 1_000, cash: -1_000]
             ),
+            (
+                .missingRecordsWriteOff(id: id, card: Self.card, amountFen: 250, at: Self.at), .missingRecordsWriteOff,
+                [purse: 250, "suspense:missing-records": -250]
+            ),
         ]
         for (transfer, kind, postings) in cases {
             #expect(transfer.kind == kind)

@@ -27,7 +27,20 @@ extension Web {
                 web: web)
         }
         page(router, .get, "/console/queues", .staff(.readCards)) { request, _, web in
-            try await queuesPage(web, done: request.query("done") == "closed" ? web.text("done.closed") : nil)
+            let done = request.query("done").flatMap {
+                ["closed": "done.closed", "written-off": "done.writtenOff"][$0]
+            }
+            return try await queuesPage(web, done: done.map { web.text($0) })
+        }
+        page(router, .post, "/console/queues/cards/{cardId}/missing-records", .staff(.acquiring)) { _, context, web in
+            let id: Card.ID = try context.id("cardId")
+            do {
+                _ = try await AcquiringService(env).writeOffMissingRecords(
+                    card: id, .init(note: web.form["note"] ?? ""), actor: web.actor!)
+                return redirect("/console/queues?done=written-off", web: web)
+            } catch let error as CitizenCardError {
+                return try await queuesPage(web, error: error)
+            }
         }
         page(router, .post, "/console/queues/exceptions/{purchaseId}/closure", .staff(.acquiring)) { _, context, web in
             let id: OfflinePurchase.ID = try context.id("purchaseId")
@@ -181,19 +194,23 @@ extension Web {
         if Permission.acquiring.roles.contains(actor.role!) {
             let acquiring = AcquiringService(env)
             let parked = try await acquiring.exceptions(after: nil, limit: 200, actor: actor)
+            // Records that wait for their card's chain, unless the chain is past them.
+            let waiting = Set(parked.filter { $0.reason?.isClosable == false }.compactMap(\.cardID))
+            let chains = try await acquiring.chains(of: Array(waiting), actor: actor)
             values["showParked"] = true
             values["parked"] = parked.map { record in
-                [
+                let behind = record.cardID.flatMap { chains[$0] }.map { record.cardCounter < $0.nextCounter } ?? false
+                return [
                     "id": record.id.rawValue, "asn": record.asn, "counter": "\(record.cardCounter)",
                     "amount": WebFormat.money(record.amountFen),
                     "tappedAt": WebFormat.time(record.tappedAt), "receivedAt": WebFormat.time(record.receivedAt),
                     "reason": record.reason.map { web.text("park.\($0.rawValue)") } ?? "",
-                    "closable": record.reason?.isClosable ?? false,
+                    "closable": record.reason?.isClosable == true || behind,
+                    "gapCard": record.reason == .gap && !behind ? record.cardID?.rawValue ?? "" : "",
                 ]
             }
             values["noParked"] = parked.isEmpty
-            let closed = try await acquiring.closedExceptions(after: nil, limit: 200, actor: actor)
-                .sorted { $0.closure.closedAt > $1.closure.closedAt }.prefix(50)
+            let closed = try await acquiring.latestClosedExceptions(limit: 50, actor: actor)
             values["closed"] = closed.map { item in
                 [
                     "asn": item.purchase.asn, "counter": "\(item.purchase.cardCounter)",

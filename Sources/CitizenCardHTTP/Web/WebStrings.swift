@@ -100,6 +100,8 @@ enum WebStrings {
             "Records closed after a look (forged TAC, replay, not our card): they are not paid. The latest 50."
         ),
         "queues.closedAt": ("关闭时间", "Closed"),
+        "queues.writeOff": ("核销缺失记录", "Write off the missing records"),
+        "queues.writeOffNote": ("核销原因", "Why they are written off"),
         "funding.cash": ("现金", "Cash"),
         "funding.bank_transfer": ("银行转账", "Bank transfer"),
         "funding.old_card_refund": ("旧卡余额转入", "Old card's balance"),
@@ -118,6 +120,9 @@ enum WebStrings {
         "fees.history": ("全部标准", "All entries"),
         "done.fee": ("收费标准已保存。", "The fee is saved."),
         "done.closed": ("异常记录已关闭。", "The exception is closed."),
+        "done.writtenOff": (
+            "缺失记录已核销，其后的记录已入账。", "The missing records are written off; the records behind them are posted."
+        ),
         // Audit
         "audit.actor": ("操作人", "Actor"),
         "audit.action": ("操作", "Action"),

@@ -37,6 +37,7 @@ enum PostgresSchema {
             closed_at bigint NOT NULL
         )
         """,
+        "CREATE INDEX purchase_exception_closures_time ON purchase_exception_closures (closed_at)",
         """
         CREATE FUNCTION purchase_exception_closures_final() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN

@@ -153,7 +153,8 @@ extension PostgresStore {
                 INSERT INTO purchase_exception_closures (purchase_id, note, closed_by, closed_at)
                 SELECT id, \(c.note), \(c.closedBy), \(c.closedAt.secondsSinceEpoch) FROM offline_purchases
                 WHERE id = \(c.purchaseID.rawValue) AND outcome = 'parked'
-                    AND reason = ANY(\(OfflinePurchase.ParkReason.allCases.filter(\.isClosable).map(\.rawValue)))
+                    AND (reason = ANY(\(OfflinePurchase.ParkReason.allCases.filter(\.isClosable).map(\.rawValue)))
+                        OR card_counter < (SELECT next_counter FROM purse_chains WHERE card_id = offline_purchases.card_id))
                 ON CONFLICT (purchase_id) DO NOTHING
                 RETURNING 1
                 """, entity: "exception", logger)
@@ -344,6 +345,19 @@ extension PostgresStore {
             FROM purchase_exception_closures c JOIN offline_purchases p ON p.id = c.purchase_id
             WHERE c.purchase_id COLLATE "C" > \(after?.rawValue ?? "")
             ORDER BY c.purchase_id COLLATE "C" LIMIT \(Self.cap(max(limit, 1)))
+            """
+        ) { row in
+            guard let closure = try Rows.closure(row) else { throw StorageError.corrupt(reason: "closed_at") }
+            return ClosedException(purchase: try Rows.purchase(row), closure: closure)
+        }
+    }
+
+    public func latestClosedExceptions(limit: Int) async throws(StorageError) -> [ClosedException] {
+        try await reading(
+            """
+            SELECT p.*, c.purchase_id, c.note, c.closed_by, c.closed_at
+            FROM purchase_exception_closures c JOIN offline_purchases p ON p.id = c.purchase_id
+            ORDER BY c.closed_at DESC, c.purchase_id COLLATE "C" DESC LIMIT \(Self.cap(max(limit, 1)))
             """
         ) { row in
             guard let closure = try Rows.closure(row) else { throw StorageError.corrupt(reason: "closed_at") }

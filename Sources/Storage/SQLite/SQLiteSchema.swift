@@ -91,7 +91,8 @@ enum SQLiteSchema {
                 closed_by TEXT NOT NULL,
                 closed_at INTEGER NOT NULL
             ) WITHOUT ROWID
-            """
+            """,
+            "CREATE INDEX purchase_exception_closures_time ON purchase_exception_closures(closed_at)",
         ]
         + ["UPDATE", "DELETE"].map { event in
             """

@@ -178,7 +178,9 @@ extension SQLiteStore {
                 sql: """
                     INSERT INTO purchase_exception_closures (purchase_id, note, closed_by, closed_at)
                     SELECT id, ?, ?, ? FROM offline_purchases
-                    WHERE id = ? AND outcome = 'parked' AND reason IN (\(Rows.closableReasonsSQL))
+                    WHERE id = ? AND outcome = 'parked'
+                        AND (reason IN (\(Rows.closableReasonsSQL))
+                            OR card_counter < (SELECT next_counter FROM purse_chains WHERE card_id = offline_purchases.card_id))
                     ON CONFLICT (purchase_id) DO NOTHING
                     """, arguments: [c.note, c.closedBy, c.closedAt.secondsSinceEpoch, c.purchaseID.rawValue])
             guard db.changesCount == 1 else { throw StorageError.conflict(entity: "exception") }
@@ -345,6 +347,19 @@ extension SQLiteStore {
             FROM purchase_exception_closures c JOIN offline_purchases p ON p.id = c.purchase_id
             WHERE c.purchase_id > ? ORDER BY c.purchase_id LIMIT ?
             """, [after?.rawValue ?? "", min(max(limit, 1), 1000)]
+        ) { row in
+            guard let closure = try Rows.closure(row) else { throw StorageError.corrupt(reason: "closed_at") }
+            return ClosedException(purchase: try Rows.purchase(row), closure: closure)
+        }
+    }
+
+    public func latestClosedExceptions(limit: Int) async throws(StorageError) -> [ClosedException] {
+        try await rows(
+            """
+            SELECT p.*, c.purchase_id, c.note, c.closed_by, c.closed_at
+            FROM purchase_exception_closures c JOIN offline_purchases p ON p.id = c.purchase_id
+            ORDER BY c.closed_at DESC, c.purchase_id DESC LIMIT ?
+            """, [min(max(limit, 1), 1000)]
         ) { row in
             guard let closure = try Rows.closure(row) else { throw StorageError.corrupt(reason: "closed_at") }
             return ClosedException(purchase: try Rows.purchase(row), closure: closure)
