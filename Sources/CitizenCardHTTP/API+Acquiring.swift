@@ -100,13 +100,13 @@ extension API {
         routes.add(.post, "\(Self.prefix)/purchase-exceptions/{purchaseId}/closure", .permission(.acquiring)) {
             request, context, actor in
             let id: OfflinePurchase.ID = try context.id("purchaseId")
-            let (body, _) = try await JSONBody.decode(AcquiringService.ClosureRequest.self, request, context: context)
+            let (body, _) = try await JSONBody.decode(AcquiringService.NoteRequest.self, request, context: context)
             return try JSONResponse.make(try await acquiring.closeException(id, body, actor: actor))
         }
         routes.add(.post, "\(Self.prefix)/cards/{cardId}/missing-records/write-off", .permission(.acquiring)) {
             request, context, actor in
             let id: Card.ID = try context.id("cardId")
-            let (body, _) = try await JSONBody.decode(AcquiringService.WriteOffRequest.self, request, context: context)
+            let (body, _) = try await JSONBody.decode(AcquiringService.NoteRequest.self, request, context: context)
             return try JSONResponse.make(try await acquiring.writeOffMissingRecords(card: id, body, actor: actor))
         }
         routes.add(.get, "\(Self.prefix)/fraud-signals", .permission(.acquiring)) { request, _, actor in

@@ -9,13 +9,6 @@ public import Storage
 /// the chain moves past them, what they spent moves from the purse to `suspense:missing-records`,
 /// and the records behind them are released as a late record would release them.
 extension AcquiringService {
-    public struct WriteOffRequest: Codable, Sendable {
-        /// Why, for the next reader: 1 to 500 characters (trimmed), no control characters but line breaks.
-        public var note: String
-
-        public init(note: String) { self.note = note }
-    }
-
     public struct MissingRecordsWriteOff: Codable, Sendable, Equatable {
         public var cardID: Card.ID
         /// The counters written off, first and last.
@@ -41,12 +34,12 @@ extension AcquiringService {
     }
 
     /// Writes off the records missing before the first record of the card parked behind them.
-    /// `transition_not_allowed` when the card has no such record, when the known balances do not add up
-    /// across the gap (`MissingRecords.Refusal`), or when the purse no longer holds what they
-    /// spent (its balance was moved to a new card or refunded); `conflict` when an upload moved the
-    /// card's chain meanwhile (send it again).
+    /// `transition_not_allowed` when the card has no such record, when the known balances do not
+    /// add up across the gap (`MissingRecords.Refusal`), or when the purse no longer holds what
+    /// they spent (its balance was moved to a new card or refunded); `conflict` when an upload
+    /// moved the card's chain meanwhile (send it again).
     public func writeOffMissingRecords(
-        card cardID: Card.ID, _ request: WriteOffRequest, actor: Actor
+        card cardID: Card.ID, _ request: NoteRequest, actor: Actor
     ) async throws(CitizenCardError) -> MissingRecordsWriteOff {
         try actor.require(.acquiring)
         let note = try Self.operatorNote(request.note)

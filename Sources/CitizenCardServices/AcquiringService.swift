@@ -562,8 +562,10 @@ public struct AcquiringService: Sendable {
         return try await env.fetch(try await env.store.latestClosedExceptions(limit: limit))
     }
 
-    public struct ClosureRequest: Codable, Sendable {
-        /// Why it is closed: 1 to 500 characters (trimmed), no control characters but line breaks.
+    /// An operator's decision on records with its note: closing an exception
+    /// (`closeException`), writing off missing records (`writeOffMissingRecords`).
+    public struct NoteRequest: Codable, Sendable {
+        /// Why, for the next reader: 1 to 500 characters (trimmed), no control characters but line breaks.
         public var note: String
 
         public init(note: String) { self.note = note }
@@ -576,7 +578,7 @@ public struct AcquiringService: Sendable {
     /// same closure; a `gap` or `balance_mismatch` record still ahead of its chain (it waits for
     /// it), a record that is not parked, or one closed with another note is `not_closable`.
     public func closeException(
-        _ id: OfflinePurchase.ID, _ request: ClosureRequest, actor: Actor
+        _ id: OfflinePurchase.ID, _ request: NoteRequest, actor: Actor
     ) async throws(CitizenCardError) -> ClosedException {
         try actor.require(.acquiring)
         let note = try Self.operatorNote(request.note)

@@ -58,6 +58,17 @@ extension Rows {
             closedAt: closedAt)
     }
 
+    /// The columns and tables of a closed exception's read (`closedException`); add the order.
+    static let closedExceptionsSQL = """
+        SELECT p.*, c.purchase_id, c.note, c.closed_by, c.closed_at
+        FROM purchase_exception_closures c JOIN offline_purchases p ON p.id = c.purchase_id
+        """
+
+    static func closedException(_ row: some RowReader) throws -> ClosedException {
+        guard let closure = try closure(row) else { throw StorageError.corrupt(reason: "closed_at") }
+        return ClosedException(purchase: try purchase(row), closure: closure)
+    }
+
     /// A record and its closure, from `offline_purchases` left-joined with its closure.
     static func purchaseWithClosure(_ row: some RowReader) throws -> (OfflinePurchase, ExceptionClosure?) {
         (try purchase(row), try closure(row))

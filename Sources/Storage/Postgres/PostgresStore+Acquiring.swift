@@ -341,28 +341,19 @@ extension PostgresStore {
     ) async throws(StorageError) -> [ClosedException] {
         try await reading(
             """
-            SELECT p.*, c.purchase_id, c.note, c.closed_by, c.closed_at
-            FROM purchase_exception_closures c JOIN offline_purchases p ON p.id = c.purchase_id
-            WHERE c.purchase_id COLLATE "C" > \(after?.rawValue ?? "")
+            \(unescaped: Rows.closedExceptionsSQL) WHERE c.purchase_id COLLATE "C" > \(after?.rawValue ?? "")
             ORDER BY c.purchase_id COLLATE "C" LIMIT \(Self.cap(max(limit, 1)))
             """
-        ) { row in
-            guard let closure = try Rows.closure(row) else { throw StorageError.corrupt(reason: "closed_at") }
-            return ClosedException(purchase: try Rows.purchase(row), closure: closure)
-        }
+        ) { try Rows.closedException($0) }
     }
 
     public func latestClosedExceptions(limit: Int) async throws(StorageError) -> [ClosedException] {
         try await reading(
             """
-            SELECT p.*, c.purchase_id, c.note, c.closed_by, c.closed_at
-            FROM purchase_exception_closures c JOIN offline_purchases p ON p.id = c.purchase_id
+            \(unescaped: Rows.closedExceptionsSQL)
             ORDER BY c.closed_at DESC, c.purchase_id COLLATE "C" DESC LIMIT \(Self.cap(max(limit, 1)))
             """
-        ) { row in
-            guard let closure = try Rows.closure(row) else { throw StorageError.corrupt(reason: "closed_at") }
-            return ClosedException(purchase: try Rows.purchase(row), closure: closure)
-        }
+        ) { try Rows.closedException($0) }
     }
 
     public func purchase(

@@ -342,28 +342,16 @@ extension SQLiteStore {
         after: OfflinePurchase.ID?, limit: Int
     ) async throws(StorageError) -> [ClosedException] {
         try await rows(
-            """
-            SELECT p.*, c.purchase_id, c.note, c.closed_by, c.closed_at
-            FROM purchase_exception_closures c JOIN offline_purchases p ON p.id = c.purchase_id
-            WHERE c.purchase_id > ? ORDER BY c.purchase_id LIMIT ?
-            """, [after?.rawValue ?? "", min(max(limit, 1), 1000)]
-        ) { row in
-            guard let closure = try Rows.closure(row) else { throw StorageError.corrupt(reason: "closed_at") }
-            return ClosedException(purchase: try Rows.purchase(row), closure: closure)
-        }
+            "\(Rows.closedExceptionsSQL) WHERE c.purchase_id > ? ORDER BY c.purchase_id LIMIT ?",
+            [after?.rawValue ?? "", min(max(limit, 1), 1000)]
+        ) { try Rows.closedException($0) }
     }
 
     public func latestClosedExceptions(limit: Int) async throws(StorageError) -> [ClosedException] {
         try await rows(
-            """
-            SELECT p.*, c.purchase_id, c.note, c.closed_by, c.closed_at
-            FROM purchase_exception_closures c JOIN offline_purchases p ON p.id = c.purchase_id
-            ORDER BY c.closed_at DESC, c.purchase_id DESC LIMIT ?
-            """, [min(max(limit, 1), 1000)]
-        ) { row in
-            guard let closure = try Rows.closure(row) else { throw StorageError.corrupt(reason: "closed_at") }
-            return ClosedException(purchase: try Rows.purchase(row), closure: closure)
-        }
+            "\(Rows.closedExceptionsSQL) ORDER BY c.closed_at DESC, c.purchase_id DESC LIMIT ?",
+            [min(max(limit, 1), 1000)]
+        ) { try Rows.closedException($0) }
     }
 
     public func purchase(
