@@ -175,7 +175,8 @@ extension Web {
     }
 
     /// Interrupted loads (of the operator's outlet, if any); for acquiring staff also the open
-    /// exceptions, each that may be closed with a form, and the latest closed ones.
+    /// exceptions — with a form to close each one nothing will release, and on a `gap` record one
+    /// to write off its card's missing records — and the latest closed ones.
     func queuesPage(_ web: WebRequest, done: String? = nil, error: CitizenCardError? = nil) async throws -> Response {
         let actor = web.actor!
         let loads = try await PurseService(env).unresolvedLoads(limit: 200, actor: actor)
