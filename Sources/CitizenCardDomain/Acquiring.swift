@@ -31,8 +31,10 @@ public struct Merchant: Hashable, Codable, Sendable {
         (gross * commissionBasisPoints + 5_000) / 10_000
     }
 
+    /// 2-20 of `A-Z 0-9 -`, starting with a letter or a digit: the code names settlement files
+    /// and is a cell of them, where a leading `-` reads as a formula in a spreadsheet.
     public static func isValidCode(_ code: String) -> Bool {
-        (2...20).contains(code.utf8.count)
+        (2...20).contains(code.utf8.count) && code.utf8.first != 0x2D
             && code.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || $0 == 0x2D }
     }
 }

@@ -217,7 +217,10 @@ public struct Cancellation: Hashable, Codable, Sendable {
     public var reason: Reason
     public var applicant: Applicant
     public var relationship: Relationship?
-    /// The document shown (death certificate number, household-move certificate …).
+    /// The document shown (death certificate number, household-move certificate …), masked
+    /// (`Masking.documentReference`): the full reference is personal data, stored sealed apart
+    /// from the card and read only through an audited reveal. On a card cancelled before
+    /// references were sealed, the clear text until the start-up pass seals it.
     public var documentReference: String
     public var at: Timestamp
 

@@ -79,11 +79,33 @@ public struct LifecyclePolicy: Hashable, Codable, Sendable {
     public var validityYears: Int
     /// How many days before expiry a renewal may be applied for.
     public var renewalWindowDays: Int
+    /// How long after a card left service its e-purse waits for late terminal uploads before
+    /// the balance is final and moves (R-16; default 7 days).
+    public var purseWaitingSeconds: Int64
 
-    public init(preLossSeconds: Int64 = 5 * 86_400, validityYears: Int = 10, renewalWindowDays: Int = 90) {
+    public init(
+        preLossSeconds: Int64 = 5 * 86_400, validityYears: Int = 10, renewalWindowDays: Int = 90,
+        purseWaitingSeconds: Int64 = 7 * 86_400
+    ) {
         self.preLossSeconds = preLossSeconds
         self.validityYears = validityYears
         self.renewalWindowDays = renewalWindowDays
+        self.purseWaitingSeconds = purseWaitingSeconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case preLossSeconds, validityYears, renewalWindowDays, purseWaitingSeconds
+    }
+
+    /// `purseWaitingSeconds` may be absent (configuration files written before it existed).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            preLossSeconds: try container.decode(Int64.self, forKey: .preLossSeconds),
+            validityYears: try container.decode(Int.self, forKey: .validityYears),
+            renewalWindowDays: try container.decode(Int.self, forKey: .renewalWindowDays),
+            purseWaitingSeconds: try container.decodeIfPresent(Int64.self, forKey: .purseWaitingSeconds)
+                ?? 7 * 86_400)
     }
 
     public static let `default` = LifecyclePolicy()
@@ -256,6 +278,7 @@ extension Card {
         guard !trimmed.isEmpty, trimmed.count <= 500 else {
             throw CitizenCardError.invalid("reason", "give a reason of 1-500 characters", zh: "请填写1至500字的原因")
         }
+        try TextRule.check(trimmed, field: "reason", kind: .line)
         return trimmed
     }
 }

@@ -11,12 +11,18 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
     public let detail: String?
     /// Chinese detail, when it differs from the code's title.
     public let detailZh: String?
+    /// For `too_many_attempts`: how long until a retry may succeed (HTTP `Retry-After`).
+    public let retryAfterSeconds: Int64?
 
-    public init(_ code: Code, field: String? = nil, _ detail: String? = nil, zh detailZh: String? = nil) {
+    public init(
+        _ code: Code, field: String? = nil, _ detail: String? = nil, zh detailZh: String? = nil,
+        retryAfterSeconds: Int64? = nil
+    ) {
         self.code = code
         self.field = field
         self.detail = detail
         self.detailZh = detailZh
+        self.retryAfterSeconds = retryAfterSeconds
     }
 
     public var description: String {
@@ -33,6 +39,7 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
         // Syntax of the request.
         case malformedRequest = "malformed_request"
         case unknownField = "unknown_field"
+        case methodNotAllowed = "method_not_allowed"
         case bodyTooLarge = "body_too_large"
         case unsupportedMediaType = "unsupported_media_type"
         // Who is asking.
@@ -76,6 +83,7 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
             switch self {
             case .malformedRequest: "The request body is not valid JSON of the expected shape"
             case .unknownField: "The request has a field this operation does not take"
+            case .methodNotAllowed: "This resource does not take this method"
             case .bodyTooLarge: "The request body is larger than allowed"
             case .unsupportedMediaType: "The content type is not accepted here"
             case .unauthenticated: "Log in first"
@@ -116,6 +124,7 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
             switch self {
             case .malformedRequest: "请求内容不是所需格式的有效JSON"
             case .unknownField: "请求包含此操作不接受的字段"
+            case .methodNotAllowed: "此资源不支持该请求方法"
             case .bodyTooLarge: "请求内容超过大小限制"
             case .unsupportedMediaType: "不接受此内容类型"
             case .unauthenticated: "请先登录"

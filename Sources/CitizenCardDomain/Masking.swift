@@ -39,6 +39,21 @@ public enum Masking {
         return String(characters.prefix(6)) + "****"
     }
 
+    /// The reference of a document shown at a cancellation (a death certificate's or an ID
+    /// number, a household-move certificate's): every letter and digit hidden but the last four,
+    /// spaces and punctuation kept, so that a clerk can match it against the paper without the
+    /// record giving the number away.
+    public static func documentReference(_ value: String) -> String {
+        let characters = Array(value)
+        let significant = characters.indices.filter { characters[$0].isLetter || characters[$0].isNumber }
+        let kept = Set(significant.suffix(4))
+        return String(
+            characters.indices.map { index in
+                kept.contains(index) || !(characters[index].isLetter || characters[index].isNumber)
+                    ? characters[index] : "*"
+            })
+    }
+
     /// Keeps the first two characters of an employer's name.
     public static func employer(_ value: String) -> String {
         let characters = Array(value)

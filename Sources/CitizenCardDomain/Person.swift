@@ -63,9 +63,11 @@ public enum PhotoTag {}
 public typealias PhotoID = Identifier<PhotoTag>
 
 extension ResidentID: Codable {
+    /// Decodes a number already stored: its region code is not checked against the table (it was
+    /// when the number was written, and a later table must not keep it from opening).
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        switch ResidentID.parse(try container.decode(String.self)) {
+        switch ResidentID.parse(try container.decode(String.self), regions: nil) {
         case .success(let id): self = id
         case .failure(let invalid):
             throw DecodingError.dataCorruptedError(in: container, debugDescription: invalid.reason)

@@ -5,14 +5,15 @@ public enum PersonFields {
     public static let addressLengthMax = 200
     public static let employerLengthMax = 100
 
-    /// 1-50 characters, no control characters; surrounding spaces removed.
+    /// 1-50 characters within the text rule for names (`TextRule`: no control, bidirectional
+    /// formatting or invisible character); surrounding spaces removed.
     public static func name(_ value: String, field: String = "name") throws(CitizenCardError) -> String {
         let trimmed = value.trimmingSpaces
-        guard !trimmed.isEmpty, trimmed.count <= nameLengthMax, !hasControlCharacters(trimmed) else {
+        guard !trimmed.isEmpty, trimmed.count <= nameLengthMax else {
             throw CitizenCardError.invalid(
-                field, "a name is 1-\(nameLengthMax) characters without control characters",
-                zh: "姓名须为1至\(nameLengthMax)个字符")
+                field, "a name is 1-\(nameLengthMax) characters", zh: "姓名须为1至\(nameLengthMax)个字符")
         }
+        try TextRule.check(trimmed, field: field, kind: .name)
         return trimmed
     }
 
@@ -34,23 +35,23 @@ public enum PersonFields {
         return trimmed
     }
 
-    /// Optional free text of at most `lengthMax` characters without control characters.
+    /// Optional one line of at most `lengthMax` characters within the text rule (`TextRule`).
     public static func text(_ value: String?, field: String, lengthMax: Int) throws(CitizenCardError) -> String? {
         guard let trimmed = value?.trimmingSpaces, !trimmed.isEmpty else { return nil }
-        guard trimmed.count <= lengthMax, !hasControlCharacters(trimmed) else {
-            throw CitizenCardError.invalid(
-                field, "at most \(lengthMax) characters without control characters",
-                zh: "最多\(lengthMax)个字符")
+        guard trimmed.count <= lengthMax else {
+            throw CitizenCardError.invalid(field, "at most \(lengthMax) characters", zh: "最多\(lengthMax)个字符")
         }
+        try TextRule.check(trimmed, field: field, kind: .line)
         return trimmed
     }
 
+    /// A valid number whose region code `regions` admits for its birth year (nil: not checked).
     public static func residentID(
-        _ value: String, today: CalendarDate, field: String = "idNumber"
+        _ value: String, today: CalendarDate, field: String = "idNumber", regions: RegionCodes? = .bundled
     )
         throws(CitizenCardError) -> ResidentID
     {
-        switch ResidentID.parse(value, today: today) {
+        switch ResidentID.parse(value, today: today, regions: regions) {
         case .success(let id): return id
         case .failure(let reason): throw CitizenCardError.invalidResidentID(reason, field: field)
         }
@@ -61,9 +62,5 @@ public enum PersonFields {
         if let stated, stated != id.sex {
             throw CitizenCardError.invalid(field, "does not agree with the ID number", zh: "性别与身份证号码不符")
         }
-    }
-
-    static func hasControlCharacters(_ text: String) -> Bool {
-        text.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }
     }
 }

@@ -92,6 +92,12 @@ extension API {
                 try await cards.cancel(id, body, actor: actor, idempotency: key)
             }
         }
+        routes.add(.get, "\(cardsPath)/{cardId}/cancellation/document", .permission(.revealPersonalData)) {
+            request, context, actor in
+            try JSONResponse.make(
+                try await cards.cancellationDocument(
+                    try context.id("cardId"), purpose: request.query("purpose"), actor: actor))
+        }
         routes.add(.get, "\(Self.prefix)/receipts/{receiptId}", .permission(.readCards)) { _, context, actor in
             try JSONResponse.make(try await cards.receipt(try context.id("receiptId"), actor: actor))
         }

@@ -62,7 +62,7 @@ struct API {
             let (body, _) = try await JSONBody.decode(LoginRequest.self, request, context: context)
             return try JSONResponse.make(
                 try await throttle.login(
-                    auth, username: body.username, password: body.password, address: Web.address(request, context)))
+                    auth, username: body.username, password: body.password, address: context.clientAddress))
         }
         routes.add(.post, "\(Self.prefix)/auth/logout", .authenticated) { _, context, actor in
             try await auth.logout(token: context.token ?? "", actor: actor)

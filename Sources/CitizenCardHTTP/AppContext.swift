@@ -10,8 +10,11 @@ public struct AppContext: RequestContext {
     /// The bearer token as presented (for log-out).
     public var token: String?
 
-    /// The client's address (the log-in throttle counts failures per address too).
+    /// The peer of the connection: the client, or the proxy in front of the server.
     public let remoteAddress: SocketAddress?
+    /// The client's address as the log-in throttles count it: the peer, or from a trusted
+    /// proxy the client it forwards for (`ClientAddressMiddleware`).
+    public var clientAddress: String?
 
     public init(source: Source) {
         self.coreContext = .init(source: source)

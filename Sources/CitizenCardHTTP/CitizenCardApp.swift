@@ -14,17 +14,23 @@ public enum CitizenCardApp {
     ///   system must be bootstrapped with a factory writing into it.
     /// - Parameter secureCookies: the pages' cookies get `Secure` (serve them over TLS, e.g.
     ///   behind a TLS-terminating proxy).
+    /// - Parameter trustedProxies: whose `X-Forwarded-For` names the client (the log-in throttles).
     public static func router(
-        env: ServiceEnvironment, metrics: PrometheusCollectorRegistry? = nil, secureCookies: Bool = false
+        env: ServiceEnvironment, metrics: PrometheusCollectorRegistry? = nil, secureCookies: Bool = false,
+        trustedProxies: TrustedProxies = .none
     ) -> (
         Router<AppContext>, [Endpoint]
     ) {
         let router = Router(context: AppContext.self)
+        let routes = RouteTable()
+        router.add(middleware: ClientAddressMiddleware(trusted: trustedProxies))
         router.add(middleware: AccessLogMiddleware())
+        router.add(middleware: SecurityHeadersMiddleware(strictTransportSecurity: secureCookies))
         router.add(middleware: MetricsMiddleware())
-        router.add(middleware: ProblemMiddleware())
+        router.add(middleware: ProblemMiddleware(routes: routes))
+        router.add(middleware: QueryCheckMiddleware())
         router.add(middleware: AuthenticationMiddleware(auth: AuthService(env)))
-        let registry = EndpointRegistry(router: router)
+        let registry = EndpointRegistry(router: router, routes: routes)
         registry.add(.get, "/health", .everyone) { _, _, _ in
             try JSONResponse.make(try await Health.check(env))
         }
@@ -38,9 +44,14 @@ public enum CitizenCardApp {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics?.emitToBuffer() ?? [])))
         }
-        let throttle = LoginThrottle(clock: env.clock)
+        let throttle = LoginThrottle(clock: env.clock, logger: env.logger)
         API(env: env, throttle: throttle).register(registry)
-        Web(env: env, pages: PageRenderer(), throttle: throttle, secureCookies: secureCookies).register(router)
+        Web(
+            env: env, pages: PageRenderer(), throttle: throttle,
+            portalThrottle: PortalThrottle(clock: env.clock, logger: env.logger), secureCookies: secureCookies,
+            routes: routes
+        )
+        .register(router)
         return (router, registry.endpoints)
     }
 
@@ -52,14 +63,33 @@ public enum CitizenCardApp {
         path == "/" || ["/console", "/portal", "/static/", "/lang/"].contains { path.hasPrefix($0) }
     }
 
+    /// A connection with no complete request head this long after it opened or after its last
+    /// answer is closed: idle keep-alive connections, and clients that never finish their head.
+    public static let idleTimeoutSecondsDefault: Int64 = 30
+    /// A request's body must have arrived this long after its head.
+    public static let requestTimeoutSecondsDefault: Int64 = 60
+    /// The largest body any route takes (a terminal's batch upload, a page's form with a photo
+    /// or a CSV); a declared length over it is refused before the body is read.
+    public static let bodyMax = 4 * 1024 * 1024
+
     public static func application(
         env: ServiceEnvironment, host: String, port: Int, logger: Logger, sweepIntervalSeconds: Int = 60,
         metrics: PrometheusCollectorRegistry? = nil, secureCookies: Bool = false,
+        trustedProxies: TrustedProxies = .none,
+        idleTimeoutSeconds: Int64 = idleTimeoutSecondsDefault,
+        requestTimeoutSeconds: Int64 = requestTimeoutSecondsDefault,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let (router, _) = router(env: env, metrics: metrics, secureCookies: secureCookies)
+        let (router, _) = router(
+            env: env, metrics: metrics, secureCookies: secureCookies, trustedProxies: trustedProxies)
         return Application(
             router: router,
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [
+                        EdgeGuardHandler(bodyMax: bodyMax, requestSeconds: requestTimeoutSeconds)
+                    ],
+                    idleTimeout: .seconds(idleTimeoutSeconds))),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "CitizenCard"),
             services: [
                 DueTransitionsService(

@@ -33,12 +33,17 @@ typealias Handler = @Sendable (Request, AppContext, Actor) async throws -> Respo
 /// Registers routes together with their access rule.
 final class EndpointRegistry: @unchecked Sendable {
     let router: Router<AppContext>
+    let routes: RouteTable
     private(set) var endpoints: [Endpoint] = []
 
-    init(router: Router<AppContext>) { self.router = router }
+    init(router: Router<AppContext>, routes: RouteTable) {
+        self.router = router
+        self.routes = routes
+    }
 
     func add(_ method: HTTPRequest.Method, _ path: String, _ access: Access, _ handler: @escaping Handler) {
         endpoints.append(Endpoint(method: method, path: path, access: access))
+        routes.add(method, path)
         router.on(RouterPath(path), method: method) { request, context in
             let actor = try Self.admit(access, context: context)
             return try await handler(request, context, actor)
@@ -70,8 +75,6 @@ extension AppContext {
 }
 
 extension Request {
-    func query(_ name: String) -> String? { uri.queryParameters.get(name) }
-
     func queryFlag(_ name: String) throws -> Bool {
         switch query(name)?.lowercased() {
         case nil, "false", "0": return false

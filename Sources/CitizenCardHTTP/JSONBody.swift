@@ -8,11 +8,18 @@ import NIOCore
 /// of the expected shape, and no field the operation does not take. Error texts name fields,
 /// never the values sent.
 enum JSONBody {
+    /// The body, at most `limit` bytes (default `maxUploadSize`). A declared `Content-Length`
+    /// over the limit is refused before a byte of the body is read (a body that breaks HTTP's
+    /// framing, such as a malformed chunk, is 400 by `ProblemMiddleware`).
     static func bytes(_ request: Request, context: AppContext, limit: Int? = nil) async throws -> ByteBuffer {
+        let limit = limit ?? context.maxUploadSize
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
+            throw CitizenCardError(.bodyTooLarge, "at most \(limit) bytes")
+        }
         do {
-            return try await request.body.collect(upTo: limit ?? context.maxUploadSize)
+            return try await request.body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {
-            throw CitizenCardError(.bodyTooLarge, "at most \(limit ?? context.maxUploadSize) bytes")
+            throw CitizenCardError(.bodyTooLarge, "at most \(limit) bytes")
         }
     }
 
@@ -23,6 +30,10 @@ enum JSONBody {
             guard contentType.hasPrefix("application/json") else {
                 throw CitizenCardError(.unsupportedMediaType, "send application/json")
             }
+            if let charset = Self.charset(contentType), charset != "utf-8", charset != "utf8" {
+                throw CitizenCardError(.unsupportedMediaType, "send application/json in UTF-8")
+            }
+            try StrictJSON.check(Array(buffer.readableBytesView))
         }
         let json = data.isEmpty ? Data("{}".utf8) : data
         let tree: Any
@@ -51,6 +62,16 @@ enum JSONBody {
     ) async throws -> (T, ByteBuffer) {
         let buffer = try await bytes(request, context: context, limit: limit)
         return (try decode(type, from: buffer, request: request), buffer)
+    }
+
+    /// The `charset` parameter of a content type, lowercased and unquoted.
+    static func charset(_ contentType: String) -> String? {
+        for parameter in contentType.split(separator: ";").dropFirst() {
+            let pair = parameter.split(separator: "=", maxSplits: 1)
+            guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces) == "charset" else { continue }
+            return pair[1].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        }
+        return nil
     }
 
     /// The first key path present in `sent` but absent from `known` (the decoded value encoded

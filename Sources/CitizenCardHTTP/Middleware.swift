@@ -5,12 +5,15 @@ import Metrics
 import CitizenCardDomain
 import CitizenCardServices
 import NIOCore
+import NIOHTTP1
 
 /// Turns every error into a problem document: operating errors keep their code; Hummingbird's
-/// own errors (no route, body too large) get the matching code; anything else is an internal
-/// error whose type, not content, is logged.
+/// own errors (no route, body too large) get the matching code, and a path that exists for
+/// other methods is 405 with `Allow`; a body that breaks HTTP's framing (a malformed chunk) is
+/// 400; anything else is an internal error whose type, not content, is logged.
 struct ProblemMiddleware: RouterMiddleware {
     typealias Context = AppContext
+    let routes: RouteTable
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -20,21 +23,40 @@ struct ProblemMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as CitizenCardError {
-            Self.count(error.code)
-            return Problem(error, instance: request.uri.path, chinese: request.prefersChinese).response()
+            return Self.problem(error, request, retryAfterSeconds: error.retryAfterSeconds)
         } catch let error as HTTPError {
-            let problem = Self.translate(error.status)
-            Self.count(problem.code)
-            return Problem(problem, instance: request.uri.path, chinese: request.prefersChinese)
-                .response(headers: error.headers)
+            // A path a route has, asked with a method it does not have (a route's own 404, such as
+            // a static file that does not exist, stays 404).
+            if error.status == .notFound, case let allowed = routes.methods(matching: request.uri.path),
+                !allowed.isEmpty, !allowed.contains(request.method)
+            {
+                let allow = allowed.map(\.rawValue).joined(separator: ", ")
+                return Self.problem(
+                    CitizenCardError(.methodNotAllowed, "this resource takes \(allow)"), request,
+                    headers: [.allow: allow])
+            }
+            return Self.problem(Self.translate(error.status), request, headers: error.headers)
         } catch is NIOTooManyBytesError {
-            return Problem(CitizenCardError(.bodyTooLarge), instance: request.uri.path, chinese: request.prefersChinese)
-                .response()
+            return Self.problem(CitizenCardError(.bodyTooLarge), request)
+        } catch is HTTPParserError {
+            return Self.problem(
+                CitizenCardError(.malformedRequest, "the body does not follow HTTP's framing"), request,
+                headers: [.connection: "close"])
         } catch {
             context.logger.error("unhandled error", metadata: ["error.type": "\(type(of: error))"])
-            return Problem(CitizenCardError(.internal), instance: request.uri.path, chinese: request.prefersChinese)
-                .response()
+            return Self.problem(CitizenCardError(.internal), request)
         }
+    }
+
+    static func problem(
+        _ error: CitizenCardError, _ request: Request, headers: HTTPFields = [:], retryAfterSeconds: Int64? = nil
+    ) -> Response {
+        count(error.code)
+        var headers = headers
+        if let retryAfterSeconds { headers[.retryAfter] = "\(max(1, retryAfterSeconds))" }
+        // A body refused for its size is not read further: the connection closes after the answer.
+        if error.code == .bodyTooLarge { headers[.connection] = "close" }
+        return Problem(error, instance: request.uri.path, chinese: request.prefersChinese).response(headers: headers)
     }
 
     /// Refused operations by their stable code: conflicts, transitions, validation …
@@ -45,7 +67,7 @@ struct ProblemMiddleware: RouterMiddleware {
     static func translate(_ status: HTTPResponse.Status) -> CitizenCardError {
         switch status {
         case .notFound: CitizenCardError(.notFound, "no such resource")
-        case .methodNotAllowed: CitizenCardError(.notFound, "no such operation on this resource")
+        case .methodNotAllowed: CitizenCardError(.methodNotAllowed)
         case .contentTooLarge: CitizenCardError(.bodyTooLarge)
         case .unauthorized: CitizenCardError(.unauthenticated)
         case .badRequest: CitizenCardError(.malformedRequest)
@@ -99,6 +121,29 @@ struct AccessLogMiddleware: RouterMiddleware {
                 "method": "\(request.method.rawValue)", "path": "\(request.uri.path)",
                 "status": "\(response.status.code)", "ms": "\(String(format: "%.1f", milliseconds))",
             ])
+        return response
+    }
+}
+
+/// Headers every answer carries: `nosniff`, so that a browser never runs a JSON answer as
+/// something else; `no-store` on every answer that is not a static file (answers carry personal
+/// data and bearer tokens, which no cache may keep); and, when browsers reach the server over
+/// HTTPS (`--secure-cookies`: behind a TLS-terminating proxy), HSTS.
+struct SecurityHeadersMiddleware: RouterMiddleware {
+    typealias Context = AppContext
+    let strictTransportSecurity: Bool
+
+    static let hstsValue = "max-age=31536000"
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
+        -> Response
+    {
+        var response = try await next(request, context)
+        response.headers[.xContentTypeOptions] = "nosniff"
+        if response.headers[.cacheControl] == nil { response.headers[.cacheControl] = "no-store" }
+        if strictTransportSecurity { response.headers[.strictTransportSecurity] = Self.hstsValue }
         return response
     }
 }

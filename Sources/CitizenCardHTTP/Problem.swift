@@ -45,6 +45,7 @@ public struct Problem: Codable, Sendable {
     public static func status(of code: CitizenCardError.Code) -> HTTPResponse.Status {
         switch code {
         case .malformedRequest, .unknownField: .badRequest
+        case .methodNotAllowed: .methodNotAllowed
         case .bodyTooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
         case .unauthenticated, .invalidCredentials: .unauthorized

@@ -35,9 +35,12 @@ public struct AcquiringService: Sendable {
     public func registerMerchant(_ request: MerchantRequest, actor: Actor) async throws(CitizenCardError) -> Merchant {
         try actor.require(.acquiring)
         let code = request.code.trimmingSpaces.uppercased()
-        guard Merchant.isValidCode(code) else { throw CitizenCardError.invalid("code", "2-20 of A-Z, 0-9 and '-'") }
+        guard Merchant.isValidCode(code) else {
+            throw CitizenCardError.invalid("code", "2-20 of A-Z, 0-9 and '-', starting with a letter or a digit")
+        }
         let name = request.name.trimmingSpaces
         guard (1...100).contains(name.count) else { throw CitizenCardError.invalid("name", "1-100 characters") }
+        try TextRule.check(name, field: "name", kind: .name)
         guard (0...10_000).contains(request.commissionBasisPoints) else {
             throw CitizenCardError.invalid("commissionBasisPoints", "0 to 10000 (hundredths of a per cent)")
         }
@@ -108,6 +111,7 @@ public struct AcquiringService: Sendable {
         else { throw CitizenCardError.invalid("psamSerial", "2-32 hex digits, an even number") }
         let location = request.location.trimmingSpaces
         guard (1...100).contains(location.count) else { throw CitizenCardError.invalid("location", "1-100 characters") }
+        try TextRule.check(location, field: "location", kind: .line)
         guard (request.latitude == nil) == (request.longitude == nil) else {
             throw CitizenCardError.invalid("latitude", "give latitude and longitude together")
         }
@@ -640,17 +644,13 @@ public struct AcquiringService: Sendable {
     }
 
     /// An operator's note on a decision about records: 1 to 500 characters after trimming, line
-    /// breaks allowed, no other control characters.
+    /// breaks allowed, otherwise within the text rule (`TextRule`).
     static func operatorNote(_ text: String) throws(CitizenCardError) -> String {
         let note = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        let control = note.unicodeScalars.contains {
-            $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\r"
+        guard (1...500).contains(note.count) else {
+            throw CitizenCardError.invalid("note", "1 to 500 characters", zh: "请填写原因（1 至 500 字）")
         }
-        guard (1...500).contains(note.count), !control else {
-            throw CitizenCardError.invalid(
-                "note", "1 to 500 characters, no control characters but line breaks",
-                zh: "请填写原因（1 至 500 字，不含控制字符）")
-        }
+        try TextRule.check(note, field: "note", kind: .multiline)
         return note
     }
 
@@ -662,13 +662,16 @@ public struct AcquiringService: Sendable {
         return try await env.fetch(try await env.store.fraudSignals(before: before, limit: limit))
     }
 
-    /// A card's offline purchases, newest first.
+    /// A card's offline purchases, newest first; 404 for a card that does not exist.
     public func purchases(
         of cardID: Card.ID, limit: Int, actor: Actor
     ) async throws(CitizenCardError)
         -> [OfflinePurchase]
     {
         try actor.require(.readCards)
+        guard try await env.fetch(try await env.store.card(id: cardID)) != nil else {
+            throw CitizenCardError.notFound("card")
+        }
         return try await env.fetch(try await env.store.purchases(cardID: cardID, limit: limit))
     }
 }

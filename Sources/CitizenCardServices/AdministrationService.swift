@@ -50,7 +50,14 @@ public struct AdministrationService: Sendable {
         let entry = FeeEntry(
             item: request.item, amount: Money(fen: request.amountFen), effectiveFrom: request.effectiveFrom,
             authority: request.authority.trimmingSpaces)
-        try entry.validate()
+        do {
+            try entry.validate()
+            try TextRule.check(entry.authority, field: "authority", kind: .line)
+        } catch  where error.field == "amount" {
+            // The request names the field `amountFen`; the problem names what the client sent.
+            throw CitizenCardError(
+                error.code, field: "amountFen", error.detail, zh: error.detailZh, retryAfterSeconds: nil)
+        }
         guard entry.effectiveFrom >= env.clock.now() else {
             throw CitizenCardError.invalid(
                 "effectiveFrom", "a fee takes effect now or later, never in the past", zh: "收费标准的生效日期不能早于今天")
@@ -297,14 +304,22 @@ public struct AdministrationService: Sendable {
         return staff.id
     }
 
+    /// 3-32 of `a-z 0-9 . - _`: the form of every staff user name (canonical: lowercase).
+    public static func isUsername(_ name: String) -> Bool {
+        (3...32).contains(name.utf8.count)
+            && name.utf8.allSatisfy {
+                (0x30...0x39).contains($0) || (0x61...0x7A).contains($0) || $0 == UInt8(ascii: ".")
+                    || $0 == UInt8(ascii: "-")
+                    || $0 == UInt8(ascii: "_")
+            }
+    }
+
     public func addOperator(_ request: NewOperator, actor: Actor) async throws(CitizenCardError) -> OperatorView {
         try actor.require(.administer)
-        let username = request.username.trimmingSpaces.lowercased()
-        guard (3...32).contains(username.count),
-            username.utf8.allSatisfy({
-                $0.isASCIIAlphanumeric || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_")
-            })
-        else { throw CitizenCardError.invalid("username", "3-32 of a-z, 0-9, '.', '-', '_'") }
+        let username = AuthService.canonicalUsername(request.username)
+        guard Self.isUsername(username) else {
+            throw CitizenCardError.invalid("username", "3-32 of a-z, 0-9, '.', '-', '_'")
+        }
         guard request.role.isStaff else {
             throw CitizenCardError.invalid(
                 "role", "operator, supervisor or admin (terminals are registered under a merchant)")

@@ -21,11 +21,18 @@ public struct AuthService: Sendable {
 
     /// A wrong user name and a wrong password answer alike (`invalid_credentials`), and take
     /// about as long, so that user names cannot be probed.
+    ///
+    /// The user name is checked against the text rule first (422 for a NUL or a control
+    /// character: it would otherwise be looked up cut short); a name that cannot be an account's
+    /// (`AdministrationService.isUsername`) is not looked up, and costs the same decoy bcrypt.
     public func login(username: String, password: String) async throws(CitizenCardError) -> LoginResult {
-        let name = username.trimmingSpaces.lowercased()
-        let found = try await env.fetch(try await env.store.operator(username: name))
+        try TextRule.check(username, field: "username", kind: .name)
+        let name = Self.canonicalUsername(username)
+        let found =
+            AdministrationService.isUsername(name)
+            ? try await env.fetch(try await env.store.operator(username: name)) : nil
         guard password.utf8.count <= 72 else { throw CitizenCardError(.invalidCredentials) }
-        let hash = found?.passwordHash ?? Self.decoyHash
+        let hash = found?.passwordHash ?? DecoyHash.at(cost: env.passwordCost)
         let matches = Bcrypt.verify(password, hash: hash)
         guard let staff = found, staff.active, matches else {
             env.logger.notice("login refused", metadata: ["username.length": "\(name.count)"])
@@ -116,6 +123,6 @@ public struct AuthService: Sendable {
 
     static func hash(_ token: String) -> Data { Data(SHA256.hash(data: Data(token.utf8))) }
 
-    /// Checked against when the user name is unknown, so that both failures cost one bcrypt.
-    static let decoyHash = Bcrypt.hash("decoy-password-never-matches", cost: 10)
+    /// The form a user name is stored and throttled in: surrounding spaces removed, lowercase.
+    public static func canonicalUsername(_ username: String) -> String { username.trimmingSpaces.lowercased() }
 }

@@ -161,7 +161,8 @@ extension CardService {
             throw CitizenCardError.invalid(
                 "identity.documentChecked", "check the identity document first", zh: "请先核验身份证件")
         }
-        let presented = try PersonFields.residentID(identity.idNumber, today: env.today, field: "identity.idNumber")
+        let presented = try PersonFields.residentID(
+            identity.idNumber, today: env.today, field: "identity.idNumber", regions: env.regions)
         guard env.vault.indexOf(presented) == holderIndex else { throw CitizenCardError(.identityMismatch) }
     }
 
@@ -177,7 +178,7 @@ extension CardService {
 extension RegistryService {
     /// The sealed record for an ID number, without reading (and so without auditing) its content.
     func lookupSealed(idNumber: String) async throws(CitizenCardError) -> SealedPerson {
-        let residentID = try PersonFields.residentID(idNumber, today: env.today)
+        let residentID = try PersonFields.residentID(idNumber, today: env.today, regions: env.regions)
         guard
             let sealed = try await env.fetch(try await env.store.person(idIndex: env.vault.indexOf(residentID)))
         else { throw CitizenCardError.notFound("person") }

@@ -356,6 +356,7 @@ public struct CardService: Sendable {
             throw CitizenCardError.invalid(
                 "documentReference", "name the document shown (1-100 characters)", zh: "请填写证明材料编号")
         }
+        try TextRule.check(document, field: "documentReference", kind: .line)
         let card = try await load(cardID)
         if card.state.slot == .pipeline, let predecessorID = card.predecessorID,
             let predecessor = try await env.fetch(try await env.store.card(id: predecessorID)),
@@ -386,8 +387,9 @@ public struct CardService: Sendable {
         }
         let cancellation = Cancellation(
             reason: request.reason, applicant: request.applicant, relationship: request.relationship,
-            documentReference: document, at: env.clock.now())
+            documentReference: Masking.documentReference(document), at: env.clock.now())
         var changes = ChangeSet()
+        changes.add(.insertCancellationDocument(cardID: card.id, sealed: try sealDocument(document, cardID: card.id)))
         let cancelled = try await apply(.cancel(cancellation), to: card, actor: actor, into: &changes)
         if let successorID = cancelled.successorID,
             let successor = try await env.fetch(try await env.store.card(id: successorID)),

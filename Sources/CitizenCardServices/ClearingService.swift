@@ -80,6 +80,10 @@ public struct ClearingService: Sendable {
             throw CitizenCardError(
                 .notYetDue, field: "date", "only a day that is over can be cleared", zh: "只能对已结束的营业日清分")
         }
+        guard date >= Self.firstBusinessDate else {
+            throw CitizenCardError.invalid(
+                "date", "a business day from \(Self.firstBusinessDate.iso8601) on", zh: "营业日须不早于2000年1月1日")
+        }
         let stored = try await env.fetch(try await env.store.clearingResults(businessDate: date))
         if !stored.isEmpty { return try await report(date, results: stored, firstRun: false) }
         let lines = try await env.fetch(try await env.store.clearingLines(businessDate: date))
@@ -144,6 +148,9 @@ public struct ClearingService: Sendable {
         guard !stored.isEmpty else { return nil }
         return try await report(date, results: stored, firstRun: false)
     }
+
+    /// No terminal of this system uploaded before this day: earlier dates are typing errors.
+    static let firstBusinessDate = CalendarDate(year: 2000, month: 1, day: 1)!
 
     static func commissionID(_ date: CalendarDate, _ merchant: Merchant.ID) -> TransferID {
         TransferID("commission:\(date.iso8601):\(merchant)")
@@ -310,8 +317,11 @@ public struct ClearingService: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// A CSV cell: quoted when it holds a comma or a quote; a leading `=`, `+`, `-` or `@` is
+    /// prefixed with `'` so that a spreadsheet shows it as text rather than run it as a formula.
     static func csv(_ field: String) -> String {
-        field.contains(",") || field.contains("\"")
+        let field = field.first.map { "=+-@".contains($0) } == true ? "'" + field : field
+        return field.contains(",") || field.contains("\"")
             ? "\"\(field.replacingOccurrences(of: "\"", with: "\"\""))\"" : field
     }
 }

@@ -7,7 +7,7 @@ extension ServiceEnvironment {
         do {
             try await store.commit(changes)
         } catch {
-            throw Self.translate(error)
+            throw translate(error)
         }
     }
 
@@ -16,8 +16,17 @@ extension ServiceEnvironment {
         do {
             return try await body()
         } catch {
-            throw Self.translate(error)
+            throw translate(error)
         }
+    }
+
+    /// `Self.translate`, logging why the database is unavailable: the reason (a driver's error
+    /// type, an SQLSTATE) is for the operator's log, never for the client's answer.
+    func translate(_ error: StorageError) -> CitizenCardError {
+        if case .unavailable(let reason) = error {
+            logger.warning("database unavailable", metadata: ["reason": "\(reason)"])
+        }
+        return Self.translate(error)
     }
 
     static func translate(_ error: StorageError) -> CitizenCardError {
@@ -32,8 +41,14 @@ extension ServiceEnvironment {
             return CitizenCardError(.conflict, "a request with this idempotency key is being processed")
         case .duplicate(let rule):
             return CitizenCardError(.conflict, "duplicate \(rule.rawValue)")
-        case .unavailable(let reason):
-            return CitizenCardError(.unavailable, reason)
+        case .unavailable:
+            return CitizenCardError(
+                .unavailable, "the database is not available; try again shortly", zh: "数据库暂时不可用，请稍后重试",
+                retryAfterSeconds: 1)
+        case .invalidValue:
+            return CitizenCardError(
+                .invalidField, "a value cannot be stored: it holds a character that is not allowed",
+                zh: "含有不允许的字符，无法保存")
         case .corrupt(let reason):
             return CitizenCardError(.internal, "stored data unreadable: \(reason)")
         case .ledger(let error):

@@ -19,13 +19,16 @@ public struct ServiceEnvironment: Sendable {
     public var logger: Logger
     /// The issuer's card master keys: personalisation of produced cards, load and TAC checks.
     public var issuerKeys: IssuerKeyring
+    /// The region codes (GB/T 2260) ID numbers entered are checked against (docs/region-codes.md).
+    public var regions: RegionCodes
 
     public init(
         store: any CitizenCardStore, vault: PersonVault, clock: any Clock, ids: any IdentifierGenerator,
         city: CityConfiguration = .zhoushan, policy: LifecyclePolicy = .default, passwordCost: UInt8 = 12,
-        issuerKeys: IssuerKeyring, logger: Logger
+        issuerKeys: IssuerKeyring, regions: RegionCodes = .bundled, logger: Logger
     ) {
         self.store = store
+        self.regions = regions
         self.issuerKeys = issuerKeys
         self.vault = vault
         self.clock = clock

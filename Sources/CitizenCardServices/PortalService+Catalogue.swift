@@ -40,8 +40,9 @@ extension PortalService {
         try actor.require(.administer)
         try CatalogueEntry.validate(code: request.code)
         let entry = CatalogueEntry(
-            code: request.code, name: try Self.text(request.name, field: "name", lengthMax: Self.nameLengthMax),
-            nameZh: try Self.text(request.nameZh, field: "nameZh", lengthMax: Self.nameLengthMax),
+            code: request.code,
+            name: try Self.text(request.name, field: "name", lengthMax: Self.nameLengthMax, kind: .name),
+            nameZh: try Self.text(request.nameZh, field: "nameZh", lengthMax: Self.nameLengthMax, kind: .name),
             description: try Self.text(
                 request.description, field: "description", lengthMax: Self.descriptionLengthMax),
             descriptionZh: try Self.text(
@@ -166,13 +167,16 @@ extension PortalService {
         return entry
     }
 
-    /// Trimmed text of 1-`lengthMax` characters.
-    static func text(_ value: String, field: String, lengthMax: Int) throws(CitizenCardError) -> String {
+    /// Trimmed text of 1-`lengthMax` characters within the text rule for `kind`.
+    static func text(
+        _ value: String, field: String, lengthMax: Int, kind: TextRule.Kind = .multiline
+    ) throws(CitizenCardError) -> String {
         let trimmed = value.trimmingSpaces
         guard (1...lengthMax).contains(trimmed.count) else {
             throw CitizenCardError.invalid(
                 field, "give 1-\(lengthMax) characters", zh: "请填写1至\(lengthMax)个字符")
         }
+        try TextRule.check(trimmed, field: field, kind: kind)
         return trimmed
     }
 }

@@ -330,15 +330,6 @@ public struct PortalService: Sendable {
             purpose: purpose, detail: RegistryService.json(detail))
     }
 
-    /// Checked against when the card or its password is unknown, at the cost real hashes are
-    /// made with, so that every log-in costs one bcrypt of the same cost.
-    var decoyHash: String {
-        let cost = env.passwordCost
-        if let hash = Self.decoys.withLock({ $0[cost] }) { return hash }
-        let hash = Bcrypt.hash("decoy-query-password-never-matches", cost: cost)
-        Self.decoys.withLock { $0[cost] = hash }
-        return hash
-    }
-
-    static let decoys = Mutex<[UInt8: String]>([:])
+    /// Checked against when the card or its password is unknown (`DecoyHash`).
+    var decoyHash: String { DecoyHash.at(cost: env.passwordCost) }
 }

@@ -5,8 +5,8 @@ import Storage
 
 /// The e-purse of a card that left service (issue 5 part 5; Art 19 reissue, Art 20 cancellation).
 ///
-/// Terminals upload late, so the old card's balance is final only after a waiting period (default
-/// 7 days) from the moment the card left service (`replaced` or `cancelled`). Then the host takes
+/// Terminals upload late, so the old card's balance is final only after a waiting period
+/// (`LifecyclePolicy.purseWaitingSeconds`, in the configuration; default 7 days) from the moment the card left service (`replaced` or `cancelled`). Then the host takes
 /// the purse's shadow balance — after every record that arrived, each either the holder's or, after
 /// the loss's effective time, the operator's — and moves it to refunds payable in one transfer
 /// (`closure:<cardID>`), recording a `PurseClosure`:
@@ -22,11 +22,10 @@ public struct PurseClosureService: Sendable {
     let env: ServiceEnvironment
     let waitingSeconds: Int64
 
-    public static let defaultWaitingSeconds: Int64 = 7 * 86_400
-
-    public init(_ env: ServiceEnvironment, waitingSeconds: Int64 = PurseClosureService.defaultWaitingSeconds) {
+    /// - Parameter waitingSeconds: the waiting period; nil: the configured policy's.
+    public init(_ env: ServiceEnvironment, waitingSeconds: Int64? = nil) {
         self.env = env
-        self.waitingSeconds = waitingSeconds
+        self.waitingSeconds = waitingSeconds ?? env.policy.purseWaitingSeconds
     }
 
     /// Closes every purse whose card left service at least the waiting period ago; returns how

@@ -239,8 +239,12 @@ public struct PurseService: Sendable {
         return next
     }
 
+    /// A card's online loads; 404 for a card that does not exist.
     public func loads(of cardID: Card.ID, actor: Actor) async throws(CitizenCardError) -> [PurseLoad] {
         try actor.require(.readCards)
+        guard try await env.fetch(try await env.store.card(id: cardID)) != nil else {
+            throw CitizenCardError.notFound("card")
+        }
         return try await env.fetch(try await env.store.purseLoads(cardID: cardID))
     }
 

@@ -52,7 +52,7 @@ public struct RegistryService: Sendable {
         async throws(CitizenCardError) -> PersonView
     {
         try actor.require(.maintainPersons)
-        let residentID = try PersonFields.residentID(registration.idNumber, today: env.today)
+        let residentID = try PersonFields.residentID(registration.idNumber, today: env.today, regions: env.regions)
         try PersonFields.sex(registration.sex, matches: residentID)
         let details = PersonalDetails(
             residentID: residentID, name: try PersonFields.name(registration.name),
@@ -91,7 +91,7 @@ public struct RegistryService: Sendable {
         -> PersonView
     {
         try actor.require(.readPersons)
-        let residentID = try PersonFields.residentID(idNumber, today: env.today)
+        let residentID = try PersonFields.residentID(idNumber, today: env.today, regions: env.regions)
         guard
             let sealed = try await env.fetch(try await env.store.person(idIndex: env.vault.indexOf(residentID)))
         else { throw CitizenCardError.notFound("person") }
@@ -115,7 +115,8 @@ public struct RegistryService: Sendable {
         async throws(CitizenCardError) -> PersonView
     {
         if reveal { try actor.require(.revealPersonalData) }
-        let purpose = try Self.reason(purpose, default: "counter service", field: "purpose")
+        // Unmasked data is shown only for a stated purpose; a masked read has a default one.
+        let purpose = try Self.reason(purpose, default: reveal ? nil : "counter service", field: "purpose")
         let person = try open(sealed)
         var changes = ChangeSet()
         changes.record(
@@ -161,7 +162,7 @@ public struct RegistryService: Sendable {
         var person = try open(sealed)
         var details = person.details
         if let number = correction.idNumber {
-            details.residentID = try PersonFields.residentID(number, today: env.today)
+            details.residentID = try PersonFields.residentID(number, today: env.today, regions: env.regions)
             if correction.socialSecurityNumber == nil
                 && person.details.socialSecurityNumber == person.details.residentID.number
             {
@@ -356,6 +357,7 @@ public struct RegistryService: Sendable {
         guard !trimmed.isEmpty, trimmed.count <= 500 else {
             throw CitizenCardError.invalid(field, "give 1-500 characters", zh: "请填写1至500个字符")
         }
+        try TextRule.check(trimmed, field: field, kind: .line)
         return trimmed
     }
 

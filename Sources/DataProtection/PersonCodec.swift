@@ -47,7 +47,8 @@ public enum PersonCodec {
             index += Int(length)
         }
         guard values.count == 7, let number = values[0], let name = values[1],
-            case .success(let residentID) = ResidentID.parse(number)
+            // Stored numbers open whatever a later region code table says.
+            case .success(let residentID) = ResidentID.parse(number, regions: nil)
         else { throw .malformedCiphertext }
         return PersonalDetails(
             residentID: residentID, name: name, socialSecurityNumber: values[2], phone: values[3], address: values[4],
@@ -99,6 +100,15 @@ public struct PersonVault: Sendable {
 
     public func openPhoto(_ sealed: Data, photoID: PhotoID) throws(DataProtectionError) -> Data {
         try sealer.open(sealed, context: "photo:\(photoID.rawValue)")
+    }
+
+    /// The document reference of a card's cancellation, bound to the card.
+    public func sealCancellationDocument(_ reference: String, cardID: String) throws -> Data {
+        try sealer.seal(Data(reference.utf8), context: "cancel_document:\(cardID)")
+    }
+
+    public func openCancellationDocument(_ sealed: Data, cardID: String) throws(DataProtectionError) -> String {
+        String(decoding: try sealer.open(sealed, context: "cancel_document:\(cardID)"), as: UTF8.self)
     }
 
     public func indexOf(_ residentID: ResidentID) -> Data { index.residentID(residentID.number) }

@@ -84,32 +84,42 @@ public struct IdempotencyRecord: Hashable, Sendable {
 }
 
 /// An audit entry before it is chained.
+///
+/// Its text never holds U+0000: the HTTP edge refuses such input (`TextRule`), and should any path
+/// miss it, the draft replaces the character with U+FFFD, because SQLite stores text cut at a NUL
+/// while the hash covers it whole, and one such entry would read as edited for ever.
 public struct AuditDraft: Hashable, Sendable {
     public var at: Timestamp
     /// Operator user name, `system`, `import`, `self-service:<card>`.
-    public var actor: String
+    public var actor: String { didSet { actor = Self.storable(actor) } }
     /// Dotted verb, e.g. `card.report_written_loss`, `person.read`.
-    public var action: String
+    public var action: String { didSet { action = Self.storable(action) } }
     /// What was acted on: `person:<id>`, `card:<id>`, `batch:<id>` …
-    public var subject: String
+    public var subject: String { didSet { subject = Self.storable(subject) } }
     /// Whose personal data it concerns, when it concerns one person (for "who read my data").
     public var personID: Person.ID?
     /// Why: the purpose of a read, the reason of a change.
-    public var purpose: String
+    public var purpose: String { didSet { purpose = Self.storable(purpose) } }
     /// Non-personal details as compact JSON (states, amounts, counts); never names or numbers of persons.
-    public var detail: String
+    public var detail: String { didSet { detail = Self.storable(detail) } }
 
     public init(
         at: Timestamp, actor: String, action: String, subject: String, personID: Person.ID? = nil, purpose: String,
         detail: String = "{}"
     ) {
         self.at = at
-        self.actor = actor
-        self.action = action
-        self.subject = subject
+        self.actor = Self.storable(actor)
+        self.action = Self.storable(action)
+        self.subject = Self.storable(subject)
         self.personID = personID
-        self.purpose = purpose
-        self.detail = detail
+        self.purpose = Self.storable(purpose)
+        self.detail = Self.storable(detail)
+    }
+
+    /// `text` with every U+0000 replaced by U+FFFD.
+    static func storable(_ text: String) -> String {
+        guard text.utf8.contains(0) else { return text }
+        return String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value == 0 ? "\u{FFFD}" : $0 }))
     }
 }
 

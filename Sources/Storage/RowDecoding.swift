@@ -41,6 +41,14 @@ extension RowReader {
 
 /// The column lists and row decoders shared by both backends.
 enum Rows {
+    /// Cancelled cards with no sealed document reference (placeholders `?` for SQLite; the
+    /// PostgreSQL backend numbers them).
+    static let unsealedCancellationDocumentCondition = """
+        WHERE cancel_reason IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM cancellation_documents d WHERE d.card_id = cards.id)
+        ORDER BY id LIMIT
+        """
+
     static let cardColumns = """
         id, person_id, kind, state, slot, number, asn, channel_kind, employer_code, employer_name, outlet_id,
         predecessor_id, successor_id, batch_id, applied_at, approved_at, issued_at, expires_at, loss_kind,

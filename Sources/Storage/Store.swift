@@ -61,6 +61,11 @@ public protocol CardStore: Sendable {
     func cardsWithTransitionsDue(at time: Timestamp, limit: Int) async throws(StorageError) -> [Card]
     /// A card's events, in order.
     func cardEvents(cardID: Card.ID) async throws(StorageError) -> [CardEvent]
+    /// The sealed document reference of a cancelled card; nil when none is stored.
+    func cancellationDocument(cardID: Card.ID) async throws(StorageError) -> Data?
+    /// Cancelled cards whose document reference is still in clear (written before references
+    /// were sealed), at most `limit`.
+    func cardsWithUnsealedCancellationDocument(limit: Int) async throws(StorageError) -> [Card]
 }
 
 public protocol ProductionStore: Sendable {
@@ -127,6 +132,13 @@ public struct ChangeSet: Sendable {
         /// transitions, e.g. a lapsed pre-loss and then a written loss).
         case updateCard(Card, expectedVersion: Int64)
         case appendCardEvent(CardEvent)
+        /// The sealed full document reference of a cancellation (`Card.cancellation` holds it
+        /// masked).
+        case insertCancellationDocument(cardID: Card.ID, sealed: Data)
+        /// A cancellation written before references were sealed: its clear reference goes
+        /// sealed into `cancellation_documents` and is masked on the card, whose version does
+        /// not change (the card did not); nothing happens when the card's reference is sealed.
+        case sealLegacyCancellationDocument(cardID: Card.ID, masked: String, sealed: Data)
         case insertBatch(ProductionBatch)
         case updateBatch(ProductionBatch, expectedVersion: Int64)
         case insertReceipt(Receipt)
@@ -522,6 +534,9 @@ public enum StorageError: Error, Hashable, Sendable, CustomStringConvertible {
     case corrupt(reason: String)
     /// A ledger transfer broke a rule (unbalanced, a purse out of range, an id reused …).
     case ledger(LedgerError)
+    /// The database refused a value as data (PostgreSQL's SQLSTATE class 22: a NUL in text, a
+    /// number out of range); nothing was written.
+    case invalidValue
 
     public enum UniqueRule: String, Hashable, Sendable {
         case personIDNumber = "person_id_number"
@@ -560,6 +575,7 @@ public enum StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         case .unavailable(let reason): "database unavailable: \(reason)"
         case .corrupt(let reason): "stored data unreadable: \(reason)"
         case .ledger(let error): "ledger: \(error)"
+        case .invalidValue: "invalid value: the database refused a value as data"
         }
     }
 }

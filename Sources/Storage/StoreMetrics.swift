@@ -44,6 +44,7 @@ struct StoreMetrics: Sendable {
         case .conflict: "conflict"
         case .duplicate: "duplicate"
         case .ledger: "ledger"
+        case .invalidValue: "invalid_value"
         case .unavailable: "unavailable"
         case .corrupt: "corrupt"
         }

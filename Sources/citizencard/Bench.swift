@@ -11,7 +11,7 @@ struct Bench: AsyncParsableCommand {
         abstract: "Measure import and lookup; prints figures next to a baseline measured in the same run.",
         subcommands: [
             BenchImport.self, BenchLifecycle.self, BenchCrypto.self, BenchHotlist.self, BenchIngest.self,
-            BenchClearing.self,
+            BenchClearing.self, BenchJSON.self,
         ])
 }
 

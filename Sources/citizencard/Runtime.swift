@@ -68,10 +68,27 @@ struct Runtime {
         let env = ServiceEnvironment(
             store: store, vault: PersonVault(keyRing: keyRing), clock: clock, ids: UUIDv7Generator(),
             city: configuration.city, policy: configuration.policy, passwordCost: configuration.passwordCost,
-            issuerKeys: issuerKeys, logger: logger)
+            issuerKeys: issuerKeys, regions: try regionCodes(configuration, directory: directory), logger: logger)
         return Runtime(
             configuration: configuration, env: env, store: store, dataDirectory: directory,
             databaseDescription: description, createdKeys: created, createdIssuerKeys: createdIssuerKeys)
+    }
+
+    /// The bundled region code table with the configured newer edition laid over it.
+    static func regionCodes(_ configuration: Configuration, directory: URL) throws -> RegionCodes {
+        do {
+            var table = try RegionCodes.loadBundled()
+            if let file = configuration.regionCodesFile {
+                let url = file.hasPrefix("/") ? URL(fileURLWithPath: file) : directory.appendingPathComponent(file)
+                guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+                    throw CommandFailure(description: "cannot read the region code table \(url.path)")
+                }
+                table = table.merging(try RegionCodes(parsing: text))
+            }
+            return table
+        } catch let error as RegionCodes.ParseError {
+            throw CommandFailure(description: "\(error)")
+        }
     }
 
     /// `sqlite:PATH` (relative paths are inside the data directory) or nothing for the default.
@@ -115,6 +132,11 @@ struct Configuration: Codable {
     var policy: LifecyclePolicy
     var passwordCost: UInt8
     var sweepIntervalSeconds: Int
+    /// Proxies whose `X-Forwarded-For` names the client (addresses or CIDR networks); optional.
+    var trustedProxies: [String]?
+    /// A newer edition of the region code table, laid over the bundled one (docs/region-codes.md);
+    /// relative to the data directory; optional.
+    var regionCodesFile: String?
 
     static let fileName = "citizencard.json"
 

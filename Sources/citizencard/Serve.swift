@@ -24,11 +24,30 @@ struct Serve: AsyncParsableCommand {
     )
     var secureCookies = false
 
+    @Option(
+        name: .customLong("trusted-proxy"),
+        help: ArgumentHelp(
+            "A proxy (address or CIDR network) whose X-Forwarded-For header names the client; repeat for several. Env: CITIZENCARD_TRUSTED_PROXIES (comma-separated). Default: the configuration's trustedProxies, else none.",
+            valueName: "address-or-network"))
+    var trustedProxies: [String] = []
+
+    @Option(help: "Close a connection that sends no complete request head for this many seconds.")
+    var idleTimeout: Int64 = CitizenCardApp.idleTimeoutSecondsDefault
+
+    @Option(help: "Close a connection whose request body has not arrived this many seconds after its head.")
+    var requestTimeout: Int64 = CitizenCardApp.requestTimeoutSecondsDefault
+
     @Flag(help: "Do not create the demo city on an empty database.")
     var noDemo = false
 
     @Option(help: "Residents in the demo city.")
     var demoPersons = 300
+
+    func validate() throws {
+        guard (1...3600).contains(idleTimeout), (1...3600).contains(requestTimeout) else {
+            throw ValidationError("--idle-timeout and --request-timeout are 1-3600 seconds")
+        }
+    }
 
     func run() async throws {
         let logger = makeLogger(label: "citizencard")
@@ -52,6 +71,22 @@ struct Serve: AsyncParsableCommand {
                 "Created a new issuer keyring \(Keys.file(in: runtime.dataDirectory).path): back it up; without it no card's loads or TACs can be checked."
             )
         }
+        let proxies: TrustedProxies
+        do {
+            let listed =
+                !trustedProxies.isEmpty
+                ? trustedProxies
+                : environment["CITIZENCARD_TRUSTED_PROXIES"].map {
+                    $0.split(separator: ",").map(String.init).filter {
+                        !$0.trimmingCharacters(in: .whitespaces).isEmpty
+                    }
+                } ?? runtime.configuration.trustedProxies ?? []
+            proxies = try TrustedProxies(parsing: listed)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        let sealed = try await CardService(runtime.env).sealLegacyCancellationDocuments()
+        if sealed > 0 { say("Sealed the document references of \(sealed) cancelled card(s) stored in clear.") }
         var demo: DemoCity.Summary? = nil
         let city = DemoCity(runtime.env)
         if !noDemo, try await !city.exists() {
@@ -64,7 +99,8 @@ struct Serve: AsyncParsableCommand {
         let app = CitizenCardApp.application(
             env: runtime.env, host: host, port: port, logger: logger,
             sweepIntervalSeconds: runtime.configuration.sweepIntervalSeconds, metrics: metrics,
-            secureCookies: secureCookies || environment["CITIZENCARD_SECURE_COOKIES"] == "1"
+            secureCookies: secureCookies || environment["CITIZENCARD_SECURE_COOKIES"] == "1", trustedProxies: proxies,
+            idleTimeoutSeconds: idleTimeout, requestTimeoutSeconds: requestTimeout
         ) { boundPort in
             var text = "CitizenCard is running at http://\(host):\(boundPort)/  (database: \(description))\n"
             text +=

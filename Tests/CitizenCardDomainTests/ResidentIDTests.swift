@@ -59,9 +59,13 @@ struct ResidentIDTests {
         ("000000199101010071", .unknownRegion),
         ("990426199101010071", .unknownRegion),
         ("100426199101010071", .unknownRegion),
-        // A province code alone is not a region, except for 71, 81 and 82.
-        ("110000199101010071", .unknownRegion),
-        ("330000199101010071", .unknownRegion),
+        // A code no county has, in a province that exists.
+        ("330999199101010071", .unknownRegion),
+        // A province or prefecture code only where the table has it: no province 72, no prefecture 3399.
+        ("720000199101010071", .unknownRegion),
+        ("339900199101010071", .unknownRegion),
+        // Dinghai county's code until 1987, on a number of someone born in 1991.
+        ("332721199101010071", .unknownRegion),
         ("360426199102300071", .invalidBirthDate),
         ("360426199113010071", .invalidBirthDate),
         ("360426199100010071", .invalidBirthDate),
@@ -81,6 +85,12 @@ struct ResidentIDTests {
     @Test func checksAreMadeInOrderLengthCharactersRegionBirthCheck() {
         // Wrong region and a wrong check character: the region is reported.
         #expect(ResidentID.parse("000000199101010070").failure == .unknownRegion)
+        // A code no region has and a wrong birth date: the region is reported; a code abolished
+        // (332721, in 1987) and a wrong birth date: the birth date, which the abolition is measured by.
+        #expect(ResidentID.parse("330999199102300070").failure == .unknownRegion)
+        #expect(ResidentID.parse("332721199102300070").failure == .invalidBirthDate)
+        // A code abolished before the birth year, in the future: the region is reported.
+        #expect(ResidentID.parse("332721209901010070", today: .on("2026-11-29")).failure == .unknownRegion)
         // Wrong birth date and a wrong check character: the birth date is reported.
         #expect(ResidentID.parse("360426199102300070").failure == .invalidBirthDate)
         // A letter and a wrong length: the length is reported.
@@ -90,6 +100,14 @@ struct ResidentIDTests {
     @Test func specialRegionsAccepted() {
         for region in ["710000", "810000", "820000"] {
             let id = ResidentID.make(region: region, birth: .on("1980-05-17"), sequence: 12)
+            #expect(ResidentID.parse(id.number).success == id, "\(region)")
+        }
+    }
+
+    @Test func provinceAndPrefectureCodesAreAcceptedWhereTheTableHasThem() {
+        // Some old numbers carry them (GB/T 2260 lists 330000 Zhejiang and 330900 Zhoushan).
+        for region in ["110000", "330000", "330900"] {
+            let id = ResidentID.make(region: region, birth: .on("1970-05-17"), sequence: 12)
             #expect(ResidentID.parse(id.number).success == id, "\(region)")
         }
     }

@@ -261,6 +261,8 @@ struct ConsoleFlowTests {
                     "/console/cards/\(cardID)/written-loss", [("idNumber", idNumber), ("documentChecked", "on")]))
             #expect(lost.text.contains("书面挂失已生效"))
             #expect(lost.text.contains("state-lost"))
+            // A written loss never lapses: the page must not say it does (at the card's expiry).
+            #expect(!lost.text.contains(WebStringsProbe.lossLapses), "a written loss shown as lapsing")
             let fee = try #require(
                 lost.capture(
                     #"id="reissue">\s*<input[^>]*>\s*<input type="hidden" name="expectedFeeFen" value="(\d+)""#))
@@ -282,6 +284,12 @@ struct ConsoleFlowTests {
             #expect(try await clerk.get("/console/reports?outlet=PT01").text.contains("DH01"))
         }
     }
+}
+
+/// The label of a pre-loss's lapse time after the loss's own time on the card pages
+/// (`card.lossExpires`; the menu has the same words alone, without the separator).
+enum WebStringsProbe {
+    static let lossLapses = "· 预挂失到期"
 }
 
 /// The money format the pages use (¥12.50), restated for the assertions.

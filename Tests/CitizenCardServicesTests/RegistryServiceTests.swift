@@ -124,8 +124,15 @@ struct RegistryServiceTests {
         correction.idNumber = newNumber
         _ = try await registry.correct(resident.person.id, correction, actor: staff.clerk)
         #expect(
-            try await registry.lookup(idNumber: newNumber, reveal: true, purpose: nil, actor: staff.clerk)
-                .socialSecurityNumber == newNumber)
+            try await registry.lookup(
+                idNumber: newNumber, reveal: true, purpose: "check the change", actor: staff.clerk
+            )
+            .socialSecurityNumber == newNumber)
+        #expect(
+            await code {
+                try await registry.lookup(idNumber: newNumber, reveal: true, purpose: nil, actor: staff.clerk)
+            }
+                == .invalidField, "unmasked data only for a stated purpose")
         #expect(
             await code {
                 try await registry.lookup(idNumber: resident.idNumber, reveal: false, purpose: nil, actor: staff.clerk)

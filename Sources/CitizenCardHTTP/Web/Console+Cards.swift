@@ -14,7 +14,7 @@ extension Web {
         }
         page(router, .get, "/console/cards/{cardId}", .staff(.readCards)) { request, context, web in
             let card = try await cards.card(try context.id("cardId"), actor: web.actor!)
-            return try await cardPage(card, web: web, done: request.uri.queryParameters.get("done"))
+            return try await cardPage(card, web: web, done: request.query("done"))
         }
         page(router, .get, "/console/verification", .staff(.verifyApplications)) { _, _, web in
             let waiting = try await cards.cards(in: .applied, outletID: nil, after: nil, limit: 200, actor: web.actor!)
@@ -206,7 +206,9 @@ extension Web {
         if let loss = card.loss {
             values["loss"] = [
                 "effectiveAt": WebFormat.time(loss.effectiveAt),
-                "expiresAt": WebFormat.time(loss.preLossExpiresAt),
+                // Only a pre-loss lapses. `false`, not a missing key: Mustache would find the card's
+                // own `expiresAt` in the enclosing context and say a written loss lapses at expiry.
+                "lapsesAt": loss.preLossExpiresAt.map { WebFormat.time($0) as Any } ?? false,
                 "channel": web.text("channel.\(loss.channel.rawValue)"),
             ]
         }

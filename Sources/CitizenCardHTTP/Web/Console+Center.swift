@@ -102,7 +102,7 @@ extension Web {
             }
         }
         page(router, .get, "/console/audit", .staff(.readAudit)) { request, _, web in
-            let query = request.uri.queryParameters
+            let query = QueryString(request.uri.query.map { $0[...] })
             func text(_ name: String) -> String? {
                 query.get(name).map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
             }

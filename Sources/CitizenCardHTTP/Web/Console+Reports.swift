@@ -13,7 +13,7 @@ extension Web {
     func registerReportPages(_ router: Router<AppContext>) {
         page(router, .get, "/console/reports", .staff(.readCards)) { request, _, web in
             let actor = web.actor!
-            let query = request.uri.queryParameters
+            let query = QueryString(request.uri.query.map { $0[...] })
             let today = env.clock.now().calendarDate(offsetSeconds: WebFormat.chinaOffset)
             let date = query.get("date").flatMap(CalendarDate.init(iso8601:)) ?? today
             let outlets = try await administration.outlets(actor: actor)

@@ -11,13 +11,13 @@ extension Web {
     func registerConsole(_ router: Router<AppContext>) {
         page(router, .get, "/console/login", .anyone) { request, _, web in
             if web.actor != nil { return Self.redirect("/console") }
-            return loginPage(web, next: request.uri.queryParameters.get("next"))
+            return loginPage(web, next: request.query("next"))
         }
         page(router, .post, "/console/login", .anyone) { request, context, web in
             do throws(CitizenCardError) {
                 let result = try await throttle.login(
                     auth, username: web.form["username"] ?? "", password: web.form["password"] ?? "",
-                    address: Self.address(request, context))
+                    address: context.clientAddress)
                 web.cookies.append(
                     sessionCookie(WebCookies.staff, result.token, maxAge: Int(AuthService.sessionSeconds)))
                 return redirect(
@@ -68,15 +68,12 @@ extension Web {
         var values: [String: Any] = ["next": Self.localPath(next) ?? ""]
         if let error { values["error"] = message(error, web) }
         return pages.response("login", title: web.text("login.title"), values, web: web, status: status)
+            .retrying(after: error)
     }
 
     /// An error as one line in the visitor's language.
     func message(_ error: CitizenCardError, _ web: WebRequest) -> String {
         PageError(error, web.language).line
-    }
-
-    static func address(_ request: Request, _ context: AppContext) -> String? {
-        context.remoteAddress?.ipAddress
     }
 
     // MARK: Persons
@@ -129,7 +126,7 @@ extension Web {
         page(router, .get, "/console/persons/{personId}", .staff(.readPersons)) { request, context, web in
             let person = try await registry.read(
                 try context.id("personId"), reveal: false, purpose: nil, actor: web.actor!)
-            return try await personPage(person, web: web, done: request.uri.queryParameters.get("done"))
+            return try await personPage(person, web: web, done: request.query("done"))
         }
         page(router, .post, "/console/persons/{personId}/reveal", .staff(.revealPersonalData)) { _, context, web in
             let person = try await registry.read(

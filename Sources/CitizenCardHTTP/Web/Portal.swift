@@ -16,17 +16,20 @@ extension Web {
             if web.citizen != nil { return Self.redirect("/portal") }
             return portalPage("portal-login", web.text("portal.login"), [:], web)
         }
-        page(router, .post, "/portal/login", .anyone) { _, _, web in
+        page(router, .post, "/portal/login", .anyone) { _, context, web in
             do throws(CitizenCardError) {
-                let session = try await portal.login(
-                    cardNumber: web.form["cardNumber"] ?? "", password: web.form["password"] ?? "")
+                let session = try await portalThrottle.login(
+                    portal, cardNumber: web.form["cardNumber"] ?? "", password: web.form["password"] ?? "",
+                    address: context.clientAddress)
                 web.cookies.append(
                     sessionCookie(WebCookies.citizen, session.token, maxAge: Int(PortalPolicy.sessionSeconds)))
                 return redirect("/portal", web: web)
             } catch {
                 return portalPage(
                     "portal-login", web.text("portal.login"), ["error": message(error, web)], web,
-                    status: Problem.status(of: error.code))
+                    status: Problem.status(of: error.code)
+                )
+                .retrying(after: error)
             }
         }
         page(router, .post, "/portal/logout", .citizen) { _, _, web in
@@ -35,7 +38,7 @@ extension Web {
             return redirect("/portal/login", web: web)
         }
         page(router, .get, "/portal", .citizen) { request, _, web in
-            try await overviewPage(web, done: request.uri.queryParameters.get("done"))
+            try await overviewPage(web, done: request.query("done"))
         }
         page(router, .post, "/portal/loss", .citizen) { _, _, web in
             do {
@@ -118,7 +121,8 @@ extension Web {
                     values["loss"] = [
                         "kind": web.text("lossKind.\(loss.kind.rawValue)"),
                         "effectiveAt": WebFormat.time(loss.effectiveAt),
-                        "expiresAt": WebFormat.time(loss.preLossExpiresAt),
+                        // Only a pre-loss lapses (see `cardValues` in Console+Cards.swift).
+                        "lapsesAt": loss.preLossExpiresAt.map { WebFormat.time($0) as Any } ?? false,
                     ]
                 }
                 return values

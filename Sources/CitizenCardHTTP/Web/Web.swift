@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOHTTP1
 
 /// The web pages: the outlet console (`/console`) for staff and the portal (`/portal`) for card
 /// holders, server-rendered from Mustache templates (docs/web.md). Pages call the same use cases
@@ -12,8 +13,11 @@ struct Web: Sendable {
     let env: ServiceEnvironment
     let pages: PageRenderer
     let throttle: LoginThrottle
+    let portalThrottle: PortalThrottle
     /// Cookies get `Secure` (set when the server is reached over TLS, e.g. behind a proxy).
     let secureCookies: Bool
+    /// Where the pages' routes are written down (405 with `Allow` for a wrong method).
+    let routes: RouteTable
 
     var registry: RegistryService { RegistryService(env) }
     var cards: CardService { CardService(env) }
@@ -36,11 +40,12 @@ struct Web: Sendable {
     typealias Handler = @Sendable (Request, AppContext, inout WebRequest) async throws -> Response
 
     func register(_ router: Router<AppContext>) {
+        for path in ["/", "/static/{file}", "/lang/{language}"] { routes.add(.get, path) }
         router.get("/") { _, _ in Self.redirect("/console/login") }
         router.get("/static/{file}") { _, context in try Self.staticFile(context.parameters.get("file") ?? "") }
         router.get("/lang/{language}") { request, context in
             let language = Language(rawValue: context.parameters.get("language") ?? "") ?? .zh
-            var response = Self.redirect(Self.localPath(request.uri.queryParameters.get("back")) ?? "/console")
+            var response = Self.redirect(Self.localPath(request.query("back")) ?? "/console")
             response.setCookie(
                 Cookie(
                     name: WebCookies.language, value: language.rawValue, maxAge: 365 * 86_400, path: "/",
@@ -63,6 +68,7 @@ struct Web: Sendable {
         _ router: Router<AppContext>, _ method: HTTPRequest.Method, _ path: String, _ access: Access,
         _ handler: @escaping Handler
     ) {
+        routes.add(method, path)
         router.on(RouterPath(path), method: method) { request, context in
             var web = try await visitor(request)
             do {
@@ -75,11 +81,16 @@ struct Web: Sendable {
                 default: break
                 }
                 if method == .post {
+                    if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > Self.formBodyMax
+                    {
+                        throw CitizenCardError(.bodyTooLarge)
+                    }
                     let body = try await request.body.collect(upTo: Self.formBodyMax)
                     guard
                         let form = WebForm.parse(
                             contentType: request.headers[.contentType], body: Data(buffer: body))
                     else { throw CitizenCardError(.unsupportedMediaType, "submit the page's form") }
+                    try form.checkText()
                     guard let token = form["_csrf"], WebSecurity.same(token, web.csrf) else {
                         throw CitizenCardError(
                             .forbidden, "the form has expired or did not come from this site; reload the page",
@@ -93,6 +104,8 @@ struct Web: Sendable {
                 return errorPage(error, web: web)
             } catch is NIOTooManyBytesError {
                 return errorPage(CitizenCardError(.bodyTooLarge), web: web)
+            } catch is HTTPParserError {
+                return errorPage(CitizenCardError(.malformedRequest), web: web)
             } catch {
                 context.logger.error("page failed", metadata: ["error.type": "\(type(of: error))"])
                 return errorPage(CitizenCardError(.internal), web: web)
@@ -210,5 +223,15 @@ struct PageError {
         if let field { text += zh ? "（\(field)）" : " (\(field))" }
         if let detail { text += zh ? "：\(detail)" : ": \(detail)" }
         return text
+    }
+}
+
+extension Response {
+    /// With `Retry-After` when `error` says how long to wait (a page refused by a log-in throttle).
+    func retrying(after error: CitizenCardError?) -> Response {
+        guard let seconds = error?.retryAfterSeconds else { return self }
+        var response = self
+        response.headers[.retryAfter] = "\(max(1, seconds))"
+        return response
     }
 }

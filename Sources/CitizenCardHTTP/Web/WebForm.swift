@@ -1,3 +1,4 @@
+import CitizenCardDomain
 import Foundation
 
 /// A submitted form: `application/x-www-form-urlencoded` fields, or `multipart/form-data` fields
@@ -31,6 +32,18 @@ struct WebForm: Sendable, Equatable {
     static func == (lhs: WebForm, rhs: WebForm) -> Bool {
         lhs.fields.map { "\($0.name)=\($0.value)" } == rhs.fields.map { "\($0.name)=\($0.value)" }
             && lhs.files == rhs.files
+    }
+
+    /// Every field's name and value within the text rule (line breaks allowed: a field's own
+    /// rule decides whether it takes several lines), before any page handler sees the form:
+    /// 422 `invalid_field` naming the field. A field's name that breaks it is 400.
+    func checkText() throws(CitizenCardError) {
+        for field in fields {
+            guard TextRule.violation(in: field.name, kind: .line) == nil else {
+                throw CitizenCardError(.malformedRequest, "a form field's name holds characters that are not allowed")
+            }
+            try TextRule.check(field.value, field: field.name, kind: .multiline)
+        }
     }
 
     /// Parses a body by its content type; nil when the type is neither form encoding.

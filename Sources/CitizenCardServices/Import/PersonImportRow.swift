@@ -171,8 +171,11 @@ public struct PersonImportHeader: Hashable, Sendable {
 
     /// Validates one record: the person's data, or every problem found in the row.
     /// - Parameter today: birth dates after it are refused (nil skips that check).
-    public func validate(_ record: CSVRecord, today: CalendarDate?) -> Result<PersonImportRow, ImportRowErrors> {
-        validate(fields: record.fields, line: record.line, today: today)
+    /// - Parameter regions: the region codes ID numbers are checked against.
+    public func validate(
+        _ record: CSVRecord, today: CalendarDate?, regions: RegionCodes = .bundled
+    ) -> Result<PersonImportRow, ImportRowErrors> {
+        validate(fields: record.fields, line: record.line, today: today, regions: regions)
     }
 
     /// The row error for a record the CSV reader could not read.
@@ -184,8 +187,9 @@ public struct PersonImportHeader: Hashable, Sendable {
         return ImportRowError(line: error.line, column: column, reason: error.reason)
     }
 
-    public func validate(fields: [String], line: Int, today: CalendarDate?) -> Result<PersonImportRow, ImportRowErrors>
-    {
+    public func validate(
+        fields: [String], line: Int, today: CalendarDate?, regions: RegionCodes = .bundled
+    ) -> Result<PersonImportRow, ImportRowErrors> {
         guard fields.count == columns.count else {
             let reason = "the record has \(fields.count) fields, the header has \(columns.count)"
             return .failure(
@@ -209,7 +213,7 @@ public struct PersonImportHeader: Hashable, Sendable {
         if idText.isEmpty {
             fail(.idNumber, "is required")
         } else {
-            switch ResidentID.parse(idText, today: today) {
+            switch ResidentID.parse(idText, today: today, regions: regions) {
             case .success(let id): residentID = id
             case .failure(let invalid): fail(.idNumber, invalid.reason)
             }
@@ -362,17 +366,26 @@ private func parseSex(_ text: String) -> Sex? {
 }
 
 /// Text that `PersonFields.name`/`text` accept unchanged: at most `maxBytes` UTF-8 bytes (so at most
-/// as many characters), nothing to trim, no control character. Other text goes through `PersonFields`.
+/// as many characters), nothing to trim, and only printable ASCII and characters of U+4000–U+9FFF
+/// (the CJK ideographs of almost every name and address; lead bytes E4–E9), none of which the text
+/// rule refuses. Other text, including any other non-ASCII character, goes through `PersonFields`
+/// and `TextRule`.
 private func isPlainText(_ text: String, maxBytes: Int) -> Bool {
     withBytes(text) { bytes in
         guard bytes.count <= maxBytes, let first = bytes.first, let last = bytes.last,
-            !isSpaceByte(first), first != 0xE3, !isSpaceByte(last), last != 0x80
+            !isSpaceByte(first), !isSpaceByte(last)
         else { return false }
-        var previous: UInt8 = 0
-        for byte in bytes {
-            // Controls: U+0000–U+001F, U+007F, and U+0080–U+009F (C2 80 – C2 9F).
-            if byte < 0x20 || byte == 0x7F || (previous == 0xC2 && byte <= 0x9F) { return false }
-            previous = byte
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte < 0x80 {
+                if byte < 0x20 || byte == 0x7F { return false }
+                index += 1
+            } else if (0xE4...0xE9).contains(byte) {
+                index += 3
+            } else {
+                return false
+            }
         }
         return true
     }

@@ -147,7 +147,7 @@ public struct PersonImporter: Sendable {
             case .failure(let error):
                 validated = .failure(ImportRowErrors(line: error.line, errors: [header.rowError(for: error)]))
             case .success(let record):
-                validated = header.validate(record, today: today)
+                validated = header.validate(record, today: today, regions: env.regions)
             }
             switch validated {
             case .failure(let rowErrors):

@@ -24,6 +24,17 @@ enum PostgresSchema {
         Migration(name: "0010-statement-refusals", statements: statementRefusals),
         Migration(name: "0011-journal-checks", statements: journalChecks),
         Migration(name: "0012-exception-closures", statements: exceptionClosures),
+        Migration(name: "0013-cancellation-documents", statements: cancellationDocuments),
+    ]
+
+    /// The sealed document reference of a cancellation (as `SQLiteSchema.cancellationDocuments`).
+    static let cancellationDocuments: [String] = [
+        """
+        CREATE TABLE cancellation_documents (
+            card_id text PRIMARY KEY REFERENCES cards (id),
+            sealed bytea NOT NULL
+        )
+        """
     ]
 
     /// Closed exceptions (`ExceptionClosure`): one per record, and final — updating, deleting or

@@ -212,6 +212,19 @@ extension PostgresStore {
             precondition(card.version > expected)
             try await expectOne(
                 connection, PostgresCardRow.update(card, expectedVersion: expected), entity: "card", logger)
+        case .insertCancellationDocument(let cardID, let sealed):
+            try await connection.query(
+                "INSERT INTO cancellation_documents (card_id, sealed) VALUES (\(cardID.rawValue), \(sealed))",
+                logger: logger)
+        case .sealLegacyCancellationDocument(let cardID, let masked, let sealed):
+            try await connection.query(
+                """
+                WITH sealed AS (
+                    INSERT INTO cancellation_documents (card_id, sealed) VALUES (\(cardID.rawValue), \(sealed))
+                    ON CONFLICT DO NOTHING RETURNING card_id
+                )
+                UPDATE cards SET cancel_document = \(masked) WHERE id IN (SELECT card_id FROM sealed)
+                """, logger: logger)
         case .appendCardEvent(let event):
             try await connection.query(
                 """

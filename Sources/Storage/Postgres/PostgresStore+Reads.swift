@@ -88,6 +88,16 @@ extension PostgresStore {
         try await fetchCards("WHERE number = $1", Self.binds([number])).first
     }
 
+    public func cancellationDocument(cardID: Card.ID) async throws(StorageError) -> Data? {
+        try await reading("SELECT sealed FROM cancellation_documents WHERE card_id = \(cardID.rawValue)") {
+            try $0.data("sealed")
+        }.first
+    }
+
+    public func cardsWithUnsealedCancellationDocument(limit: Int) async throws(StorageError) -> [Card] {
+        try await fetchCards(Rows.unsealedCancellationDocumentCondition + " $1", Self.binds([Int64(limit)]))
+    }
+
     public func cards(personID: Person.ID) async throws(StorageError) -> [Card] {
         try await fetchCards(
             "WHERE person_id = $1 ORDER BY applied_at, id COLLATE \"C\"", Self.binds([personID.rawValue]))

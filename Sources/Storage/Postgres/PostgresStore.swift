@@ -168,6 +168,7 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
             return .unavailable(reason: "postgres \(state)")
         default:
             if state.hasPrefix("23") { return .corrupt(reason: "constraint failed (\(state))") }
+            if state.hasPrefix("22") { return .invalidValue }
             return .unavailable(reason: "postgres \(state)")
         }
     }

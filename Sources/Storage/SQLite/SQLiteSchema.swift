@@ -32,6 +32,9 @@ enum SQLiteSchema {
         migrator.registerMigration("0009-exception-closures") { db in
             for statement in exceptionClosures { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("0010-cancellation-documents") { db in
+            for statement in cancellationDocuments { try db.execute(sql: statement) }
+        }
         return migrator
     }
 
@@ -82,6 +85,17 @@ enum SQLiteSchema {
 
     /// Closed exceptions (`ExceptionClosure`), as `PostgresSchema.exceptionClosures`: one per
     /// record, and final — updating or deleting one is refused.
+    /// The document reference of a cancellation, sealed like other personal data (issue 16);
+    /// `cards.cancel_document` keeps it masked.
+    static let cancellationDocuments: [String] = [
+        """
+        CREATE TABLE cancellation_documents (
+            card_id TEXT PRIMARY KEY NOT NULL REFERENCES cards(id),
+            sealed BLOB NOT NULL
+        ) WITHOUT ROWID
+        """
+    ]
+
     static let exceptionClosures: [String] =
         [
             """

@@ -143,6 +143,16 @@ extension SQLiteStore {
         try await fetchCards("WHERE number = ?", [number]).first
     }
 
+    public func cancellationDocument(cardID: Card.ID) async throws(StorageError) -> Data? {
+        try await rows("SELECT sealed FROM cancellation_documents WHERE card_id = ?", [cardID.rawValue]) {
+            try $0.data("sealed")
+        }.first
+    }
+
+    public func cardsWithUnsealedCancellationDocument(limit: Int) async throws(StorageError) -> [Card] {
+        try await fetchCards(Rows.unsealedCancellationDocumentCondition + " ?", [limit])
+    }
+
     public func cards(personID: Person.ID) async throws(StorageError) -> [Card] {
         try await fetchCards("WHERE person_id = ? ORDER BY applied_at, id", [personID.rawValue])
     }

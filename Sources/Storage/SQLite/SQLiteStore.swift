@@ -197,6 +197,18 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
             precondition(card.version > expected)
             try db.execute(sql: CardRow.updateSQL, arguments: CardRow.updateArguments(card, expectedVersion: expected))
             guard db.changesCount == 1 else { throw StorageError.conflict(entity: "card") }
+        case .insertCancellationDocument(let cardID, let sealed):
+            try db.execute(
+                sql: "INSERT INTO cancellation_documents (card_id, sealed) VALUES (?, ?)",
+                arguments: [cardID.rawValue, sealed])
+        case .sealLegacyCancellationDocument(let cardID, let masked, let sealed):
+            try db.execute(
+                sql: "INSERT INTO cancellation_documents (card_id, sealed) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                arguments: [cardID.rawValue, sealed])
+            if db.changesCount == 1 {
+                try db.execute(
+                    sql: "UPDATE cards SET cancel_document = ? WHERE id = ?", arguments: [masked, cardID.rawValue])
+            }
         case .appendCardEvent(let event):
             try db.execute(
                 sql: """
