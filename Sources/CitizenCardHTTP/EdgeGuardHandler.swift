@@ -8,8 +8,10 @@ import NIOHTTPTypes
 /// The connection's own limits, below the router (issue 16): a request whose declared
 /// `Content-Length` is over `bodyMax` is answered 413 at once, before a byte of its body is read,
 /// and the connection closed; a request whose body has not fully arrived `requestSeconds` after
-/// its head is cut off (a client trickling a body a byte at a time holds nothing for long); an
-/// answer that says `Connection: close` closes the connection once written, so a route that
+/// its head must go on arriving at `minimumBytesPerSecond` at least (counted from then), or it is
+/// cut off: a client trickling a body a byte at a time holds nothing for long, while a terminal on
+/// a slow mobile link still gets its 4 MiB batch through (the rule of Kestrel's minimum data rate);
+/// an answer that says `Connection: close` closes the connection once written, so a route that
 /// refuses a body early does not go on reading it.
 ///
 /// A connection that never finishes its head is closed by the server's idle timeout
@@ -23,14 +25,21 @@ final class EdgeGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     let bodyMax: Int
     let requestSeconds: Int64
+    let minimumBytesPerSecond: Int
     private var deadline: Scheduled<Void>?
+    /// When the request's head arrived, and the body bytes since.
+    private var headAt = NIODeadline.now()
+    private var received = 0
     /// After an early refusal: the rest of that request is dropped, then the connection closes.
     private var refusing = false
     private var closeAfterResponse = false
 
-    init(bodyMax: Int, requestSeconds: Int64) {
+    static let checkSeconds: Int64 = 2
+
+    init(bodyMax: Int, requestSeconds: Int64, minimumBytesPerSecond: Int = 16 * 1024) {
         self.bodyMax = bodyMax
         self.requestSeconds = requestSeconds
+        self.minimumBytesPerSecond = minimumBytesPerSecond
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -42,9 +51,11 @@ final class EdgeGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 refuse(context: context, head: head)
                 return
             }
-            scheduleDeadline(context: context)
-        case .body:
-            break
+            headAt = .now()
+            received = 0
+            scheduleCheck(context: context, in: requestSeconds)
+        case .body(let buffer):
+            received += buffer.readableBytes
         case .end:
             deadline?.cancel()
             deadline = nil
@@ -84,11 +95,25 @@ final class EdgeGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
-    private func scheduleDeadline(context: ChannelHandlerContext) {
+    private func scheduleCheck(context: ChannelHandlerContext, in seconds: Int64) {
         deadline?.cancel()
-        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        deadline = context.eventLoop.scheduleTask(in: .seconds(requestSeconds)) {
-            loopBound.value.close(promise: nil)
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        deadline = context.eventLoop.scheduleTask(in: .seconds(seconds)) {
+            let (handler, context) = loopBound.value
+            handler.check(context: context)
+        }
+    }
+
+    /// The body is late: keep it while it has arrived at the minimum rate since `requestSeconds`
+    /// after the head, else close.
+    private func check(context: ChannelHandlerContext) {
+        let elapsedSeconds = (NIODeadline.now() - headAt).nanoseconds / 1_000_000_000
+        let owed = max(0, elapsedSeconds - requestSeconds) * Int64(minimumBytesPerSecond)
+        if Int64(received) >= owed {
+            scheduleCheck(context: context, in: Self.checkSeconds)
+        } else {
+            deadline = nil
+            context.close(promise: nil)
         }
     }
 

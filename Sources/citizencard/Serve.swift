@@ -34,7 +34,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Close a connection that sends no complete request head for this many seconds.")
     var idleTimeout: Int64 = CitizenCardApp.idleTimeoutSecondsDefault
 
-    @Option(help: "Close a connection whose request body has not arrived this many seconds after its head.")
+    @Option(
+        help:
+            "Close a connection whose request body has not arrived this many seconds after its head, unless it still arrives at 16 KiB/s or more."
+    )
     var requestTimeout: Int64 = CitizenCardApp.requestTimeoutSecondsDefault
 
     @Flag(help: "Do not create the demo city on an empty database.")

@@ -109,6 +109,18 @@ struct EdgeConnectionTests {
             trickle.send(" ")
         }
         #expect(trickle.isClosed && seconds <= 8, "the trickled body was cut off after \(seconds) s")
+        // A slow link that keeps sending (40 KiB/s, past the 3 s) is read to the end and answered.
+        let slow = try Connection(port: port)
+        let length = 200 * 1024
+        slow.send(
+            "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(length)\r\n\r\n"
+        )
+        for _ in 0..<(length / 8192) {
+            usleep(200_000)
+            slow.send(String(repeating: " ", count: 8192))
+        }
+        let answered = try #require(slow.readToClose())
+        #expect(answered.hasPrefix("HTTP/1.1 400"), "the whole body was read: \(answered.prefix(60))")
         #expect((try await server.send("GET", "/health")).status == 200, "the server still serves")
     }
 
