@@ -123,6 +123,10 @@ public struct AuthService: Sendable {
 
     static func hash(_ token: String) -> Data { Data(SHA256.hash(data: Data(token.utf8))) }
 
+    /// Makes the decoy hash of the configured cost now (a bcrypt), so that the first log-in with
+    /// an unknown name does not take twice as long as any other (the server calls it at start).
+    public func prepareDecoy() { _ = DecoyHash.at(cost: env.passwordCost) }
+
     /// The form a user name is stored and throttled in: surrounding spaces removed, lowercase.
     public static func canonicalUsername(_ username: String) -> String { username.trimmingSpaces.lowercased() }
 }

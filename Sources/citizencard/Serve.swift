@@ -88,6 +88,7 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
+        AuthService(runtime.env).prepareDecoy()
         let sealed = try await CardService(runtime.env).sealLegacyCancellationDocuments()
         if sealed > 0 { say("Sealed the document references of \(sealed) cancelled card(s) stored in clear.") }
         var demo: DemoCity.Summary? = nil
