@@ -4,6 +4,9 @@ import Foundation
 
 /// Decoding of the acquiring tables, shared by both backends.
 extension Rows {
+    /// The version of the last hotlist published, 0 before the first.
+    static let currentHotlistVersion: SQL = "SELECT coalesce(max(version), 0) AS version FROM hotlist_versions"
+
     static func merchant(_ row: some RowReader) throws -> Merchant {
         Merchant(
             id: try row.id("id"), code: try row.string("code"), name: try row.string("name"),

@@ -5,10 +5,57 @@ public import Ledger
 /// journal entry rebuilt from a transfer row and its postings, and the decision a commit takes.
 enum LedgerRows {
     /// A stored posting: the account, the amount and the account's balance right after.
-    struct StoredPosting {
+    struct StoredPosting: Sendable {
         var account: String
         var amountFen: Int64
         var balanceAfterFen: Int64
+    }
+
+    /// The transfer row of `id`: its sequence, kind, time and memo.
+    static func transferQuery(_ id: String) -> SQL {
+        "SELECT sequence, kind, at, memo FROM ledger_transfers WHERE id = \(id)"
+    }
+
+    /// The postings of transfer `id`.
+    static func postingsQuery(_ id: String) -> SQL {
+        "SELECT account_id, amount_fen, balance_after_fen FROM ledger_postings WHERE transfer_id = \(id)"
+    }
+
+    static func posting(_ row: any RowReader) throws -> StoredPosting {
+        StoredPosting(
+            account: try row.string("account_id"), amountFen: try row.int("amount_fen"),
+            balanceAfterFen: try row.int("balance_after_fen"))
+    }
+
+    /// A transfer row as `transferQuery` reads it.
+    struct StoredTransfer: Sendable {
+        var sequence: Int64
+        var kind: String
+        var at: Int64
+        var memo: String
+
+        init(_ row: any RowReader) throws {
+            sequence = try row.int("sequence")
+            kind = try row.string("kind")
+            at = try row.int("at")
+            memo = try row.string("memo")
+        }
+    }
+
+    static func entry(
+        id: String, transfer: StoredTransfer, postings: [StoredPosting]
+    ) throws(StorageError) -> JournalEntry {
+        try entry(
+            id: id, sequence: transfer.sequence, kind: transfer.kind, at: transfer.at, memo: transfer.memo,
+            postings: postings)
+    }
+
+    /// An account and its balance, from `id` and `balance_fen`.
+    static func balance(_ row: any RowReader) throws -> (AccountID, Int64) {
+        guard let account = AccountID(parsing: try row.string("id")) else {
+            throw StorageError.corrupt(reason: "ledger account key")
+        }
+        return (account, try row.int("balance_fen"))
     }
 
     static func entry(

@@ -1,9 +1,9 @@
-import Foundation
+public import Foundation
 import CitizenCardDomain
 
 /// Typed access to the columns of one result row, whatever the backend. Both backends decode
 /// their rows with the same functions below, so a record reads back the same from either.
-protocol RowReader {
+public protocol RowReader {
     func string(_ name: String) throws -> String
     func optionalString(_ name: String) throws -> String?
     func int(_ name: String) throws -> Int64
@@ -41,14 +41,6 @@ extension RowReader {
 
 /// The column lists and row decoders shared by both backends.
 enum Rows {
-    /// Cancelled cards with no sealed document reference (placeholders `?` for SQLite; the
-    /// PostgreSQL backend numbers them).
-    static let unsealedCancellationDocumentCondition = """
-        WHERE cancel_reason IS NOT NULL
-            AND NOT EXISTS (SELECT 1 FROM cancellation_documents d WHERE d.card_id = cards.id)
-        ORDER BY id LIMIT
-        """
-
     static let cardColumns = """
         id, person_id, kind, state, slot, number, asn, channel_kind, employer_code, employer_name, outlet_id,
         predecessor_id, successor_id, batch_id, applied_at, approved_at, issued_at, expires_at, loss_kind,
@@ -56,6 +48,20 @@ enum Rows {
         cancel_reason, cancel_applicant, cancel_relationship, cancel_document, cancelled_at, closed_at, version,
         updated_at
         """
+
+    /// The columns of `cards` set when a card is created and never changed after.
+    static let cardInsertColumns = [
+        "id", "person_id", "kind", "number", "asn", "channel_kind", "employer_code", "employer_name", "outlet_id",
+        "predecessor_id", "applied_at",
+    ]
+
+    /// The columns of `cards` a transition may change, in `Writes.cardMutableValues` order.
+    public static let cardUpdateColumns = [
+        "state", "slot", "successor_id", "batch_id", "approved_at", "issued_at", "expires_at", "loss_kind",
+        "loss_channel", "loss_effective_at", "pre_loss_expires_at", "loss_written_at", "note", "replacement_reason",
+        "cancel_reason", "cancel_applicant", "cancel_relationship", "cancel_document", "cancelled_at", "closed_at",
+        "version", "updated_at",
+    ]
 
     /// The value of `cards.slot` for a state: the one-card rule's unique index works on it.
     static func slot(_ state: CardState) -> String? {
@@ -257,13 +263,4 @@ enum AuditQuery {
 
     /// Newest first: time, then lane, then sequence, all descending.
     static let order = "ORDER BY at DESC, lane DESC, sequence DESC"
-
-    /// Rows strictly after `cursor` in that order, as a condition with three parameters
-    /// (at, lane, sequence) whose placeholders the backend supplies.
-    /// - Parameter repeated: the placeholders are positional (`?`) and each use needs its own
-    ///   value: at, at, lane, lane, sequence.
-    static func beforeCondition(_ placeholders: (String, String, String), repeated: Bool = false) -> String {
-        let (at, lane, sequence) = placeholders
-        return "(at < \(at) OR (at = \(at) AND (lane < \(lane) OR (lane = \(lane) AND sequence < \(sequence)))))"
-    }
 }

@@ -139,234 +139,24 @@ extension PostgresStore {
         }
     }
 
+    /// Writes one change: the statements `Writes` has for it, or PostgreSQL's own form of a
+    /// transfer or of an upload's rows.
     static func apply(_ change: ChangeSet.Change, _ connection: PostgresConnection, _ logger: Logger) async throws {
-        if try await applyAcquiring(change, connection, logger) { return }
-        if try await applyPortal(change, connection, logger) { return }
-        switch change {
-        case .insertPerson(let person):
-            try await connection.query(
-                "INSERT INTO person_id_claims (id_index, person_id) VALUES (\(person.idIndex), \(person.id.rawValue))",
-                logger: logger)
-            try await connection.query(
-                """
-                INSERT INTO persons (id, id_index, fingerprint, details, household, social_insurance, rural_medical,
-                    life_status, version, changed_at, changed_by, change_reason, change_source, created_at)
-                VALUES (\(person.id.rawValue), \(person.idIndex), \(person.fingerprint), \(person.details),
-                    \(person.attributes.household.rawValue), \(person.attributes.socialInsurance),
-                    \(person.attributes.ruralMedical), \(person.attributes.lifeStatus.rawValue), \(person.version),
-                    \(person.provenance.at.secondsSinceEpoch), \(person.provenance.actor), \(person.provenance.reason),
-                    \(person.provenance.source.rawValue), \(person.createdAt.secondsSinceEpoch))
-                """, logger: logger)
-        case .updatePerson(let person, let expected):
-            precondition(person.version > expected)
-            try await expectOne(
-                connection,
-                """
-                INSERT INTO person_versions (person_id, version, id_index, fingerprint, details, household,
-                    social_insurance, rural_medical, life_status, changed_at, changed_by, change_reason, change_source,
-                    created_at)
-                SELECT id, version, id_index, fingerprint, details, household, social_insurance, rural_medical,
-                    life_status, changed_at, changed_by, change_reason, change_source, created_at
-                FROM persons WHERE id = \(person.id.rawValue) AND version = \(expected)
-                RETURNING 1
-                """, entity: "person", logger)
-            try await expectOne(
-                connection,
-                """
-                UPDATE persons SET id_index = \(person.idIndex), fingerprint = \(person.fingerprint),
-                    details = \(person.details), household = \(person.attributes.household.rawValue),
-                    social_insurance = \(person.attributes.socialInsurance),
-                    rural_medical = \(person.attributes.ruralMedical),
-                    life_status = \(person.attributes.lifeStatus.rawValue), version = \(person.version),
-                    changed_at = \(person.provenance.at.secondsSinceEpoch), changed_by = \(person.provenance.actor),
-                    change_reason = \(person.provenance.reason), change_source = \(person.provenance.source.rawValue)
-                WHERE id = \(person.id.rawValue) AND version = \(expected)
-                RETURNING 1
-                """, entity: "person", logger)
-            // The person's claim follows a changed ID number; another person's claim refuses it.
-            var claimed = 0
-            for try await _ in try await connection.query(
-                """
-                INSERT INTO person_id_claims (id_index, person_id) VALUES (\(person.idIndex), \(person.id.rawValue))
-                ON CONFLICT (id_index) DO UPDATE SET person_id = excluded.person_id
-                    WHERE person_id_claims.person_id = excluded.person_id
-                RETURNING 1
-                """, logger: logger)
-            { claimed += 1 }
-            guard claimed == 1 else { throw StorageError.duplicate(.personIDNumber) }
-            try await connection.query(
-                """
-                DELETE FROM person_id_claims
-                WHERE person_id = \(person.id.rawValue) AND id_index <> \(person.idIndex)
-                """, logger: logger)
-        case .insertPhoto(let photo):
-            try await connection.query(
-                """
-                INSERT INTO photos (id, person_id, media_type, content, created_at)
-                VALUES (\(photo.id.rawValue), \(photo.personID.rawValue), \(photo.mediaType), \(photo.content),
-                    \(photo.createdAt.secondsSinceEpoch))
-                """, logger: logger)
-        case .insertCard(let card):
-            try await connection.query(PostgresCardRow.insert(card), logger: logger)
-        case .updateCard(let card, let expected):
-            precondition(card.version > expected)
-            try await expectOne(
-                connection, PostgresCardRow.update(card, expectedVersion: expected), entity: "card", logger)
-        case .insertCancellationDocument(let cardID, let sealed):
-            try await connection.query(
-                "INSERT INTO cancellation_documents (card_id, sealed) VALUES (\(cardID.rawValue), \(sealed))",
-                logger: logger)
-        case .sealLegacyCancellationDocument(let cardID, let masked, let sealed):
-            try await connection.query(
-                """
-                WITH sealed AS (
-                    INSERT INTO cancellation_documents (card_id, sealed) VALUES (\(cardID.rawValue), \(sealed))
-                    ON CONFLICT DO NOTHING RETURNING card_id
-                )
-                UPDATE cards SET cancel_document = \(masked) WHERE id IN (SELECT card_id FROM sealed)
-                """, logger: logger)
-        case .appendCardEvent(let event):
-            try await connection.query(
-                """
-                INSERT INTO card_events (card_id, sequence, action, from_state, to_state, at, actor, outlet_id, reason,
-                    receipt_id)
-                VALUES (\(event.cardID.rawValue), \(event.sequence), \(event.action.rawValue), \(event.from.rawValue),
-                    \(event.to.rawValue), \(event.at.secondsSinceEpoch), \(event.actor), \(event.outletID?.rawValue),
-                    \(event.reason), \(event.receiptID?.rawValue))
-                """, logger: logger)
-        case .insertBatch(let batch):
-            try await connection.query(
-                """
-                INSERT INTO production_batches (id, number, state, card_count, created_at, created_by, produced_at,
-                    delivered_at, version)
-                VALUES (\(batch.id.rawValue), \(batch.number), \(batch.state.rawValue), \(Int64(batch.cardCount)),
-                    \(batch.createdAt.secondsSinceEpoch), \(batch.createdBy), \(batch.producedAt?.secondsSinceEpoch),
-                    \(batch.deliveredAt?.secondsSinceEpoch), \(batch.version))
-                """, logger: logger)
-        case .updateBatch(let batch, let expected):
-            try await expectOne(
-                connection,
-                """
-                UPDATE production_batches SET state = \(batch.state.rawValue), card_count = \(Int64(batch.cardCount)),
-                    produced_at = \(batch.producedAt?.secondsSinceEpoch),
-                    delivered_at = \(batch.deliveredAt?.secondsSinceEpoch), version = \(batch.version)
-                WHERE id = \(batch.id.rawValue) AND version = \(expected)
-                RETURNING 1
-                """, entity: "production batch", logger)
-        case .insertReceipt(let receipt):
-            try await connection.query(
-                """
-                INSERT INTO receipts (id, number, at, outlet_id, operator_id, person_id, card_id, item, amount_fen,
-                    payment_method)
-                VALUES (\(receipt.id.rawValue), \(receipt.number), \(receipt.at.secondsSinceEpoch),
-                    \(receipt.outletID.rawValue), \(receipt.operatorID.rawValue), \(receipt.personID.rawValue),
-                    \(receipt.cardID.rawValue), \(receipt.item.rawValue), \(receipt.amount.fen),
-                    \(receipt.paymentMethod.rawValue))
-                """, logger: logger)
-        case .insertOutlet(let outlet):
-            try await connection.query(
-                """
-                INSERT INTO outlets (id, code, name, name_zh, region_code, address)
-                VALUES (\(outlet.id.rawValue), \(outlet.code), \(outlet.name), \(outlet.nameZh), \(outlet.regionCode),
-                    \(outlet.address))
-                """, logger: logger)
-        case .insertOperator(let staff):
-            try await connection.query(
-                """
-                INSERT INTO operators (id, username, display_name, role, outlet_id, password_hash, active)
-                VALUES (\(staff.id.rawValue), \(staff.username), \(staff.displayName), \(staff.role.rawValue),
-                    \(staff.outletID?.rawValue), \(staff.passwordHash), \(staff.active))
-                """, logger: logger)
-        case .updateOperator(let staff):
-            try await expectOne(
-                connection,
-                """
-                UPDATE operators SET display_name = \(staff.displayName), role = \(staff.role.rawValue),
-                    outlet_id = \(staff.outletID?.rawValue), password_hash = \(staff.passwordHash),
-                    active = \(staff.active)
-                WHERE id = \(staff.id.rawValue)
-                RETURNING 1
-                """, entity: "operator", logger)
-        case .insertSession(let session):
-            try await connection.query(
-                """
-                INSERT INTO sessions (token_hash, operator_id, created_at, expires_at)
-                VALUES (\(session.tokenHash), \(session.operatorID.rawValue), \(session.createdAt.secondsSinceEpoch),
-                    \(session.expiresAt.secondsSinceEpoch))
-                """, logger: logger)
-        case .deleteSession(let tokenHash):
-            try await connection.query("DELETE FROM sessions WHERE token_hash = \(tokenHash)", logger: logger)
-        case .deleteSessions(let operatorID, let keeping):
-            try await connection.query(
-                "DELETE FROM sessions WHERE operator_id = \(operatorID.rawValue) AND token_hash IS DISTINCT FROM \(keeping)",
-                logger: logger)
-        case .insertFeeEntry(let entry):
-            try await connection.query(
-                """
-                INSERT INTO fee_entries (item, effective_from, amount_fen, authority)
-                VALUES (\(entry.item.rawValue), \(entry.effectiveFrom.secondsSinceEpoch), \(entry.amount.fen),
-                    \(entry.authority))
-                """, logger: logger)
-        case .insertEligibilityRule(let rule):
-            let criteria = String(decoding: try JSONEncoder.sorted.encode(rule.criteria), as: UTF8.self)
-            try await connection.query(
-                """
-                INSERT INTO eligibility_rules (id, code, title, title_zh, criteria, effective_from, effective_until)
-                VALUES (\(rule.id.rawValue), \(rule.code), \(rule.title), \(rule.titleZh), \(criteria),
-                    \(rule.effectiveFrom.iso8601), \(rule.effectiveUntil?.iso8601))
-                """, logger: logger)
-        case .updateEligibilityRule(let rule):
-            let criteria = String(decoding: try JSONEncoder.sorted.encode(rule.criteria), as: UTF8.self)
-            try await expectOne(
-                connection,
-                """
-                UPDATE eligibility_rules SET code = \(rule.code), title = \(rule.title), title_zh = \(rule.titleZh),
-                    criteria = \(criteria), effective_from = \(rule.effectiveFrom.iso8601),
-                    effective_until = \(rule.effectiveUntil?.iso8601)
-                WHERE id = \(rule.id.rawValue)
-                RETURNING 1
-                """, entity: "eligibility rule", logger)
-        case .saveIdempotencyRecord(let record):
-            try await connection.query(
-                """
-                INSERT INTO idempotency_records (key, request_hash, status, response, created_at)
-                VALUES (\(record.key), \(record.requestHash), \(Int64(record.status)), \(record.response),
-                    \(record.createdAt.secondsSinceEpoch))
-                """, logger: logger)
-        case .postTransfer(let transfer, let policy):
+        switch try Writes.plan(change, dialect: .postgres) {
+        case .steps(let steps):
+            for step in steps { try await execute(step, connection, logger) }
+        case .transfer(let transfer, let policy):
             try await post(transfer, policy: policy, connection, logger)
-        case .insertPurseLoad(let load):
-            try await connection.query(
-                """
-                INSERT INTO purse_loads (id, card_id, outlet_id, actor, amount_fen, funding, online_counter,
-                    balance_before_fen, key_version, algorithm_id, terminal_id, transaction_time, mac2, tac, status, approved_at, resolved_at,
-                    resolution, version)
-                VALUES (\(load.id.rawValue), \(load.cardID.rawValue), \(load.outletID.rawValue), \(load.actor),
-                    \(load.amount.fen), \(load.funding.rawValue), \(load.onlineCounter), \(load.balanceBefore.fen),
-                    \(load.keyVersion), \(load.algorithmID),
-                    \(load.terminalID), \(load.transactionTime), \(load.mac2), \(load.tac), \(load.status.rawValue),
-                    \(load.approvedAt.secondsSinceEpoch), \(load.resolvedAt?.secondsSinceEpoch), \(load.resolution),
-                    \(load.version))
-                """, logger: logger)
-        case .updatePurseLoad(let load, let expected):
-            try await expectOne(
-                connection,
-                """
-                UPDATE purse_loads SET tac = \(load.tac), status = \(load.status.rawValue),
-                    resolved_at = \(load.resolvedAt?.secondsSinceEpoch), resolution = \(load.resolution),
-                    version = \(load.version)
-                WHERE id = \(load.id.rawValue) AND version = \(expected)
-                RETURNING 1
-                """, entity: "load", logger)
-        case .putSetting(let key, let value):
-            try await connection.query(
-                """
-                INSERT INTO settings (key, value) VALUES (\(key), \(value))
-                ON CONFLICT (key) DO UPDATE SET value = excluded.value
-                """, logger: logger)
-        default:
-            preconditionFailure("applied by applyAcquiring or applyPortal")
+        case .bulk(let bulk):
+            try await applyBulk(bulk, connection, logger)
         }
+    }
+
+    /// Runs a statement of `Writes` and checks the rows it touched (the command tag's count).
+    static func execute(_ step: WriteStep, _ connection: PostgresConnection, _ logger: Logger) async throws {
+        let result: EventLoopFuture<PostgresQueryResult> = connection.query(step.sql.postgresQuery, logger: logger)
+        let touched = try await result.get().metadata.rows ?? 0
+        if let failure = step.failure(touched: touched) { throw failure }
     }
 
     /// Runs a statement with `RETURNING 1` and fails with `conflict` unless it touched exactly one row.
@@ -392,5 +182,28 @@ extension PostgresStore {
                 \(drafts.map(\.action)), \(drafts.map(\.subject)), \(drafts.map { $0.personID?.rawValue ?? "" }),
                 \(drafts.map(\.purpose)), \(drafts.map(\.detail)))
             """, logger: logger)
+    }
+}
+
+extension SQL {
+    /// The statement with numbered parameters, NULLs typed.
+    var postgresQuery: PostgresQuery {
+        let (text, values) = rendered(.postgres)
+        var binds = PostgresBindings(capacity: values.count)
+        for value in values {
+            switch value {
+            case .null(.integer): binds.append(Int64?.none)
+            case .null(.text): binds.append(String?.none)
+            case .null(.blob): binds.append(ByteBuffer?.none)
+            case .null(.boolean): binds.append(Bool?.none)
+            case .null(.real): binds.append(Double?.none)
+            case .integer(let value): binds.append(value)
+            case .text(let value): binds.append(value)
+            case .blob(let value): binds.append(ByteBuffer(bytes: value))
+            case .boolean(let value): binds.append(value)
+            case .real(let value): binds.append(value)
+            }
+        }
+        return PostgresQuery(unsafeSQL: text, binds: binds)
     }
 }

@@ -53,54 +53,15 @@ extension PostgresStore {
             """, logger: logger)
     }
 
+    /// The stored entry of `id`, read with the shared queries inside the commit's transaction.
     static func entry(_ id: String, _ connection: PostgresConnection, _ logger: Logger) async throws -> JournalEntry? {
-        var header: (Int64, String, Int64, String)?
-        let rows = try await connection.query(
-            "SELECT sequence, kind, at, memo FROM ledger_transfers WHERE id = \(id)", logger: logger)
-        for try await row in rows.decode((Int64, String, Int64, String).self) { header = row }
-        guard let header else { return nil }
-        var postings: [LedgerRows.StoredPosting] = []
-        let stored = try await connection.query(
-            "SELECT account_id, amount_fen, balance_after_fen FROM ledger_postings WHERE transfer_id = \(id)",
-            logger: logger)
-        for try await (account, amount, after) in stored.decode((String, Int64, Int64).self) {
-            postings.append(LedgerRows.StoredPosting(account: account, amountFen: amount, balanceAfterFen: after))
-        }
+        guard
+            let transfer = try await fetch(
+                LedgerRows.transferQuery(id), connection, logger, LedgerRows.StoredTransfer.init
+            ).first
+        else { return nil }
         return try LedgerRows.entry(
-            id: id, sequence: header.0, kind: header.1, at: header.2, memo: header.3, postings: postings)
-    }
-
-    public func ledgerEntry(id: TransferID) async throws(StorageError) -> JournalEntry? {
-        let logger = self.logger
-        do {
-            return try await client.withConnection { connection in
-                try await Self.entry(id.rawValue, connection, logger)
-            }
-        } catch {
-            throw Self.mapped(error)
-        }
-    }
-
-    public func ledgerBalances(_ accounts: [AccountID]) async throws(StorageError) -> [AccountID: Int64] {
-        var result = Dictionary(uniqueKeysWithValues: accounts.map { ($0, Int64(0)) })
-        for (account, balance) in try await balances(
-            "SELECT id, balance_fen FROM ledger_accounts WHERE id = ANY(\(accounts.map(\.rawValue)))")
-        {
-            result[account] = balance
-        }
-        return result
-    }
-
-    public func ledgerAllBalances() async throws(StorageError) -> [AccountID: Int64] {
-        Dictionary(uniqueKeysWithValues: try await balances("SELECT id, balance_fen FROM ledger_accounts"))
-    }
-
-    func balances(_ query: PostgresQuery) async throws(StorageError) -> [(AccountID, Int64)] {
-        try await reading(query) { columns in
-            guard let account = AccountID(parsing: try columns.string("id")) else {
-                throw StorageError.corrupt(reason: "ledger account key")
-            }
-            return (account, try columns.int("balance_fen"))
-        }
+            id: id, transfer: transfer,
+            postings: try await fetch(LedgerRows.postingsQuery(id), connection, logger, LedgerRows.posting))
     }
 }

@@ -48,52 +48,11 @@ extension SQLiteStore {
         }
     }
 
-    static func balances(_ accounts: [AccountID], _ db: Database) throws -> [AccountID: Int64] {
-        var result: [AccountID: Int64] = [:]
-        let statement = try db.cachedStatement(sql: "SELECT balance_fen FROM ledger_accounts WHERE id = ?")
-        for account in accounts {
-            result[account] = try Int64.fetchOne(statement, arguments: [account.rawValue]) ?? 0
-        }
-        return result
-    }
-
+    /// The stored entry of `id`, read with the shared queries inside the commit's transaction.
     static func entry(_ id: String, _ db: Database) throws -> JournalEntry? {
-        guard
-            let row = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT sequence, kind, at, memo FROM ledger_transfers WHERE id = ?"),
-                arguments: [id])
+        guard let transfer = try fetch(LedgerRows.transferQuery(id), db, LedgerRows.StoredTransfer.init).first
         else { return nil }
-        let postings = try Row.fetchAll(
-            db,
-            sql: "SELECT account_id, amount_fen, balance_after_fen FROM ledger_postings WHERE transfer_id = ?",
-            arguments: [id]
-        ).map {
-            LedgerRows.StoredPosting(
-                account: $0["account_id"], amountFen: $0["amount_fen"], balanceAfterFen: $0["balance_after_fen"])
-        }
         return try LedgerRows.entry(
-            id: id, sequence: row["sequence"], kind: row["kind"], at: row["at"], memo: row["memo"],
-            postings: postings)
-    }
-
-    public func ledgerEntry(id: TransferID) async throws(StorageError) -> JournalEntry? {
-        try await read { db in try Self.entry(id.rawValue, db) }
-    }
-
-    public func ledgerBalances(_ accounts: [AccountID]) async throws(StorageError) -> [AccountID: Int64] {
-        try await read { db in try Self.balances(accounts, db) }
-    }
-
-    public func ledgerAllBalances() async throws(StorageError) -> [AccountID: Int64] {
-        try await read { db in
-            var result: [AccountID: Int64] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, balance_fen FROM ledger_accounts") {
-                guard let account = AccountID(parsing: row["id"]) else {
-                    throw StorageError.corrupt(reason: "ledger account key")
-                }
-                result[account] = row["balance_fen"]
-            }
-            return result
-        }
+            id: id, transfer: transfer, postings: try fetch(LedgerRows.postingsQuery(id), db, LedgerRows.posting))
     }
 }

@@ -151,211 +151,25 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
         }
     }
 
+    /// Writes one change: the statements `Writes` has for it, or SQLite's own form of a transfer
+    /// or of an upload's rows.
     static func apply(_ change: ChangeSet.Change, _ db: Database) throws {
-        if try applyAcquiring(change, db) { return }
-        if try applyPortal(change, db) { return }
-        switch change {
-        case .insertPerson(let person):
-            try db.execute(sql: insertPersonSQL, arguments: arguments(person))
-        case .updatePerson(let person, let expected):
-            precondition(person.version > expected)
-            try db.execute(
-                sql: """
-                    INSERT INTO person_versions (person_id, version, id_index, fingerprint, details, household,
-                        social_insurance, rural_medical, life_status, changed_at, changed_by, change_reason,
-                        change_source, created_at)
-                    SELECT id, version, id_index, fingerprint, details, household, social_insurance, rural_medical,
-                        life_status, changed_at, changed_by, change_reason, change_source, created_at
-                    FROM persons WHERE id = ? AND version = ?
-                    """, arguments: [person.id.rawValue, expected])
-            guard db.changesCount == 1 else { throw StorageError.conflict(entity: "person") }
-            try db.execute(
-                sql: """
-                    UPDATE persons SET id_index = ?, fingerprint = ?, details = ?, household = ?,
-                        social_insurance = ?, rural_medical = ?, life_status = ?, version = ?, changed_at = ?,
-                        changed_by = ?, change_reason = ?, change_source = ?
-                    WHERE id = ? AND version = ?
-                    """,
-                arguments: [
-                    person.idIndex, person.fingerprint, person.details, person.attributes.household.rawValue,
-                    person.attributes.socialInsurance, person.attributes.ruralMedical,
-                    person.attributes.lifeStatus.rawValue, person.version, person.provenance.at.secondsSinceEpoch,
-                    person.provenance.actor, person.provenance.reason, person.provenance.source.rawValue,
-                    person.id.rawValue, expected,
-                ])
-            guard db.changesCount == 1 else { throw StorageError.conflict(entity: "person") }
-        case .insertPhoto(let photo):
-            try db.execute(
-                sql: "INSERT INTO photos (id, person_id, media_type, content, created_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [
-                    photo.id.rawValue, photo.personID.rawValue, photo.mediaType, photo.content,
-                    photo.createdAt.secondsSinceEpoch,
-                ])
-        case .insertCard(let card):
-            try db.execute(sql: CardRow.insertSQL, arguments: CardRow.arguments(card))
-        case .updateCard(let card, let expected):
-            precondition(card.version > expected)
-            try db.execute(sql: CardRow.updateSQL, arguments: CardRow.updateArguments(card, expectedVersion: expected))
-            guard db.changesCount == 1 else { throw StorageError.conflict(entity: "card") }
-        case .insertCancellationDocument(let cardID, let sealed):
-            try db.execute(
-                sql: "INSERT INTO cancellation_documents (card_id, sealed) VALUES (?, ?)",
-                arguments: [cardID.rawValue, sealed])
-        case .sealLegacyCancellationDocument(let cardID, let masked, let sealed):
-            try db.execute(
-                sql: "INSERT INTO cancellation_documents (card_id, sealed) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                arguments: [cardID.rawValue, sealed])
-            if db.changesCount == 1 {
-                try db.execute(
-                    sql: "UPDATE cards SET cancel_document = ? WHERE id = ?", arguments: [masked, cardID.rawValue])
-            }
-        case .appendCardEvent(let event):
-            try db.execute(
-                sql: """
-                    INSERT INTO card_events (card_id, sequence, action, from_state, to_state, at, actor, outlet_id,
-                        reason, receipt_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    event.cardID.rawValue, event.sequence, event.action.rawValue, event.from.rawValue,
-                    event.to.rawValue, event.at.secondsSinceEpoch, event.actor, event.outletID?.rawValue,
-                    event.reason, event.receiptID?.rawValue,
-                ])
-        case .insertBatch(let batch):
-            try db.execute(
-                sql: """
-                    INSERT INTO production_batches (id, number, state, card_count, created_at, created_by,
-                        produced_at, delivered_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    batch.id.rawValue, batch.number, batch.state.rawValue, batch.cardCount,
-                    batch.createdAt.secondsSinceEpoch, batch.createdBy, batch.producedAt?.secondsSinceEpoch,
-                    batch.deliveredAt?.secondsSinceEpoch, batch.version,
-                ])
-        case .updateBatch(let batch, let expected):
-            try db.execute(
-                sql: """
-                    UPDATE production_batches SET state = ?, card_count = ?, produced_at = ?, delivered_at = ?,
-                        version = ? WHERE id = ? AND version = ?
-                    """,
-                arguments: [
-                    batch.state.rawValue, batch.cardCount, batch.producedAt?.secondsSinceEpoch,
-                    batch.deliveredAt?.secondsSinceEpoch, batch.version, batch.id.rawValue, expected,
-                ])
-            guard db.changesCount == 1 else { throw StorageError.conflict(entity: "production batch") }
-        case .insertReceipt(let receipt):
-            try db.execute(
-                sql: """
-                    INSERT INTO receipts (id, number, at, outlet_id, operator_id, person_id, card_id, item,
-                        amount_fen, payment_method) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    receipt.id.rawValue, receipt.number, receipt.at.secondsSinceEpoch, receipt.outletID.rawValue,
-                    receipt.operatorID.rawValue, receipt.personID.rawValue, receipt.cardID.rawValue,
-                    receipt.item.rawValue, receipt.amount.fen, receipt.paymentMethod.rawValue,
-                ])
-        case .insertOutlet(let outlet):
-            try db.execute(
-                sql: "INSERT INTO outlets (id, code, name, name_zh, region_code, address) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [
-                    outlet.id.rawValue, outlet.code, outlet.name, outlet.nameZh, outlet.regionCode, outlet.address,
-                ])
-        case .insertOperator(let staff):
-            try db.execute(
-                sql: """
-                    INSERT INTO operators (id, username, display_name, role, outlet_id, password_hash, active)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    staff.id.rawValue, staff.username, staff.displayName, staff.role.rawValue,
-                    staff.outletID?.rawValue, staff.passwordHash, staff.active,
-                ])
-        case .updateOperator(let staff):
-            try db.execute(
-                sql: """
-                    UPDATE operators SET display_name = ?, role = ?, outlet_id = ?, password_hash = ?, active = ?
-                    WHERE id = ?
-                    """,
-                arguments: [
-                    staff.displayName, staff.role.rawValue, staff.outletID?.rawValue, staff.passwordHash, staff.active,
-                    staff.id.rawValue,
-                ])
-            guard db.changesCount == 1 else { throw StorageError.conflict(entity: "operator") }
-        case .insertSession(let session):
-            try db.execute(
-                sql: "INSERT INTO sessions (token_hash, operator_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                arguments: [
-                    session.tokenHash, session.operatorID.rawValue, session.createdAt.secondsSinceEpoch,
-                    session.expiresAt.secondsSinceEpoch,
-                ])
-        case .deleteSession(let tokenHash):
-            try db.execute(sql: "DELETE FROM sessions WHERE token_hash = ?", arguments: [tokenHash])
-        case .deleteSessions(let operatorID, let keeping):
-            try db.execute(
-                sql: "DELETE FROM sessions WHERE operator_id = ? AND token_hash IS NOT ?",
-                arguments: [operatorID.rawValue, keeping])
-        case .insertFeeEntry(let entry):
-            try db.execute(
-                sql: "INSERT INTO fee_entries (item, effective_from, amount_fen, authority) VALUES (?, ?, ?, ?)",
-                arguments: [
-                    entry.item.rawValue, entry.effectiveFrom.secondsSinceEpoch, entry.amount.fen, entry.authority,
-                ])
-        case .insertEligibilityRule(let rule):
-            try db.execute(
-                sql: """
-                    INSERT INTO eligibility_rules (id, code, title, title_zh, criteria, effective_from,
-                        effective_until) VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: try ruleArguments(rule))
-        case .updateEligibilityRule(let rule):
-            var arguments = try ruleArguments(rule)
-            arguments += [rule.id.rawValue]
-            try db.execute(
-                sql: """
-                    UPDATE eligibility_rules SET id = ?, code = ?, title = ?, title_zh = ?, criteria = ?,
-                        effective_from = ?, effective_until = ? WHERE id = ?
-                    """, arguments: arguments)
-            guard db.changesCount == 1 else { throw StorageError.conflict(entity: "eligibility rule") }
-        case .saveIdempotencyRecord(let record):
-            try db.execute(
-                sql:
-                    "INSERT INTO idempotency_records (key, request_hash, status, response, created_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [
-                    record.key, record.requestHash, record.status, record.response, record.createdAt.secondsSinceEpoch,
-                ])
-        case .putSetting(let key, let value):
-            try db.execute(
-                sql:
-                    "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                arguments: [key, value])
-        case .postTransfer(let transfer, let policy):
+        switch try Writes.plan(change, dialect: .sqlite) {
+        case .steps(let steps):
+            for step in steps { try execute(step, db) }
+        case .transfer(let transfer, let policy):
             try post(transfer, policy: policy, db)
-        case .insertPurseLoad(let load):
-            let columns = Rows.purseLoadColumns
-            try db.execute(
-                sql:
-                    "INSERT INTO purse_loads (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))",
-                arguments: StatementArguments(purseLoadValues(load)))
-        case .updatePurseLoad(let load, let expected):
-            try db.execute(
-                sql: """
-                    UPDATE purse_loads SET tac = ?, status = ?, resolved_at = ?, resolution = ?, version = ?
-                    WHERE id = ? AND version = ?
-                    """,
-                arguments: [
-                    load.tac, load.status.rawValue, load.resolvedAt?.secondsSinceEpoch, load.resolution, load.version,
-                    load.id.rawValue, expected,
-                ])
-            guard db.changesCount == 1 else { throw StorageError.conflict(entity: "load") }
-        default:
-            preconditionFailure("applied by applyAcquiring or applyPortal")
+        case .bulk(let bulk):
+            try applyBulk(bulk, db)
         }
     }
 
-    static func ruleArguments(_ rule: EligibilityRule) throws -> StatementArguments {
-        let criteria = String(decoding: try JSONEncoder.sorted.encode(rule.criteria), as: UTF8.self)
-        return [
-            rule.id.rawValue, rule.code, rule.title, rule.titleZh, criteria, rule.effectiveFrom.iso8601,
-            rule.effectiveUntil?.iso8601,
-        ]
+    /// Runs a statement of `Writes` (prepared once per connection and text) and checks the rows it
+    /// touched.
+    static func execute(_ step: WriteStep, _ db: Database) throws {
+        let (text, values) = step.sql.rendered(.sqlite)
+        try db.cachedStatement(sql: text).execute(arguments: StatementArguments(values.map(\.databaseValue)))
+        if let failure = step.failure(touched: db.changesCount) { throw failure }
     }
 
     /// Chains and appends audit entries after the head of their lane, then moves the head.
@@ -398,14 +212,6 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
             person.provenance.actor, person.provenance.reason, person.provenance.source.rawValue,
             person.createdAt.secondsSinceEpoch,
         ]
-    }
-}
-
-extension JSONEncoder {
-    static var sorted: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
     }
 }
 
@@ -460,19 +266,18 @@ extension SQLiteStore {
         ]
     }
 
-    public func purseLoad(id: PurseLoad.ID) async throws(StorageError) -> PurseLoad? {
-        try await rows("SELECT * FROM purse_loads WHERE id = ?", [id.rawValue]) { try Rows.purseLoad($0) }.first
-    }
+}
 
-    public func purseLoads(cardID: Card.ID) async throws(StorageError) -> [PurseLoad] {
-        try await rows("SELECT * FROM purse_loads WHERE card_id = ? ORDER BY approved_at, id", [cardID.rawValue]) {
-            try Rows.purseLoad($0)
+extension SQLValue {
+    /// The value as GRDB binds it: booleans as 0 and 1.
+    var databaseValue: DatabaseValue {
+        switch self {
+        case .null: .null
+        case .integer(let value): value.databaseValue
+        case .text(let value): value.databaseValue
+        case .blob(let value): value.databaseValue
+        case .boolean(let value): value.databaseValue
+        case .real(let value): value.databaseValue
         }
-    }
-
-    public func purseLoads(status: PurseLoad.Status, limit: Int) async throws(StorageError) -> [PurseLoad] {
-        try await rows(
-            "SELECT * FROM purse_loads WHERE status = ? ORDER BY approved_at, id LIMIT ?", [status.rawValue, limit]
-        ) { try Rows.purseLoad($0) }
     }
 }
