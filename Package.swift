@@ -56,17 +56,51 @@ let package = Package(
         .target(name: "Ledger", dependencies: ["CitizenCardDomain"], swiftSettings: swiftSettings),
         // The versioned list of cards terminals must refuse, in a compact binary form.
         .target(name: "Hotlist", swiftSettings: swiftSettings),
-        // Repository protocols and the SQLite (GRDB) backend.
+        // The storage contract: one protocol per aggregate, ChangeSet, the records, StorageError and
+        // the audit chain. No database driver: what depends on the contract links none.
         .target(
             name: "Storage",
             dependencies: [
                 "CitizenCardDomain",
-                "DataProtection",
+                "Ledger",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // SQL written once for both drivers: the statement type, the writes of every change, the
+        // reads both backends share, row decoding, the stores' metrics.
+        .target(
+            name: "StorageSQL",
+            dependencies: [
+                "Storage",
+                "CitizenCardDomain",
+                "Ledger",
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The embedded backend: SQLite through GRDB.
+        .target(
+            name: "StorageSQLite",
+            dependencies: [
+                "Storage",
+                "StorageSQL",
+                "CitizenCardDomain",
                 "Ledger",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The server backend: PostgreSQL through PostgresNIO (TLS by NIOSSL).
+        .target(
+            name: "StoragePostgres",
+            dependencies: [
+                "Storage",
+                "StorageSQL",
+                "CitizenCardDomain",
+                "Ledger",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -94,7 +128,6 @@ let package = Package(
             dependencies: [
                 "CitizenCardDomain",
                 "CitizenCardServices",
-                "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -108,21 +141,93 @@ let package = Package(
             resources: [.copy("Resources")],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(
-            name: "citizencard",
+        // What every command shares, in one place each: failures, output, seeded data, timings.
+        .target(name: "CommandSupport", swiftSettings: swiftSettings),
+        // What every command shares: the data directory and its configuration, opening the store
+        // the configuration or --database names (SQLite or PostgreSQL), keys, logging.
+        .target(
+            name: "CitizenCardRuntime",
             dependencies: [
+                "CommandSupport",
                 "CitizenCardDomain",
                 "DataProtection",
                 "Storage",
+                "StorageSQLite",
+                "StoragePostgres",
+                "CitizenCardServices",
+                "CardCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // `citizencard simulate transit`: days of taps at terminals through the real use cases.
+        .target(
+            name: "TransitSimulator",
+            dependencies: [
+                "CommandSupport",
+                "CitizenCardRuntime",
+                "CitizenCardDomain",
+                "CitizenCardServices",
+                "Storage",
+                "CardCrypto",
+                "SmartCard",
+                "Hotlist",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // `citizencard bench …`: the benchmarks, each with its baseline measured in the same run.
+        .target(
+            name: "Benchmarks",
+            dependencies: [
+                "CommandSupport",
+                "CitizenCardRuntime",
+                "CitizenCardDomain",
+                "DataProtection",
+                "Storage",
+                "StorageSQLite",
                 "CitizenCardServices",
                 "CitizenCardHTTP",
                 "CardCrypto",
                 "SmartCard",
                 "Hotlist",
+                "Ledger",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // `citizencard card …`: the software card's file, and its bridge to pcscd through vpcd.
+        .target(
+            name: "CardBridge",
+            dependencies: [
+                "CommandSupport",
+                "CardCrypto",
+                "SmartCard",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The binary: parses arguments and wires the targets above.
+        .executableTarget(
+            name: "citizencard",
+            dependencies: [
+                "CommandSupport",
+                "CitizenCardDomain",
+                "DataProtection",
+                "Storage",
+                "CitizenCardServices",
+                "CitizenCardHTTP",
+                "CitizenCardRuntime",
+                "TransitSimulator",
+                "Benchmarks",
+                "CardBridge",
+                "CardCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -135,6 +240,8 @@ let package = Package(
                 "CitizenCardDomain",
                 "DataProtection",
                 "Storage",
+                "StorageSQLite",
+                "StoragePostgres",
                 "CitizenCardServices",
                 "CardCrypto",
                 "SmartCard",
@@ -184,7 +291,10 @@ let package = Package(
         ),
         .testTarget(
             name: "StorageContractTests",
-            dependencies: ["Storage", "CitizenCardDomain", "DataProtection", "CitizenCardTesting", "Ledger"],
+            dependencies: [
+                "Storage", "StorageSQL", "StorageSQLite", "StoragePostgres", "CitizenCardDomain", "DataProtection",
+                "CitizenCardTesting", "Ledger",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -204,6 +314,25 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TransitSimulatorTests",
+            dependencies: [
+                "TransitSimulator", "CitizenCardTesting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BenchmarksTests", dependencies: ["Benchmarks", "CommandSupport"], swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CardBridgeTests",
+            dependencies: [
+                "CardBridge",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings

@@ -72,13 +72,9 @@ extension API {
         }
 
         routes.add(.get, "\(Self.prefix)/hotlist", .permission(.acquiring)) { _, _, actor in
-            // The version's time first: the list read after it is of that version or a newer one.
-            let (version, publishedAt) = try await env.store.hotlistVersion()
-            let list = try await hotlist.full(actor: actor)
+            let (list, publishedAt) = try await hotlist.current(actor: actor)
             return try JSONResponse.make(
-                HotlistStatus(
-                    version: Int64(list.version), publishedAt: Int64(list.version) == version ? publishedAt : nil,
-                    count: list.count))
+                HotlistStatus(version: Int64(list.version), publishedAt: publishedAt, count: list.count))
         }
         routes.add(.post, "\(Self.prefix)/hotlist/publications", .permission(.acquiring)) { _, _, actor in
             try JSONResponse.make(try await hotlist.publish(actor: actor))

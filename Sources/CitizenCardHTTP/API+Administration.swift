@@ -2,7 +2,6 @@ import Hummingbird
 import CitizenCardServices
 import CitizenCardDomain
 import Foundation
-import Storage
 
 extension API {
     struct EndRuleRequest: Codable { var effectiveUntil: CalendarDate }

@@ -2,7 +2,6 @@ public import Hummingbird
 public import CitizenCardServices
 import CitizenCardDomain
 import Foundation
-import Storage
 import NIOCore
 import HTTPTypes
 
@@ -43,10 +42,9 @@ struct API {
         let key = try IdempotencyKey.make(
             key: header, actor: actor.name, method: request.method.rawValue, path: request.uri.path,
             body: body.readableBytesView, status: Int(status.code))
-        if let stored = try await env.store.idempotencyRecord(key: key.key) {
-            guard stored.requestHash == Data(key.requestHash) else { throw CitizenCardError(.idempotencyKeyReused) }
+        if let stored = try await env.storedAnswer(for: key) {
             return JSONResponse.raw(
-                stored.response, status: HTTPResponse.Status(code: stored.status),
+                stored.body, status: HTTPResponse.Status(code: stored.status),
                 headers: [HTTPField.Name("Idempotency-Replayed")!: "true"])
         }
         return try JSONResponse.make(try await run(key), status: status)
@@ -78,10 +76,7 @@ struct API {
             if let terminal = actor.terminalID {
                 return try JSONResponse.make(["id": terminal.rawValue, "username": actor.name, "role": "terminal"])
             }
-            guard let id = actor.operatorID, let staff = try await env.store.operator(id: id) else {
-                throw CitizenCardError(.unauthenticated)
-            }
-            return try JSONResponse.make(OperatorView(staff))
+            return try JSONResponse.make(OperatorView(try await auth.currentOperator(actor)))
         }
     }
 

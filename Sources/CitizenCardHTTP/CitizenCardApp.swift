@@ -115,16 +115,11 @@ enum Health {
     /// instance out).
     static func check(_ env: ServiceEnvironment) async throws -> Status {
         let start = ContinuousClock.now
-        do {
-            _ = try await env.store.setting("schema")
-        } catch {
-            throw CitizenCardError(.unavailable, "the database does not answer")
-        }
+        try await env.checkDatabase()
         let elapsed = ContinuousClock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        let backend = String(describing: type(of: env.store)).contains("Postgres") ? "postgres" : "sqlite"
         return Status(
-            status: "ok", database: "ok", backend: backend,
+            status: "ok", database: "ok", backend: env.backendName,
             databaseMilliseconds: (milliseconds * 1000).rounded() / 1000,
             time: env.clock.now())
     }

@@ -1,17 +1,31 @@
 public import CitizenCardDomain
 public import Storage
 
+/// What an audit query selects, and where a page of it starts: the storage contract's types,
+/// named here so that the HTTP module needs services only.
+public typealias AuditFilter = Storage.AuditFilter
+public typealias AuditCursor = Storage.AuditCursor
+
 /// The audit trail: query it, and check its hash chain.
 public struct AuditService: Sendable {
     let env: ServiceEnvironment
+    /// The only part of the store this use case reads (issue 17: narrow protocols, so that a
+    /// test can hand it a small double).
+    let store: any AuditStore
 
-    public init(_ env: ServiceEnvironment) { self.env = env }
+    public init(_ env: ServiceEnvironment) { self.init(env, store: env.store) }
+
+    /// The use case on `store` instead of the environment's whole store.
+    public init(_ env: ServiceEnvironment, store: any AuditStore) {
+        self.env = env
+        self.store = store
+    }
 
     public func entries(
         _ filter: AuditFilter, limit: Int, actor: Actor
     ) async throws(CitizenCardError) -> [AuditEntryView] {
         try actor.require(.readAudit)
-        return try await env.fetch(try await env.store.auditEntries(filter, limit: limit))
+        return try await env.fetch(try await store.auditEntries(filter, limit: limit))
             .map(Self.view)
     }
 
@@ -35,7 +49,7 @@ public struct AuditService: Sendable {
     public func verify(actor: Actor) async throws(CitizenCardError) -> VerificationView {
         try actor.require(.readAudit)
         return Self.view(
-            try await env.fetch(try await env.store.verifyAuditChain()))
+            try await env.fetch(try await store.verifyAuditChain()))
     }
 
     public static func view(_ result: AuditVerification) -> VerificationView {

@@ -125,6 +125,14 @@ public struct AuthService: Sendable {
 
     /// Makes the decoy hash of the configured cost now (a bcrypt), so that the first log-in with
     /// an unknown name does not take twice as long as any other (the server calls it at start).
+    /// The staff account `actor` is signed in as (`auth/me`).
+    public func currentOperator(_ actor: Actor) async throws(CitizenCardError) -> Operator {
+        guard let id = actor.operatorID, let staff = try await env.fetch(try await env.store.operator(id: id)) else {
+            throw CitizenCardError(.unauthenticated)
+        }
+        return staff
+    }
+
     public func prepareDecoy() { _ = DecoyHash.at(cost: env.passwordCost) }
 
     /// The form a user name is stored and throttled in: surrounding spaces removed, lowercase.

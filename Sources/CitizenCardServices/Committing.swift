@@ -1,7 +1,36 @@
 public import CitizenCardDomain
 import Storage
+public import Foundation
+
+/// The answer a request with an idempotency key got the first time, to send again.
+public struct StoredAnswer: Sendable, Hashable {
+    public var status: Int
+    public var body: Data
+}
 
 extension ServiceEnvironment {
+    /// The stored answer for `key`, nil when the key is new; `idempotencyKeyReused` when the
+    /// key came before with another request (actor, route or body).
+    public func storedAnswer(for key: IdempotencyKey) async throws(CitizenCardError) -> StoredAnswer? {
+        guard let stored = try await fetch(try await store.idempotencyRecord(key: key.key)) else { return nil }
+        guard stored.requestHash == Data(key.requestHash) else { throw CitizenCardError(.idempotencyKeyReused) }
+        return StoredAnswer(status: stored.status, body: stored.response)
+    }
+
+    /// Answers when the database answers a trivial read (`/health`); `unavailable` otherwise.
+    public func checkDatabase() async throws(CitizenCardError) {
+        do {
+            _ = try await store.setting("schema")
+        } catch {
+            throw CitizenCardError(.unavailable, "the database does not answer")
+        }
+    }
+
+    /// `postgres` or `sqlite`, for `/health`.
+    public var backendName: String {
+        String(describing: type(of: store)).contains("Postgres") ? "postgres" : "sqlite"
+    }
+
     /// Commits a use case's outcome, turning storage failures into operating errors.
     func commit(_ changes: ChangeSet) async throws(CitizenCardError) {
         do {
@@ -78,7 +107,7 @@ public struct IdempotencyKey: Hashable, Sendable {
 }
 
 import Crypto
-import Foundation
+public import Foundation
 
 extension IdempotencyKey {
     /// Ties a client's key to who sent what where: the same key with another actor, route or

@@ -99,6 +99,16 @@ public struct HotlistService: Sendable {
         }
     }
 
+    /// The newest version as a full list, with the time it was published (nil when a newer
+    /// version was published between the two reads, or none ever was).
+    public func current(actor: Actor) async throws(CitizenCardError) -> (hotlist: Hotlist, publishedAt: Timestamp?) {
+        try Self.requireReader(actor)
+        // The version's time first: the list read after it is of that version or a newer one.
+        let (version, publishedAt) = try await env.fetch(try await env.store.hotlistVersion())
+        let list = try await full(actor: actor)
+        return (list, Int64(list.version) == version ? publishedAt : nil)
+    }
+
     /// The changes from `since` to the newest version; nil when `since` is the newest.
     public func delta(since: Int64, actor: Actor) async throws(CitizenCardError) -> HotlistDelta? {
         try Self.requireReader(actor)

@@ -47,16 +47,6 @@ public enum AuditChain {
         return Int(hash % UInt64(count))
     }
 
-    /// Every entry, by lane then sequence, as `Verifier` takes them.
-    static let entriesInOrder: SQL = "SELECT * FROM audit_log ORDER BY lane, sequence"
-
-    /// The head of every lane, in lane order.
-    static let headsInOrder: SQL = "SELECT sequence, hash FROM audit_heads ORDER BY lane"
-
-    static func head(_ row: any RowReader) throws -> (sequence: Int64, hash: Data) {
-        (try row.int("sequence"), try row.data("hash"))
-    }
-
     /// SHA-256 over the heads of all lanes, in lane order.
     public static func combinedHead(_ heads: [(sequence: Int64, hash: Data)]) -> Data {
         var hasher = SHA256()

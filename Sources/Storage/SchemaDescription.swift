@@ -19,9 +19,17 @@ public struct SchemaDescription: Hashable, Sendable, CustomStringConvertible {
         public var primaryKey: [String]
         /// Column sets that are unique (constraints and unique indexes), each sorted.
         public var uniques: Set<[String]>
+
+        package init(columns: [String: Column], primaryKey: [String], uniques: Set<[String]>) {
+            self.columns = columns
+            self.primaryKey = primaryKey
+            self.uniques = uniques
+        }
     }
 
     public var tables: [String: Table]
+
+    package init(tables: [String: Table]) { self.tables = tables }
 
     public var description: String {
         tables.keys.sorted().map { name in
@@ -48,7 +56,7 @@ public struct SchemaDescription: Hashable, Sendable, CustomStringConvertible {
     /// Tables that only PostgreSQL has, for its distributed layout (docs/scaling.md).
     public static let postgresOnlyTables: Set<String> = ["person_id_claims"]
 
-    static func family(sqlite type: String) -> String {
+    package static func family(sqlite type: String) -> String {
         switch type.uppercased() {
         case "TEXT": "text"
         case "BLOB": "blob"
@@ -56,7 +64,7 @@ public struct SchemaDescription: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    static func family(postgres type: String) -> String {
+    package static func family(postgres type: String) -> String {
         switch type {
         case "text": "text"
         case "bytea": "blob"

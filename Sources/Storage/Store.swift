@@ -373,7 +373,9 @@ extension PurchaseKey {
     /// with gaps of at most `gapMax` inside: a batch's serials are nearly consecutive, so a range
     /// scan or two of the (PSAM, TSN) index replaces a probe per key. The rows found in a run are
     /// filtered to the keys again.
-    static func serialRuns(_ keys: [PurchaseKey], gapMax: Int64 = 32) -> [(psam: String, low: Int64, high: Int64)] {
+    package static func serialRuns(
+        _ keys: [PurchaseKey], gapMax: Int64 = 32
+    ) -> [(psam: String, low: Int64, high: Int64)] {
         var runs: [(psam: String, low: Int64, high: Int64)] = []
         for (psam, group) in Dictionary(grouping: keys, by: \.psamSerial).sorted(by: { $0.key < $1.key }) {
             for serial in Set(group.map(\.terminalSerial)).sorted() {

@@ -1,4 +1,7 @@
 import ArgumentParser
+import Benchmarks
+import CardBridge
+import TransitSimulator
 
 @main
 struct CitizenCardCommand: AsyncParsableCommand {

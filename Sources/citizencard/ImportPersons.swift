@@ -1,5 +1,7 @@
 import ArgumentParser
 import CitizenCardServices
+import CitizenCardRuntime
+import CommandSupport
 import Foundation
 
 struct ImportPersons: AsyncParsableCommand {
@@ -18,8 +20,7 @@ struct ImportPersons: AsyncParsableCommand {
     @Option(help: "Rows per transaction.")
     var batchSize = PersonImporter.batchSizeDefault
 
-    /// A city's blind index fits in this page cache, so inserts do not wait for disk reads.
-    static let cacheMebibytes = 64
+    static let cacheMebibytes = Runtime.importCacheMebibytes
 
     func validate() throws {
         guard (1...100_000).contains(batchSize) else { throw ValidationError("--batch-size must be 1-100000") }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import CardCrypto
+import CitizenCardRuntime
+import CommandSupport
 import Foundation
 
 /// `citizencard keys …`: the issuer's card master keys (CARDTECH.md §5.6), in a file of the data
@@ -8,15 +10,6 @@ struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The issuer's card master keys (load, purchase, TAC, maintenance, PIN).",
         subcommands: [KeysInit.self, KeysShow.self])
-
-    /// DATA/keys/issuer-keys.json unless the configuration names another file.
-    static func file(in directory: URL) -> URL {
-        directory.appendingPathComponent(IssuerKeyFile.defaultPath)
-    }
-}
-
-enum IssuerKeyFile {
-    static let defaultPath = "keys/issuer-keys.json"
 }
 
 struct KeysInit: AsyncParsableCommand {
@@ -36,7 +29,7 @@ struct KeysInit: AsyncParsableCommand {
     var force = false
 
     func run() async throws {
-        let url = Keys.file(in: options.dataDirectory)
+        let url = IssuerKeyFile.file(in: options.dataDirectory)
         if FileManager.default.fileExists(atPath: url.path) && !force {
             throw CommandFailure(
                 description: "\(url.path) exists; refusing to replace the issuer keys (--force replaces them)")
@@ -65,7 +58,7 @@ struct KeysShow: AsyncParsableCommand {
     @OptionGroup var options: StoreOptions
 
     func run() async throws {
-        let url = Keys.file(in: options.dataDirectory)
+        let url = IssuerKeyFile.file(in: options.dataDirectory)
         let keyring: IssuerKeyring
         do {
             keyring = try IssuerKeyring.load(from: url)

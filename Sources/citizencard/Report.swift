@@ -1,6 +1,8 @@
 import ArgumentParser
 import CitizenCardDomain
 import CitizenCardServices
+import CitizenCardRuntime
+import CommandSupport
 import Foundation
 
 struct ReportCommand: AsyncParsableCommand {

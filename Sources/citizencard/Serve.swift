@@ -1,6 +1,8 @@
 import ArgumentParser
 import CitizenCardHTTP
 import CitizenCardServices
+import CitizenCardRuntime
+import CommandSupport
 import Foundation
 import Hummingbird
 import Metrics
@@ -71,7 +73,7 @@ struct Serve: AsyncParsableCommand {
         }
         if runtime.createdIssuerKeys {
             say(
-                "Created a new issuer keyring \(Keys.file(in: runtime.dataDirectory).path): back it up; without it no card's loads or TACs can be checked."
+                "Created a new issuer keyring \(IssuerKeyFile.file(in: runtime.dataDirectory).path): back it up; without it no card's loads or TACs can be checked."
             )
         }
         let proxies: TrustedProxies

@@ -1,6 +1,8 @@
 import ArgumentParser
 import CitizenCardDomain
 import CitizenCardServices
+import CitizenCardRuntime
+import CommandSupport
 import Foundation
 
 /// Staff accounts from the command line: the first administrator of a city without the demo, and

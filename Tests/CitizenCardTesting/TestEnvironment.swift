@@ -3,6 +3,8 @@ public import CitizenCardDomain
 public import CitizenCardServices
 public import DataProtection
 public import Storage
+import StoragePostgres
+import StorageSQLite
 public import Foundation
 public import Logging
 import HummingbirdBcrypt

@@ -3,6 +3,7 @@ import CitizenCardTesting
 import DataProtection
 import Foundation
 import Storage
+import StoragePostgres
 import Testing
 
 /// The storage contract: every backend must pass every test here (STYLE §3). The tests use the

@@ -2,7 +2,6 @@ import CitizenCardDomain
 import CitizenCardServices
 import Foundation
 import Hummingbird
-import Storage
 
 /// Supervisor and center pages: pre-losses about to lapse, the exception queues, the fee
 /// schedule, the audit trail with its chain check.

@@ -1,9 +1,0 @@
-public import CitizenCardDomain
-import Foundation
-import NIOCore
-import PostgresNIO
-
-extension PostgresStore: PortalStore {
-    // MARK: Reads
-
-}

@@ -1,8 +1,0 @@
-public import CitizenCardDomain
-import Foundation
-import GRDB
-
-extension SQLiteStore: PortalStore {
-    // MARK: Reads
-
-}

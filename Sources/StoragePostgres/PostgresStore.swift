@@ -1,0 +1,379 @@
+public import Storage
+public import StorageSQL
+public import Foundation
+public import CitizenCardDomain
+public import Logging
+import NIOCore
+import NIOSSL
+import PostgresNIO
+import Metrics
+
+/// The server backend: PostgreSQL through a PostgresNIO connection pool.
+///
+/// `commit` runs one transaction (READ COMMITTED); version-guarded updates re-check their guard
+/// after waiting for a row lock, so of concurrent conflicting commits exactly one wins and the rest
+/// fail with `conflict`. Serialisation failures and deadlocks are retried a bounded number of times
+/// and then reported as `conflict`. Audit entries are chained under a row lock on their lane of `audit_heads`,
+/// taken last in the transaction so that it is held as briefly as possible.
+public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
+    let client: PostgresClient
+    let runner: Task<Void, Never>
+    let logger: Logger
+    public let description: String
+    let metrics = StoreMetrics(backend: "postgres")
+
+    /// Transactions retried after a serialisation failure or a deadlock before giving up.
+    public static let retryCountMax = 5
+
+    /// Connects to `url` (`postgres://user:password@host:port/database`, optional `?schema=NAME`),
+    /// and applies pending migrations.
+    /// - Parameter connectSeconds: how long the first connection may take before the database is
+    ///   reported unavailable (the pool itself would keep retrying).
+    public static func connect(
+        url: String, logger: Logger, connectionsMax: Int = 20, connectSeconds: Int = 10
+    )
+        async throws(StorageError) -> PostgresStore
+    {
+        let parsed = try PostgresURL(url)
+        var configuration = PostgresClient.Configuration(
+            host: parsed.host, port: parsed.port, username: parsed.user, password: parsed.password,
+            database: parsed.database, tls: try parsed.tls())
+        configuration.options.maximumConnections = connectionsMax
+        Gauge(label: "citizencard_db_pool_connections_max", dimensions: [("backend", "postgres")]).record(
+            connectionsMax)
+        if let schema = parsed.schema { configuration.options.additionalStartupParameters = [("search_path", schema)] }
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let store = PostgresStore(client: client, logger: logger, description: parsed.redacted)
+        // Let the pool's run loop start before the first lease (it warns otherwise).
+        for _ in 0..<20 { await Task.yield() }
+        do {
+            // The first connection, with a deadline: the pool alone would keep retrying.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await client.query("SELECT 1") }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(connectSeconds))
+                    throw StorageError.unavailable(
+                        reason: "no connection to \(parsed.redacted) within \(connectSeconds) s"
+                            + (["prefer", "disable"].contains(parsed.sslMode)
+                                ? "" : " (sslmode=\(parsed.sslMode): does the server offer TLS with that certificate?)")
+                    )
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+            if let schema = parsed.schema {
+                try await client.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \"\(schema)\""))
+            }
+            try await store.migrate()
+        } catch {
+            store.runner.cancel()
+            throw Self.mapped(error)
+        }
+        return store
+    }
+
+    init(client: PostgresClient, logger: Logger, description: String) {
+        self.client = client
+        self.logger = logger
+        self.description = description
+        self.runner = Task { await client.run() }
+    }
+
+    public func close() async throws {
+        runner.cancel()
+        _ = await runner.value
+    }
+
+    // MARK: Migrations
+
+    func migrate() async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            // One migrator at a time per schema, whichever process starts first.
+            try await connection.query(
+                "SELECT pg_advisory_xact_lock(330900, hashtext(current_schema()))", logger: logger)
+            try await connection.query(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at bigint NOT NULL)",
+                logger: logger)
+            var applied = Set<String>()
+            for try await name in try await connection.query("SELECT name FROM schema_migrations", logger: logger)
+                .decode(String.self)
+            {
+                applied.insert(name)
+            }
+            for migration in PostgresSchema.migrations where !applied.contains(migration.name) {
+                for statement in migration.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                let now = Int64(Date().timeIntervalSince1970)
+                try await connection.query(
+                    "INSERT INTO schema_migrations (name, applied_at) VALUES (\(migration.name), \(now))",
+                    logger: logger)
+            }
+        }
+        try await ensureAuditPartitions(around: Timestamp(secondsSinceEpoch: Int64(Date().timeIntervalSince1970)))
+    }
+
+    /// The names of the migrations applied, in order.
+    public func appliedMigrations() async throws(StorageError) -> [String] {
+        try await reading("SELECT name FROM schema_migrations ORDER BY name") { try $0.string("name") }
+    }
+
+    /// Creates the monthly audit partitions from three months before `time` to twelve after. Safe
+    /// to call at any time; the server calls it at start and daily.
+    public func ensureAuditPartitions(around time: Timestamp) async throws {
+        let date = time.utcDateAndSecond.0
+        var year = date.year, month = date.month - 3
+        if month < 1 { (year, month) = (year - 1, month + 12) }
+        for partition in PostgresSchema.partitionStatements(from: year, month: month, count: 16) {
+            do {
+                try await client.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            CREATE TABLE IF NOT EXISTS \(partition.name) PARTITION OF audit_log
+                            FOR VALUES FROM (\(partition.start)) TO (\(partition.end))
+                            """), logger: logger)
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23514" {
+                // Rows of that month sit in the default partition already; leave them there.
+                logger.notice(
+                    "audit partition skipped: rows of its month are in the default partition",
+                    metadata: ["partition": "\(partition.name)"])
+            }
+        }
+    }
+
+    // MARK: Errors
+
+    /// The error that made a transaction fail: the closure's, else the commit's or the begin's.
+    static func underlying(_ error: any Error) -> any Error {
+        guard let failed = error as? PostgresTransactionError else { return error }
+        return failed.closureError ?? failed.commitError ?? failed.beginError ?? error
+    }
+
+    static func mapped(_ error: any Error) -> StorageError {
+        let error = underlying(error)
+        if let error = error as? StorageError { return error }
+        guard let error = error as? PSQLError else {
+            return .unavailable(reason: "\(type(of: error))")
+        }
+        guard error.code == .server, let state = error.serverInfo?[.sqlState] else {
+            return .unavailable(reason: "postgres \(error.code)")
+        }
+        switch state {
+        case "23505":
+            return .duplicate(uniqueRule(constraint: error.serverInfo?[.constraintName] ?? ""))
+        case "40001", "40P01":
+            return .conflict(entity: "database")
+        case "CC409":
+            // `citizencard_refuse` in a statement that checks its own preconditions.
+            return .conflict(entity: error.serverInfo?[.message] ?? "database")
+        case "53300", "57P03", "08006", "08001", "57P01":
+            return .unavailable(reason: "postgres \(state)")
+        default:
+            if state.hasPrefix("23") { return .corrupt(reason: "constraint failed (\(state))") }
+            if state.hasPrefix("22") { return .invalidValue }
+            return .unavailable(reason: "postgres \(state)")
+        }
+    }
+
+    static func uniqueRule(constraint: String) -> StorageError.UniqueRule {
+        switch constraint {
+        case "persons_id_index", "person_id_claims_pkey": .personIDNumber
+        case "cards_one_per_slot": .cardSlot
+        case "cards_number", "cards_asn": .cardNumber
+        case "receipts_number_key": .receiptNumber
+        case "production_batches_number_key": .batchNumber
+        case "outlets_code_key": .outletCode
+        case "operators_username_key": .operatorUsername
+        case "idempotency_records_pkey": .idempotencyKey
+        case "eligibility_rules_code_from", "eligibility_rules_pkey": .eligibilityRule
+        case "fee_entries_pkey": .feeEntry
+        case "purse_loads_counter": .purseLoadCounter
+        case "merchants_code_key": .merchantCode
+        case "terminals_number_key": .terminalNumber
+        case "terminals_psam_serial_key": .psamSerial
+        case "purchase_batches_terminal_id_number_key", "purchase_batches_pkey": .purchaseBatch
+        case "offline_purchases_card_counter", "offline_purchases_psam_serial": .purchaseRecord
+        case "clearing_results_pkey": .clearingResult
+        case "purse_closures_pkey": .purseClosure
+        case "query_credentials_pkey": .queryCredential
+        case "catalogue_entries_pkey": .serviceCode
+        case "service_activations_card_service": .serviceActivation
+        default: .other
+        }
+    }
+
+    static func isRetryable(_ error: any Error) -> Bool {
+        guard let error = underlying(error) as? PSQLError, let state = error.serverInfo?[.sqlState] else {
+            return false
+        }
+        return state == "40001" || state == "40P01"
+    }
+
+    /// Runs `body` in a transaction, retrying serialisation failures and deadlocks.
+    func transaction<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    )
+        async throws(StorageError) -> T
+    {
+        try await retrying {
+            try await self.client.withTransaction(logger: self.logger) { connection in try await body(connection) }
+        }
+    }
+
+    /// Runs one self-contained statement outside an explicit transaction (it commits by itself),
+    /// retried like a transaction on serialisation failures and deadlocks.
+    func statement<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    )
+        async throws(StorageError) -> T
+    {
+        try await retrying { try await self.client.withConnection { connection in try await body(connection) } }
+    }
+
+    /// Runs `attempt` again after a serialisation failure or a deadlock, up to `retryCountMax`
+    /// times with a short random pause; any other error, or the last one, as a `StorageError`.
+    func retrying<T>(_ attempt: () async throws -> T) async throws(StorageError) -> T {
+        var failures = 0
+        while true {
+            do {
+                return try await attempt()
+            } catch {
+                failures += 1
+                guard Self.isRetryable(error) && failures <= Self.retryCountMax else { throw Self.mapped(error) }
+                try? await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * failures))))
+            }
+        }
+    }
+
+    // MARK: Reading
+
+    /// Runs a query and maps each row.
+    func reading<T>(_ query: PostgresQuery, _ map: (Columns) throws -> T) async throws(StorageError) -> [T] {
+        do {
+            var result: [T] = []
+            for try await row in try await client.query(query, logger: logger) {
+                result.append(try map(Columns(row.makeRandomAccess())))
+            }
+            return result
+        } catch {
+            throw Self.mapped(error)
+        }
+    }
+}
+
+/// Named, typed access to the columns of a PostgreSQL row.
+struct Columns: RowReader {
+    let row: PostgresRandomAccessRow
+
+    init(_ row: PostgresRandomAccessRow) { self.row = row }
+
+    func string(_ name: String) throws -> String { try row[name].decode(String.self, context: .default) }
+    func optionalString(_ name: String) throws -> String? { try row[name].decode(String?.self, context: .default) }
+    func int(_ name: String) throws -> Int64 { try row[name].decode(Int64.self, context: .default) }
+    func optionalInt(_ name: String) throws -> Int64? { try row[name].decode(Int64?.self, context: .default) }
+    func bool(_ name: String) throws -> Bool { try row[name].decode(Bool.self, context: .default) }
+    func data(_ name: String) throws -> Data {
+        Data(try row[name].decode(ByteBuffer.self, context: .default).readableBytesView)
+    }
+}
+
+/// `postgres://user:password@host:port/database?schema=NAME`, parsed; `redacted` hides the password.
+struct PostgresURL {
+    var user: String
+    var password: String?
+    var host: String
+    var port: Int
+    var database: String
+    var schema: String?
+    /// libpq's `sslmode`: disable, prefer (the default: encrypted when the server offers it),
+    /// require (encrypted, certificate not checked), verify-ca, verify-full (certificate and host
+    /// name checked against the system's roots or `sslrootcert`).
+    var sslMode = "prefer"
+    var sslRootCertificate: String?
+
+    static let sslModes = ["disable", "prefer", "require", "verify-ca", "verify-full"]
+
+    init(_ text: String) throws(StorageError) {
+        guard let components = URLComponents(string: text),
+            ["postgres", "postgresql"].contains(components.scheme ?? ""),
+            let host = components.host, !host.isEmpty, let user = components.user, !user.isEmpty
+        else { throw .unavailable(reason: "expected postgres://user[:password]@host[:port]/database") }
+        let database = String(components.path.drop { $0 == "/" })
+        guard !database.isEmpty else { throw .unavailable(reason: "the URL names no database") }
+        self.user = user
+        self.password = components.password
+        self.host = host
+        self.port = components.port ?? 5432
+        self.database = database
+        if let schema = components.queryItems?.first(where: { $0.name == "schema" })?.value {
+            guard !schema.isEmpty,
+                schema.utf8.allSatisfy({
+                    $0 == UInt8(ascii: "_") || (0x30...0x39).contains($0) || (0x61...0x7A).contains($0)
+                })
+            else { throw .unavailable(reason: "schema must be lowercase letters, digits and _") }
+            self.schema = schema
+        }
+        if let mode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value {
+            guard Self.sslModes.contains(mode) else {
+                throw .unavailable(reason: "sslmode must be one of \(Self.sslModes.joined(separator: ", "))")
+            }
+            sslMode = mode
+        }
+        sslRootCertificate = components.queryItems?.first(where: { $0.name == "sslrootcert" })?.value
+        for item in components.queryItems ?? [] where !["schema", "sslmode", "sslrootcert"].contains(item.name) {
+            throw .unavailable(reason: "unknown URL parameter \(item.name) (schema, sslmode, sslrootcert)")
+        }
+    }
+
+    func tls() throws(StorageError) -> PostgresClient.Configuration.TLS {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        switch sslMode {
+        case "disable": return .disable
+        case "prefer", "require": configuration.certificateVerification = .none
+        case "verify-ca": configuration.certificateVerification = .noHostnameVerification
+        default: configuration.certificateVerification = .fullVerification
+        }
+        if let sslRootCertificate {
+            guard FileManager.default.isReadableFile(atPath: sslRootCertificate) else {
+                throw .unavailable(reason: "sslrootcert \(sslRootCertificate) cannot be read")
+            }
+            configuration.trustRoots = .file(sslRootCertificate)
+        }
+        return sslMode == "prefer" ? .prefer(configuration) : .require(configuration)
+    }
+
+    var redacted: String { "PostgreSQL \(user)@\(host):\(port)/\(database)\(schema.map { " schema \($0)" } ?? "")" }
+}
+
+extension PostgresStore: SchemaDescribing {
+    public func describeSchema() async throws(StorageError) -> SchemaDescription {
+        let columns = try await reading(
+            """
+            SELECT table_name::text AS t, column_name::text AS c, data_type::text AS d, is_nullable::text AS n
+            FROM information_schema.columns WHERE table_schema = current_schema()
+            """
+        ) { (try $0.string("t"), try $0.string("c"), try $0.string("d"), try $0.string("n") == "YES") }
+        // Primary keys and unique rules, from constraints and from unique indexes alike.
+        let uniques = try await reading(
+            """
+            SELECT t.relname::text AS t, i.indisprimary AS p,
+                array_to_string(ARRAY(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY AS k(n, o)
+                    JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.n ORDER BY k.o), ',') AS c
+            FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace s ON s.oid = t.relnamespace
+            WHERE s.nspname = current_schema() AND i.indisunique
+            """
+        ) { (try $0.string("t"), try $0.bool("p"), try $0.string("c").split(separator: ",").map(String.init)) }
+        var tables: [String: SchemaDescription.Table] = [:]
+        for name in SchemaDescription.applicationTables.union(SchemaDescription.postgresOnlyTables) {
+            var table = SchemaDescription.Table(columns: [:], primaryKey: [], uniques: [])
+            for (owner, column, type, nullable) in columns where owner == name {
+                table.columns[column] = .init(family: SchemaDescription.family(postgres: type), nullable: nullable)
+            }
+            for (owner, primary, names) in uniques where owner == name {
+                if primary { table.primaryKey = names } else { table.uniques.insert(names.sorted()) }
+            }
+            tables[name] = table
+        }
+        return SchemaDescription(tables: tables)
+    }
+}
