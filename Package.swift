@@ -193,6 +193,7 @@ let package = Package(
                 "SmartCard",
                 "Hotlist",
                 "Ledger",
+                "COpenSSL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -294,6 +295,7 @@ let package = Package(
             dependencies: [
                 "Storage", "StorageSQL", "StorageSQLite", "StoragePostgres", "CitizenCardDomain", "DataProtection",
                 "CitizenCardTesting", "Ledger",
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,13 +1,13 @@
 package import ArgumentParser
 package import CitizenCardDomain
-package import CitizenCardServices
-package import DataProtection
+import CitizenCardServices
+import DataProtection
 package import CitizenCardRuntime
-package import CommandSupport
+import CommandSupport
 package import Foundation
-package import GRDB
-package import Storage
-package import StorageSQLite
+import GRDB
+import Storage
+import StorageSQLite
 
 package struct Bench: AsyncParsableCommand {
     package init() {}
@@ -125,7 +125,7 @@ package enum BenchData {
 
     /// Writes `rows` valid person rows with distinct ID numbers; returns the ID numbers.
     package static func writeCSV(rows: Int, to url: URL) throws -> [String] {
-        FileManager.default.createFile(atPath: url.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
         let handle = try FileHandle(forWritingTo: url)
         defer { try? handle.close() }
         var out = "id_number,name,sex,household,phone,address,employer,social_insurance,rural_medical\n"

@@ -1,11 +1,11 @@
 package import ArgumentParser
 package import CitizenCardDomain
-package import CitizenCardServices
-package import CitizenCardRuntime
-package import CommandSupport
-package import Foundation
-package import Ledger
-package import Storage
+import CitizenCardServices
+import CitizenCardRuntime
+import CommandSupport
+import Foundation
+import Ledger
+import Storage
 
 /// Clearing of one business day with many records (docs/performance.md): synthetic posted records
 /// spread over merchants and terminals, with their batches and ledger credits so that the day

@@ -1,8 +1,8 @@
 package import ArgumentParser
 package import CardCrypto
-package import CitizenCardRuntime
-package import CommandSupport
-package import Foundation
+import CitizenCardRuntime
+import CommandSupport
+import Foundation
 package import SmartCard
 
 /// TAC verifications per second against OpenSSL's raw block rate, and APDUs per second through

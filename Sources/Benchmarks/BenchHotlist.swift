@@ -1,6 +1,6 @@
 package import ArgumentParser
-package import CommandSupport
-package import Hotlist
+import CommandSupport
+import Hotlist
 
 /// The hotlist's size per card and per change, and its encode/decode/lookup rates next to a
 /// naive format in the same run. See docs/hotlist.md.

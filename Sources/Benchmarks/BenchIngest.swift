@@ -1,12 +1,12 @@
 package import ArgumentParser
-package import CardCrypto
+import CardCrypto
 package import CitizenCardDomain
 package import CitizenCardServices
-package import CitizenCardRuntime
-package import CommandSupport
+import CitizenCardRuntime
+import CommandSupport
 package import Foundation
 package import SmartCard
-package import Storage
+import Storage
 
 /// Offline records ingested per second — TAC verification, deduplication, chains and ledger posting
 /// through `AcquiringService.upload` — against a bare insert of the same rows into a copy of the

@@ -1,11 +1,11 @@
 package import ArgumentParser
-package import CardCrypto
-package import CitizenCardHTTP
-package import CitizenCardServices
-package import CitizenCardRuntime
-package import CommandSupport
+import CardCrypto
+import CitizenCardHTTP
+import CitizenCardServices
+import CitizenCardRuntime
+import CommandSupport
 package import Foundation
-package import SmartCard
+import SmartCard
 
 /// What the strict reading of request bodies (`StrictJSON`: UTF-8 only, no duplicate keys, the
 /// text rule on every string) adds to the decoding the server did before it, on the largest body

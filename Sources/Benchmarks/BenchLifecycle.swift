@@ -1,14 +1,14 @@
 package import ArgumentParser
-package import CitizenCardDomain
+import CitizenCardDomain
 package import CitizenCardServices
-package import DataProtection
-package import CitizenCardRuntime
-package import CommandSupport
+import DataProtection
+import CitizenCardRuntime
+import CommandSupport
 package import Foundation
 #if canImport(Glibc)
     import Glibc
 #endif
-package import Storage
+import Storage
 
 /// Lifecycle operations per second with N concurrent clients, on PostgreSQL next to pgbench's
 /// built-in TPC-B script with the same number of clients on the same server in the same run, and

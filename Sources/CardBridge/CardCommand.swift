@@ -1,6 +1,6 @@
 package import ArgumentParser
-package import CardCrypto
-package import CommandSupport
+import CardCrypto
+import CommandSupport
 package import Foundation
 package import SmartCard
 package import Synchronization

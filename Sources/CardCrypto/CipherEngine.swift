@@ -223,7 +223,7 @@ public final class CipherEngine {
 }
 
 /// One `EVP_CIPHER_CTX` and the key it currently holds.
-final class CipherSlot {
+package final class CipherSlot {
     private let context: OpaquePointer
     private let encrypt: Bool
     /// Single DES run as 3DES K ‖ K (no legacy provider): keys are doubled before use.
@@ -231,7 +231,7 @@ final class CipherSlot {
     /// The key the context was last initialised with, if any.
     private var key: SecretKey?
 
-    init(_ variant: CipherVariant, cbc: Bool, encrypt: Bool) throws(CardCryptoError) {
+    package init(_ variant: CipherVariant, cbc: Bool, encrypt: Bool) throws(CardCryptoError) {
         let cipher = try OpenSSLAlgorithms.shared.cipher(variant, cbc: cbc)
         guard let context = EVP_CIPHER_CTX_new() else { throw OpenSSL.error("EVP_CIPHER_CTX_new") }
         // No EVP_CIPHER_CTX_set_padding: EVP_Cipher never pads, and a padding setting would be
@@ -249,7 +249,7 @@ final class CipherSlot {
 
     /// Keys the context unless it already holds `newKey` (re-keying costs more than a block); sets
     /// the IV when one is given (CBC), which is cheap.
-    func setKey(_ newKey: SecretKey, iv: [UInt8]? = nil) throws(CardCryptoError) {
+    package func setKey(_ newKey: SecretKey, iv: [UInt8]? = nil) throws(CardCryptoError) {
         let sameKey = key == newKey
         if sameKey && iv == nil { return }
         let ok: Int32
@@ -269,7 +269,7 @@ final class CipherSlot {
 
     /// Runs the cipher over `count` bytes (whole blocks) from `input` to `output` (which may be the
     /// same buffer); false if OpenSSL refused.
-    func run(_ output: UnsafeMutablePointer<UInt8>?, _ input: UnsafePointer<UInt8>?, count: Int) -> Bool {
+    package func run(_ output: UnsafeMutablePointer<UInt8>?, _ input: UnsafePointer<UInt8>?, count: Int) -> Bool {
         EVP_Cipher(context, output, input, UInt32(count)) > 0
     }
 }

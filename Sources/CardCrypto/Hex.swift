@@ -40,15 +40,15 @@ public enum Hex {
 }
 
 /// Big-endian byte helpers for the purse's fixed-width fields.
-enum BigEndian {
-    static func bytes(_ value: UInt32) -> [UInt8] {
+package enum BigEndian {
+    package static func bytes(_ value: UInt32) -> [UInt8] {
         [
             UInt8(truncatingIfNeeded: value >> 24), UInt8(truncatingIfNeeded: value >> 16),
             UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value),
         ]
     }
 
-    static func bytes(_ value: UInt16) -> [UInt8] {
+    package static func bytes(_ value: UInt16) -> [UInt8] {
         [UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value)]
     }
 

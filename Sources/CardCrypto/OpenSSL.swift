@@ -4,11 +4,11 @@ import COpenSSL
 /// context, so that loading the legacy provider (which holds single DES) changes nothing for other
 /// users of libcrypto in the process. Explicit fetching also avoids OpenSSL 3's implicit fetch on
 /// every cipher initialisation, which is slow.
-final class OpenSSLAlgorithms: @unchecked Sendable {
+package final class OpenSSLAlgorithms: @unchecked Sendable {
     // @unchecked: every stored pointer is written once in `init` and never again; fetched
     // EVP_CIPHER and EVP_MD objects are immutable and may be shared between threads.
 
-    static let shared = OpenSSLAlgorithms()
+    package static let shared = OpenSSLAlgorithms()
 
     /// EVP_CIPHER pointers by `CipherVariant.rawValue * 2 + mode` (0 = ECB, 1 = CBC); nil if the
     /// provider lacks the algorithm, which turns into a typed error at the first use.
@@ -16,7 +16,7 @@ final class OpenSSLAlgorithms: @unchecked Sendable {
     let sm3: OpaquePointer?
     /// True when the legacy provider could not be loaded and single DES with key K runs as
     /// two-key 3DES with key K ‖ K (E(K)·D(K)·E(K) = E(K)), which gives the same result 3 times slower.
-    let singleDESViaTripleDES: Bool
+    package let singleDESViaTripleDES: Bool
 
     private init() {
         let context = OSSL_LIB_CTX_new()
@@ -45,7 +45,7 @@ final class OpenSSLAlgorithms: @unchecked Sendable {
         // The library context and providers live as long as the process, like the fetched objects.
     }
 
-    func cipher(_ variant: CipherVariant, cbc: Bool) throws(CardCryptoError) -> OpaquePointer {
+    package func cipher(_ variant: CipherVariant, cbc: Bool) throws(CardCryptoError) -> OpaquePointer {
         guard let cipher = ciphers[variant.rawValue * 2 + (cbc ? 1 : 0)] else {
             throw .openSSL(operation: "fetch \(variant) \(cbc ? "CBC" : "ECB")", detail: "not provided by this OpenSSL")
         }
@@ -54,19 +54,19 @@ final class OpenSSLAlgorithms: @unchecked Sendable {
 }
 
 /// The concrete OpenSSL cipher behind a `BlockAlgorithm` and key length.
-enum CipherVariant: Int, CaseIterable, Sendable {
+package enum CipherVariant: Int, CaseIterable, Sendable {
     case des = 0
     case tripleDES2 = 1
     case tripleDES3 = 2
     case sm4 = 3
 
-    var blockByteCount: Int { self == .sm4 ? 16 : 8 }
+    package var blockByteCount: Int { self == .sm4 ? 16 : 8 }
 }
 
-enum OpenSSL {
+package enum OpenSSL {
     /// A typed error carrying OpenSSL's own text for the oldest queued error; clears the queue so
     /// that the next failure reports its own cause.
-    static func error(_ operation: String) -> CardCryptoError {
+    package static func error(_ operation: String) -> CardCryptoError {
         let code = ERR_get_error()
         ERR_clear_error()
         guard code != 0 else { return .openSSL(operation: operation, detail: "no detail") }

@@ -82,8 +82,8 @@ public struct TripleDESPurse: PurseAlgorithm {
     }
 
     /// Blocks per call, for the benchmark: 3DES blocks per level, DES blocks per MAC.
-    var tripleDESBlocksPerDiversification: Int { 2 }
-    func desBlocksPerMAC(byteCount: Int) -> Int { byteCount / 8 + 1 }
+    package var tripleDESBlocksPerDiversification: Int { 2 }
+    package func desBlocksPerMAC(byteCount: Int) -> Int { byteCount / 8 + 1 }
 }
 
 /// The SM4 purse. Diversification is `SM4(K, D ‖ ~D)` [C, §7]; the other three steps are **[U]**
@@ -179,9 +179,9 @@ public struct SM4Purse: PurseAlgorithm {
     }
 
     /// SM4 blocks per call, for the benchmark.
-    var blocksPerDiversification: Int { 1 }
-    var blocksPerTACKey: Int { 0 }
-    func blocksPerMAC(byteCount: Int) -> Int { byteCount / 16 + 1 }
+    package var blocksPerDiversification: Int { 1 }
+    package var blocksPerTACKey: Int { 0 }
+    package func blocksPerMAC(byteCount: Int) -> Int { byteCount / 16 + 1 }
 }
 
 /// The purse strategies a host, PSAM or card accepts, by algorithm id.

@@ -82,7 +82,7 @@ public struct SecretKey: Sendable, Equatable, CustomStringConvertible, CustomDeb
     }
 
     /// The left half of a 16-byte key (KL), as an 8-byte key.
-    var left: SecretKey { SecretKey(words: (words.0, 0, 0), count: 8) }
+    package var left: SecretKey { SecretKey(words: (words.0, 0, 0), count: 8) }
     /// The right half of a 16-byte key (KR), as an 8-byte key.
     var right: SecretKey { SecretKey(words: (words.1, 0, 0), count: 8) }
     /// KL XOR KR of a 16-byte key, as an 8-byte key (the 3DES TAC key, §5.3).

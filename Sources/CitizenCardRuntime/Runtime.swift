@@ -1,14 +1,14 @@
 package import ArgumentParser
-package import CardCrypto
+import CardCrypto
 package import CitizenCardDomain
 package import CitizenCardServices
-package import DataProtection
-package import CommandSupport
+import DataProtection
+import CommandSupport
 package import Foundation
 package import Logging
 package import Storage
-package import StoragePostgres
-package import StorageSQLite
+import StoragePostgres
+import StorageSQLite
 
 /// `--data` and `--database`, the same on every subcommand so that they all work on the
 /// database a server uses.

@@ -51,7 +51,7 @@ extension CardService {
         let current = try await normalized(stored, into: &pending)
         let (next, event) = try current.applying(action, context: env.context(actor))
         for change in pending.changes {
-            if case .updateCard = change { continue }
+            if case .card(.updateCard) = change { continue }
             changes.add(change)
         }
         for entry in pending.audit { changes.record(entry) }

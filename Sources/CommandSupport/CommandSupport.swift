@@ -1,4 +1,4 @@
-package import Foundation
+import Foundation
 
 // What every command of the binary shares, in one place each: how a command fails, how it
 // writes a line, the seeded generator of benchmark and simulation data, elapsed seconds.

@@ -99,7 +99,7 @@ extension CardASN {
     }
 
     /// The BCD tail whose decimal value is `value` (at most `decimalTailMax`).
-    static func bcdTail(decimal value: UInt64) -> UInt64 {
+    package static func bcdTail(decimal value: UInt64) -> UInt64 {
         precondition(value <= decimalTailMax, "at most 16 decimal digits")
         var rest = value
         var tail: UInt64 = 0

@@ -27,7 +27,7 @@ public struct Hotlist: Hashable, Sendable {
         self.init(version: version, sortedUniqueEntries: [])
     }
 
-    init(version: UInt64, sortedUniqueEntries entries: [HotlistEntry]) {
+    package init(version: UInt64, sortedUniqueEntries entries: [HotlistEntry]) {
         self.version = version
         self.entries = entries
     }

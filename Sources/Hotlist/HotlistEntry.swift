@@ -42,7 +42,7 @@ extension HotlistEntry {
     static let blockFlag: UInt8 = 0x80
 
     /// The attribute byte of the formats: the reason code, plus 0x80 when the application is blocked.
-    var attribute: UInt8 { reason.rawValue | (blocksApplication ? Self.blockFlag : 0) }
+    package var attribute: UInt8 { reason.rawValue | (blocksApplication ? Self.blockFlag : 0) }
 
     /// nil when `attribute` is not a reason code, optionally with the block flag.
     init?(asn: CardASN, attribute: UInt8) {

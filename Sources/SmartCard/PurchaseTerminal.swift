@@ -256,9 +256,3 @@ extension UInt32 {
         self = bytes.reduce(0) { $0 << 8 | UInt32($1) }
     }
 }
-
-enum BigEndian {
-    static func bytes(_ value: UInt32) -> [UInt8] {
-        [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
-    }
-}

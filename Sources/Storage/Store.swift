@@ -122,87 +122,235 @@ public struct ChangeSet: Sendable {
     public mutating func record(_ entry: AuditDraft) { audit.append(entry) }
 
     public enum Change: Sendable {
-        case insertPerson(SealedPerson)
-        /// Keeps the stored version in the history and replaces it; `person.version` must be
-        /// greater than `expectedVersion`.
-        case updatePerson(SealedPerson, expectedVersion: Int64)
-        case insertPhoto(StoredPhoto)
-        case insertCard(Card)
-        /// `card.version` must be greater than `expectedVersion` (one commit may record several
-        /// transitions, e.g. a lapsed pre-loss and then a written loss).
-        case updateCard(Card, expectedVersion: Int64)
-        case appendCardEvent(CardEvent)
-        /// The sealed full document reference of a cancellation (`Card.cancellation` holds it
-        /// masked).
-        case insertCancellationDocument(cardID: Card.ID, sealed: Data)
-        /// A cancellation written before references were sealed: its clear reference goes
-        /// sealed into `cancellation_documents` and is masked on the card, whose version does
-        /// not change (the card did not); nothing happens when the card's reference is sealed.
-        case sealLegacyCancellationDocument(cardID: Card.ID, masked: String, sealed: Data)
-        case insertBatch(ProductionBatch)
-        case updateBatch(ProductionBatch, expectedVersion: Int64)
-        case insertReceipt(Receipt)
-        case insertOutlet(Outlet)
-        case insertOperator(Operator)
-        case updateOperator(Operator)
-        case insertSession(Session)
-        case deleteSession(tokenHash: Data)
-        /// Ends every session of an account except, optionally, the one with this token hash.
-        case deleteSessions(operatorID: Operator.ID, keeping: Data?)
-        case insertFeeEntry(FeeEntry)
-        case insertEligibilityRule(EligibilityRule)
-        case updateEligibilityRule(EligibilityRule)
-        case saveIdempotencyRecord(IdempotencyRecord)
-        case putSetting(key: String, value: String)
-        /// A ledger transfer (docs/ledger.md), applied as `LedgerBook.apply` would: an id seen
-        /// before with the same content changes nothing; with other content it fails with
-        /// `ledger(id_conflict)`; a transfer that breaks a rule fails with `ledger(…)` and the whole
-        /// commit is undone.
-        case postTransfer(Transfer, policy: LedgerPolicy)
-        case insertPurseLoad(PurseLoad)
-        /// `load.version` must be greater than `expectedVersion`.
-        case updatePurseLoad(PurseLoad, expectedVersion: Int64)
-        case insertMerchant(Merchant)
-        case updateMerchant(Merchant, expectedVersion: Int64)
-        case insertTerminal(Terminal)
-        case updateTerminal(Terminal, expectedVersion: Int64)
-        /// A terminal's upload and the answer it got (replayed for the same batch number).
-        case insertPurchaseBatch(PurchaseBatch, response: Data)
-        case insertPurchases([OfflinePurchase])
-        /// Parked records that are now posted or charged to risk; each must still be parked
-        /// (else `conflict`).
-        case releasePurchases([OfflinePurchase])
-        /// Inserts or updates cards' purchase chains; each `chain.version` must be one past the
-        /// stored version (1 for a chain not stored yet), else `conflict`.
-        case putPurseChains([PurseChain])
-        case insertFraudSignals([FraudSignal])
-        /// Closes a parked record; it must still be parked, for a reason that `isClosable` or at a
-        /// counter its card's chain has passed, and not be closed yet (else `conflict`).
-        case closeException(ExceptionClosure)
-        /// A new hotlist version: `publication.version` must be one past the stored one (else `conflict`).
-        case publishHotlist(HotlistPublication)
-        /// A day's clearing; a second run of the same day and merchant breaks `clearingResult`.
-        case insertClearingResults([ClearingResult])
-        /// One closure per card (`purseClosure`).
-        case insertPurseClosure(PurseClosure)
-        /// `closure.version` must be `expectedVersion + 1`.
-        case updatePurseClosure(PurseClosure, expectedVersion: Int64)
-        /// A card's first query password (`queryCredential` if it has one).
-        case insertQueryCredential(QueryCredential)
-        /// `credential.version` must be greater than `expectedVersion`, the stored one (else `conflict`).
-        case updateQueryCredential(QueryCredential, expectedVersion: Int64)
-        case insertPortalSession(PortalSession)
-        case deletePortalSession(tokenHash: [UInt8])
-        /// Ends every portal session of a card except, optionally, the one with this token hash.
-        case deletePortalSessions(cardID: Card.ID, keeping: [UInt8]?)
-        /// Forgets a card's portal sessions that expired at or before `at`.
-        case deleteExpiredPortalSessions(cardID: Card.ID, at: Timestamp)
-        /// A new catalogue service (`serviceCode` if the code was ever used).
-        case insertCatalogueEntry(CatalogueEntry)
-        /// `entry.version` must be greater than `expectedVersion`, the stored one (else `conflict`).
-        case updateCatalogueEntry(CatalogueEntry, expectedVersion: Int64)
-        /// One per card and service (`serviceActivation`).
-        case insertServiceActivation(ServiceActivation)
+        case registry(Registry)
+        case card(Cards)
+        case production(Production)
+        case fees(Fees)
+        case staff(Staff)
+        case rules(Rules)
+        case system(System)
+        case ledger(Ledger)
+        case purse(Purse)
+        case acquiring(Acquiring)
+        case hotlist(Hotlist)
+        case portal(Portal)
+
+        /// Persons and their photos.
+        public enum Registry: Sendable {
+            case insertPerson(SealedPerson)
+            /// Keeps the stored version in the history and replaces it; `person.version` must be
+            /// greater than `expectedVersion`.
+            case updatePerson(SealedPerson, expectedVersion: Int64)
+            case insertPhoto(StoredPhoto)
+        }
+
+        /// Cards, their events and sealed cancellation documents.
+        public enum Cards: Sendable {
+            case insertCard(Card)
+            /// `card.version` must be greater than `expectedVersion` (one commit may record several
+            /// transitions, e.g. a lapsed pre-loss and then a written loss).
+            case updateCard(Card, expectedVersion: Int64)
+            case appendCardEvent(CardEvent)
+            /// The sealed full document reference of a cancellation (`Card.cancellation` holds it
+            /// masked).
+            case insertCancellationDocument(cardID: Card.ID, sealed: Data)
+            /// A cancellation written before references were sealed: its clear reference goes
+            /// sealed into `cancellation_documents` and is masked on the card, whose version does
+            /// not change (the card did not); nothing happens when the card's reference is sealed.
+            case sealLegacyCancellationDocument(cardID: Card.ID, masked: String, sealed: Data)
+        }
+
+        /// Production batches.
+        public enum Production: Sendable {
+            case insertBatch(ProductionBatch)
+            case updateBatch(ProductionBatch, expectedVersion: Int64)
+        }
+
+        /// Receipts and the fee schedule.
+        public enum Fees: Sendable {
+            case insertReceipt(Receipt)
+            case insertFeeEntry(FeeEntry)
+        }
+
+        /// Outlets, staff accounts and their sessions.
+        public enum Staff: Sendable {
+            case insertOutlet(Outlet)
+            case insertOperator(Operator)
+            case updateOperator(Operator)
+            case insertSession(Session)
+            case deleteSession(tokenHash: Data)
+            /// Ends every session of an account except, optionally, the one with this token hash.
+            case deleteSessions(operatorID: Operator.ID, keeping: Data?)
+        }
+
+        /// Eligibility rules.
+        public enum Rules: Sendable {
+            case insertEligibilityRule(EligibilityRule)
+            case updateEligibilityRule(EligibilityRule)
+        }
+
+        /// Idempotency records and settings.
+        public enum System: Sendable {
+            case saveIdempotencyRecord(IdempotencyRecord)
+            case putSetting(key: String, value: String)
+        }
+
+        /// The ledger.
+        public enum Ledger: Sendable {
+            /// A ledger transfer (docs/ledger.md), applied as `LedgerBook.apply` would: an id seen
+            /// before with the same content changes nothing; with other content it fails with
+            /// `ledger(id_conflict)`; a transfer that breaks a rule fails with `ledger(…)` and the whole
+            /// commit is undone.
+            case postTransfer(Transfer, policy: LedgerPolicy)
+        }
+
+        /// E-purse loads and closures.
+        public enum Purse: Sendable {
+            case insertPurseLoad(PurseLoad)
+            /// `load.version` must be greater than `expectedVersion`.
+            case updatePurseLoad(PurseLoad, expectedVersion: Int64)
+            /// One closure per card (`purseClosure`).
+            case insertPurseClosure(PurseClosure)
+            /// `closure.version` must be `expectedVersion + 1`.
+            case updatePurseClosure(PurseClosure, expectedVersion: Int64)
+        }
+
+        /// Merchants, terminals, their uploads, records, chains, signals, exceptions and clearing.
+        public enum Acquiring: Sendable {
+            case insertMerchant(Merchant)
+            case updateMerchant(Merchant, expectedVersion: Int64)
+            case insertTerminal(Terminal)
+            case updateTerminal(Terminal, expectedVersion: Int64)
+            /// A terminal's upload and the answer it got (replayed for the same batch number).
+            case insertPurchaseBatch(PurchaseBatch, response: Data)
+            case insertPurchases([OfflinePurchase])
+            /// Parked records that are now posted or charged to risk; each must still be parked
+            /// (else `conflict`).
+            case releasePurchases([OfflinePurchase])
+            /// Inserts or updates cards' purchase chains; each `chain.version` must be one past the
+            /// stored version (1 for a chain not stored yet), else `conflict`.
+            case putPurseChains([PurseChain])
+            case insertFraudSignals([FraudSignal])
+            /// Closes a parked record; it must still be parked, for a reason that `isClosable` or at a
+            /// counter its card's chain has passed, and not be closed yet (else `conflict`).
+            case closeException(ExceptionClosure)
+            /// A day's clearing; a second run of the same day and merchant breaks `clearingResult`.
+            case insertClearingResults([ClearingResult])
+        }
+
+        /// Hotlist versions.
+        public enum Hotlist: Sendable {
+            /// A new hotlist version: `publication.version` must be one past the stored one (else `conflict`).
+            case publishHotlist(HotlistPublication)
+        }
+
+        /// The citizen portal: query passwords, sessions, the catalogue and activations.
+        public enum Portal: Sendable {
+            /// A card's first query password (`queryCredential` if it has one).
+            case insertQueryCredential(QueryCredential)
+            /// `credential.version` must be greater than `expectedVersion`, the stored one (else `conflict`).
+            case updateQueryCredential(QueryCredential, expectedVersion: Int64)
+            case insertPortalSession(PortalSession)
+            case deletePortalSession(tokenHash: [UInt8])
+            /// Ends every portal session of a card except, optionally, the one with this token hash.
+            case deletePortalSessions(cardID: Card.ID, keeping: [UInt8]?)
+            /// Forgets a card's portal sessions that expired at or before `at`.
+            case deleteExpiredPortalSessions(cardID: Card.ID, at: Timestamp)
+            /// A new catalogue service (`serviceCode` if the code was ever used).
+            case insertCatalogueEntry(CatalogueEntry)
+            /// `entry.version` must be greater than `expectedVersion`, the stored one (else `conflict`).
+            case updateCatalogueEntry(CatalogueEntry, expectedVersion: Int64)
+            /// One per card and service (`serviceActivation`).
+            case insertServiceActivation(ServiceActivation)
+        }
+    }
+}
+
+/// The changes by their old flat names, so that a use case writes `.updateCard(card, expectedVersion: v)`.
+extension ChangeSet.Change {
+    public static func insertPerson(_ a0: SealedPerson) -> Self { .registry(.insertPerson(a0)) }
+    public static func updatePerson(_ a0: SealedPerson, expectedVersion a1: Int64) -> Self {
+        .registry(.updatePerson(a0, expectedVersion: a1))
+    }
+    public static func insertPhoto(_ a0: StoredPhoto) -> Self { .registry(.insertPhoto(a0)) }
+    public static func insertCard(_ a0: Card) -> Self { .card(.insertCard(a0)) }
+    public static func updateCard(_ a0: Card, expectedVersion a1: Int64) -> Self {
+        .card(.updateCard(a0, expectedVersion: a1))
+    }
+    public static func appendCardEvent(_ a0: CardEvent) -> Self { .card(.appendCardEvent(a0)) }
+    public static func insertCancellationDocument(cardID a0: Card.ID, sealed a1: Data) -> Self {
+        .card(.insertCancellationDocument(cardID: a0, sealed: a1))
+    }
+    public static func sealLegacyCancellationDocument(cardID a0: Card.ID, masked a1: String, sealed a2: Data) -> Self {
+        .card(.sealLegacyCancellationDocument(cardID: a0, masked: a1, sealed: a2))
+    }
+    public static func insertBatch(_ a0: ProductionBatch) -> Self { .production(.insertBatch(a0)) }
+    public static func updateBatch(_ a0: ProductionBatch, expectedVersion a1: Int64) -> Self {
+        .production(.updateBatch(a0, expectedVersion: a1))
+    }
+    public static func insertReceipt(_ a0: Receipt) -> Self { .fees(.insertReceipt(a0)) }
+    public static func insertFeeEntry(_ a0: FeeEntry) -> Self { .fees(.insertFeeEntry(a0)) }
+    public static func insertOutlet(_ a0: Outlet) -> Self { .staff(.insertOutlet(a0)) }
+    public static func insertOperator(_ a0: Operator) -> Self { .staff(.insertOperator(a0)) }
+    public static func updateOperator(_ a0: Operator) -> Self { .staff(.updateOperator(a0)) }
+    public static func insertSession(_ a0: Session) -> Self { .staff(.insertSession(a0)) }
+    public static func deleteSession(tokenHash a0: Data) -> Self { .staff(.deleteSession(tokenHash: a0)) }
+    public static func deleteSessions(operatorID a0: Operator.ID, keeping a1: Data?) -> Self {
+        .staff(.deleteSessions(operatorID: a0, keeping: a1))
+    }
+    public static func insertEligibilityRule(_ a0: EligibilityRule) -> Self { .rules(.insertEligibilityRule(a0)) }
+    public static func updateEligibilityRule(_ a0: EligibilityRule) -> Self { .rules(.updateEligibilityRule(a0)) }
+    public static func saveIdempotencyRecord(_ a0: IdempotencyRecord) -> Self { .system(.saveIdempotencyRecord(a0)) }
+    public static func putSetting(key a0: String, value a1: String) -> Self { .system(.putSetting(key: a0, value: a1)) }
+    public static func postTransfer(_ a0: Transfer, policy a1: LedgerPolicy) -> Self {
+        .ledger(.postTransfer(a0, policy: a1))
+    }
+    public static func insertPurseLoad(_ a0: PurseLoad) -> Self { .purse(.insertPurseLoad(a0)) }
+    public static func updatePurseLoad(_ a0: PurseLoad, expectedVersion a1: Int64) -> Self {
+        .purse(.updatePurseLoad(a0, expectedVersion: a1))
+    }
+    public static func insertPurseClosure(_ a0: PurseClosure) -> Self { .purse(.insertPurseClosure(a0)) }
+    public static func updatePurseClosure(_ a0: PurseClosure, expectedVersion a1: Int64) -> Self {
+        .purse(.updatePurseClosure(a0, expectedVersion: a1))
+    }
+    public static func insertMerchant(_ a0: Merchant) -> Self { .acquiring(.insertMerchant(a0)) }
+    public static func updateMerchant(_ a0: Merchant, expectedVersion a1: Int64) -> Self {
+        .acquiring(.updateMerchant(a0, expectedVersion: a1))
+    }
+    public static func insertTerminal(_ a0: Terminal) -> Self { .acquiring(.insertTerminal(a0)) }
+    public static func updateTerminal(_ a0: Terminal, expectedVersion a1: Int64) -> Self {
+        .acquiring(.updateTerminal(a0, expectedVersion: a1))
+    }
+    public static func insertPurchaseBatch(_ a0: PurchaseBatch, response a1: Data) -> Self {
+        .acquiring(.insertPurchaseBatch(a0, response: a1))
+    }
+    public static func insertPurchases(_ a0: [OfflinePurchase]) -> Self { .acquiring(.insertPurchases(a0)) }
+    public static func releasePurchases(_ a0: [OfflinePurchase]) -> Self { .acquiring(.releasePurchases(a0)) }
+    public static func putPurseChains(_ a0: [PurseChain]) -> Self { .acquiring(.putPurseChains(a0)) }
+    public static func insertFraudSignals(_ a0: [FraudSignal]) -> Self { .acquiring(.insertFraudSignals(a0)) }
+    public static func closeException(_ a0: ExceptionClosure) -> Self { .acquiring(.closeException(a0)) }
+    public static func insertClearingResults(_ a0: [ClearingResult]) -> Self { .acquiring(.insertClearingResults(a0)) }
+    public static func publishHotlist(_ a0: HotlistPublication) -> Self { .hotlist(.publishHotlist(a0)) }
+    public static func insertQueryCredential(_ a0: QueryCredential) -> Self { .portal(.insertQueryCredential(a0)) }
+    public static func updateQueryCredential(_ a0: QueryCredential, expectedVersion a1: Int64) -> Self {
+        .portal(.updateQueryCredential(a0, expectedVersion: a1))
+    }
+    public static func insertPortalSession(_ a0: PortalSession) -> Self { .portal(.insertPortalSession(a0)) }
+    public static func deletePortalSession(tokenHash a0: [UInt8]) -> Self {
+        .portal(.deletePortalSession(tokenHash: a0))
+    }
+    public static func deletePortalSessions(cardID a0: Card.ID, keeping a1: [UInt8]?) -> Self {
+        .portal(.deletePortalSessions(cardID: a0, keeping: a1))
+    }
+    public static func deleteExpiredPortalSessions(cardID a0: Card.ID, at a1: Timestamp) -> Self {
+        .portal(.deleteExpiredPortalSessions(cardID: a0, at: a1))
+    }
+    public static func insertCatalogueEntry(_ a0: CatalogueEntry) -> Self { .portal(.insertCatalogueEntry(a0)) }
+    public static func updateCatalogueEntry(_ a0: CatalogueEntry, expectedVersion a1: Int64) -> Self {
+        .portal(.updateCatalogueEntry(a0, expectedVersion: a1))
+    }
+    public static func insertServiceActivation(_ a0: ServiceActivation) -> Self {
+        .portal(.insertServiceActivation(a0))
     }
 }
 

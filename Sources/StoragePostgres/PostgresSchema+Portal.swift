@@ -1,5 +1,5 @@
-public import Storage
-public import StorageSQL
+import Storage
+import StorageSQL
 extension PostgresSchema {
     /// As `SQLiteSchema.portal`.
     static let portal: [String] = [

@@ -1,5 +1,5 @@
-public import Storage
-public import StorageSQL
+import Storage
+import StorageSQL
 extension PostgresSchema {
     /// As `SQLiteSchema.outletReports`. `IF NOT EXISTS`: a large database may build them first with
     /// `CREATE INDEX CONCURRENTLY` (docs/reports.md), without blocking writes.

@@ -1,5 +1,5 @@
-public import Storage
-public import StorageSQL
+import Storage
+import StorageSQL
 /// Versioned migrations of the PostgreSQL schema, kept in step with `SQLiteSchema` by
 /// `SchemaParityTests` (same tables, columns, nullability and unique rules). A migration, once
 /// released, is never edited.

@@ -1,7 +1,7 @@
 public import Storage
-public import StorageSQL
+import StorageSQL
 public import CitizenCardDomain
-public import Ledger
+import Ledger
 import PostgresNIO
 
 extension PostgresStore {
@@ -30,7 +30,7 @@ extension PostgresStore: PurchaseInsertBaseline {
     }
 
     public func dropBenchmarkData() async throws(StorageError) {
-        try await transaction { connection in
+        _ = try await transaction { connection in
             try await connection.query(
                 PostgresQuery(
                     unsafeSQL: """

@@ -1,5 +1,5 @@
 public import Storage
-public import StorageSQL
+import StorageSQL
 import Foundation
 import CitizenCardDomain
 import NIOCore
@@ -12,8 +12,8 @@ extension PostgresStore {
         // The most common commit — one card's guarded update, its event and the audit — is one
         // statement, atomic by itself: no BEGIN and COMMIT round trips.
         if changes.changes.count == 2, !changes.audit.isEmpty,
-            case .updateCard(let card, let expected) = changes.changes[0],
-            case .appendCardEvent(let event) = changes.changes[1], event.cardID == card.id
+            case .card(.updateCard(let card, let expected)) = changes.changes[0],
+            case .card(.appendCardEvent(let event)) = changes.changes[1], event.cardID == card.id
         {
             let lane = Int64(AuditChain.lane(of: changes.audit, count: PostgresSchema.auditLaneCount))
             let statement = PostgresCardRow.update(
@@ -43,8 +43,8 @@ extension PostgresStore {
             var pending = changes.changes[...]
             while let change = pending.popFirst() {
                 // A card's update and its event: one statement, one round trip.
-                if case .updateCard(let card, let expected) = change,
-                    case .appendCardEvent(let event)? = pending.first,
+                if case .card(.updateCard(let card, let expected)) = change,
+                    case .card(.appendCardEvent(let event))? = pending.first,
                     event.cardID == card.id
                 {
                     pending.removeFirst()

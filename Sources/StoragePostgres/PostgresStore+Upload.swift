@@ -1,5 +1,5 @@
-public import Storage
-public import StorageSQL
+import Storage
+import StorageSQL
 import CitizenCardDomain
 import Foundation
 import Ledger
@@ -28,7 +28,8 @@ struct UploadCommit: Sendable {
     /// The changes of an upload (`AcquiringService`): a batch first, then at most one of each of
     /// the other kinds; nil for any other change set.
     init?(_ changes: ChangeSet) {
-        guard !changes.audit.isEmpty, case .insertPurchaseBatch(let batch, let response)? = changes.changes.first
+        guard !changes.audit.isEmpty,
+            case .acquiring(.insertPurchaseBatch(let batch, let response))? = changes.changes.first
         else { return nil }
         self.batch = batch
         self.response = response
@@ -36,19 +37,19 @@ struct UploadCommit: Sendable {
         for change in changes.changes.dropFirst() {
             let kind: Int
             switch change {
-            case .insertPurchases(let p):
+            case .acquiring(.insertPurchases(let p)):
                 kind = 0
                 purchases = p
-            case .releasePurchases(let p):
+            case .acquiring(.releasePurchases(let p)):
                 kind = 1
                 released = p
-            case .putPurseChains(let c):
+            case .acquiring(.putPurseChains(let c)):
                 kind = 2
                 chains = c
-            case .postTransfer(let t, let policy):
+            case .ledger(.postTransfer(let t, let policy)):
                 kind = 3
                 transfer = (t, policy)
-            case .insertFraudSignals(let s):
+            case .acquiring(.insertFraudSignals(let s)):
                 kind = 4
                 signals = s
             default:

@@ -1,7 +1,7 @@
-public import Storage
+package import Storage
 package import CitizenCardDomain
 package import Ledger
-package import Foundation
+import Foundation
 
 /// Decoding of the acquiring tables, shared by both backends.
 extension Rows {

@@ -1,6 +1,6 @@
-public import Storage
-public import CitizenCardDomain
-public import Ledger
+package import Storage
+import CitizenCardDomain
+package import Ledger
 
 /// What both backends share about ledger rows: the tables (docs/ledger.md, "Storage"), the
 /// journal entry rebuilt from a transfer row and its postings, and the decision a commit takes.

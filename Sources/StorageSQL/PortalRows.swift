@@ -1,6 +1,6 @@
-public import Storage
+import Storage
 package import CitizenCardDomain
-package import Foundation
+import Foundation
 
 /// Decoding of the portal tables, shared by both backends.
 extension Rows {

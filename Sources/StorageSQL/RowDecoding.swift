@@ -1,4 +1,4 @@
-public import Storage
+package import Storage
 public import Foundation
 package import CitizenCardDomain
 

@@ -100,6 +100,12 @@ public struct SQL: Sendable, Hashable, ExpressibleByStringInterpolation, CustomS
             fragments.append(.value(value.sqlValue))
         }
 
+        /// A parameter that may be NULL (typed, for PostgreSQL). Spelled out so that an optional
+        /// is taken as a value, not described.
+        public mutating func appendInterpolation<Wrapped: SQLValueConvertible>(_ value: Wrapped?) {
+            fragments.append(.value(value.sqlValue))
+        }
+
         /// A parameter already converted.
         public mutating func appendInterpolation(_ value: SQLValue) { fragments.append(.value(value)) }
 

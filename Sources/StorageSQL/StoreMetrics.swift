@@ -1,4 +1,4 @@
-public import Storage
+package import Storage
 package import Metrics
 
 /// What the stores report to the metrics system (`/metrics` when the server runs): commits by

@@ -1,5 +1,5 @@
-public import Storage
-public import StorageSQL
+import Storage
+import StorageSQL
 extension SQLiteSchema {
     /// Merchants, terminals, uploaded batches, offline purchase records, the per-card chains of
     /// those records, fraud signals and the versioned hotlist (docs/terminal-protocol.md).

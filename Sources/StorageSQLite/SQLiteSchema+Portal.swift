@@ -1,5 +1,5 @@
-public import Storage
-public import StorageSQL
+import Storage
+import StorageSQL
 extension SQLiteSchema {
     /// The citizen portal (docs/portal.md): a card's query password (bcrypt hash and lockout
     /// state), holders' sessions (only the SHA-256 of the token), the service catalogue and the

@@ -1,5 +1,5 @@
-public import Storage
-public import StorageSQL
+import Storage
+import StorageSQL
 extension SQLiteSchema {
     /// The outlet reports (R-44, docs/reports.md) read one outlet's day: its card events, loads
     /// and cash payouts by time. Receipts already have `receipts_outlet_time`.

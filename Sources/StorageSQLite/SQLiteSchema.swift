@@ -1,5 +1,5 @@
-public import Storage
-public import StorageSQL
+import Storage
+import StorageSQL
 import GRDB
 
 /// Versioned migrations of the SQLite schema. A migration, once released, is never edited: a

@@ -1,6 +1,6 @@
 public import Storage
-public import StorageSQL
-public import Foundation
+import StorageSQL
+import Foundation
 public import CitizenCardDomain
 import GRDB
 

@@ -1,7 +1,7 @@
 public import Storage
-public import StorageSQL
+import StorageSQL
 public import CitizenCardDomain
-public import Ledger
+import Ledger
 import GRDB
 
 extension SQLiteStore {

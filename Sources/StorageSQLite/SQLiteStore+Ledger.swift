@@ -1,6 +1,6 @@
-public import Storage
-public import StorageSQL
-public import Ledger
+import Storage
+import StorageSQL
+import Ledger
 import GRDB
 
 extension SQLiteStore {

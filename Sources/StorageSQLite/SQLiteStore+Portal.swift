@@ -1,6 +1,6 @@
 public import Storage
-public import StorageSQL
-public import CitizenCardDomain
+import StorageSQL
+import CitizenCardDomain
 import Foundation
 import GRDB
 

@@ -1,7 +1,7 @@
 public import Storage
 public import StorageSQL
-public import Foundation
-public import CitizenCardDomain
+import Foundation
+import CitizenCardDomain
 import GRDB
 
 /// A GRDB row read through the backend-neutral decoders of `Rows`.

@@ -1,7 +1,7 @@
 public import Storage
-public import StorageSQL
-public import Foundation
-public import CitizenCardDomain
+import StorageSQL
+import Foundation
+import CitizenCardDomain
 import GRDB
 
 /// The embedded backend: one SQLite file in WAL mode through GRDB, the default for trying the

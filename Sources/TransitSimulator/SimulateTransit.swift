@@ -1,5 +1,5 @@
 package import ArgumentParser
-package import CardCrypto
+import CardCrypto
 package import CitizenCardDomain
 package import CitizenCardServices
 package import CitizenCardRuntime
@@ -7,7 +7,7 @@ package import CommandSupport
 package import Foundation
 package import Hotlist
 package import SmartCard
-package import Storage
+import Storage
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking

@@ -33,4 +33,14 @@ struct BenchmarksTests {
         let object = try JSONSerialization.jsonObject(with: body) as? [String: Any]
         #expect((object?["records"] as? [Any])?.count == 25)
     }
+
+    @Test("the benchmark runs and reports both algorithms")
+    func benchmark() throws {
+        let report = try CardCryptoBenchmark.run(iterations: 200)
+        #expect(report.lines.map(\.algorithm) == ["3DES", "SM4 (provisional)"])
+        #expect(report.lines[0].blocks.map(\.perVerification) == [2, 3])
+        #expect(report.lines[1].blocks.map(\.perVerification) == [3])
+        #expect(report.lines.allSatisfy { $0.seconds > 0 && $0.rawSeconds > 0 })
+        #expect(report.description.contains("ratio"))
+    }
 }

@@ -1,4 +1,6 @@
+package import CardCrypto
 import COpenSSL
+import Foundation
 
 /// TAC verifications per second on one core, next to OpenSSL's raw block-cipher rate for the same
 /// number of blocks measured in the same run. Printed, never asserted.
@@ -14,41 +16,41 @@ import COpenSSL
 /// figures put it in context: the same blocks at one block per call, and the bulk blocks plus one
 /// key set-up of the MAC cipher per verification — the MAC key differs for every card, and
 /// OpenSSL 3 charges a parameter lookup and a key schedule for each, which no caller can avoid.
-public enum CardCryptoBenchmark {
+package enum CardCryptoBenchmark {
     /// Blocks of one cipher in one verification.
-    public struct BlockCount: Sendable {
-        public let cipher: String
-        public let perVerification: Int
+    package struct BlockCount: Sendable {
+        package let cipher: String
+        package let perVerification: Int
     }
 
     /// One purse algorithm's figures, all in seconds for `verifications` verifications.
-    public struct Line: Sendable {
-        public let algorithm: String
-        public let verifications: Int
-        public let seconds: Double
-        public let blocks: [BlockCount]
+    package struct Line: Sendable {
+        package let algorithm: String
+        package let verifications: Int
+        package let seconds: Double
+        package let blocks: [BlockCount]
         /// OpenSSL's raw time for the same blocks, 1,024 blocks per call.
-        public let rawSeconds: Double
+        package let rawSeconds: Double
         /// OpenSSL's raw time for the same blocks, one block per call.
-        public let rawOneBlockPerCallSeconds: Double
+        package let rawOneBlockPerCallSeconds: Double
         /// OpenSSL's time for one MAC-key set-up (new key and IV) per verification.
-        public let rawKeySetupSeconds: Double
+        package let rawKeySetupSeconds: Double
 
-        public var verificationsPerSecond: Double { Double(verifications) / seconds }
+        package var verificationsPerSecond: Double { Double(verifications) / seconds }
         /// Raw bulk time / verification time for the same blocks: the headline ratio (goal ≥ 0.5).
-        public var ratio: Double { rawSeconds / seconds }
-        public var ratioOneBlockPerCall: Double { rawOneBlockPerCallSeconds / seconds }
+        package var ratio: Double { rawSeconds / seconds }
+        package var ratioOneBlockPerCall: Double { rawOneBlockPerCallSeconds / seconds }
         /// (Raw bulk blocks + per-card key set-ups) / verification time: how close the Swift code
         /// comes to what OpenSSL alone must spend.
-        public var ratioWithKeySetup: Double { (rawSeconds + rawKeySetupSeconds) / seconds }
+        package var ratioWithKeySetup: Double { (rawSeconds + rawKeySetupSeconds) / seconds }
     }
 
-    public struct Report: Sendable, CustomStringConvertible {
-        public let lines: [Line]
+    package struct Report: Sendable, CustomStringConvertible {
+        package let lines: [Line]
         /// True when single DES ran as 3DES with a repeated key (no legacy provider).
-        public let singleDESRunsAsTripleDES: Bool
+        package let singleDESRunsAsTripleDES: Bool
 
-        public var description: String {
+        package var description: String {
             var text = "TAC verifications on one core (IssuerKeyring.verifyPurchaseTAC, a different card each time)\n"
             for line in lines {
                 let blocks = line.blocks.map { "\($0.perVerification) \($0.cipher)" }.joined(separator: " + ")
@@ -70,7 +72,7 @@ public enum CardCryptoBenchmark {
 
     /// Runs `iterations` verifications for 3DES and for SM4 (`SM4Purse.provisional`; every SM4
     /// choice runs the same number of blocks), each followed by its OpenSSL baselines.
-    public static func run(iterations: Int = 200_000) throws(CardCryptoError) -> Report {
+    package static func run(iterations: Int = 200_000) throws(CardCryptoError) -> Report {
         precondition(iterations > 0, "at least one iteration")
         let tacInputByteCount = 22
         let tripleDES = TripleDESPurse()

@@ -1,48 +1,52 @@
+import CommandSupport
+import Foundation
+import Hotlist
+
 /// The hotlist benchmark of issue 5 (`citizencard bench hotlist`): sizes of the full list and of
 /// deltas, and encode, decode and lookup throughput next to a naive baseline measured in the same run.
 ///
 /// The data are generated from a fixed seed, so sizes are the same on every run and in every build
 /// configuration; only the throughput figures depend on the machine and on `-c release`.
-public enum HotlistBenchmark {
+package enum HotlistBenchmark {
     /// One full-list size measurement.
-    public struct SizeLine: Sendable {
-        public let name: String
-        public let cards: Int
-        public let bytes: Int
-        public var bytesPerCard: Double { Double(bytes) / Double(max(cards, 1)) }
+    package struct SizeLine: Sendable {
+        package let name: String
+        package let cards: Int
+        package let bytes: Int
+        package var bytesPerCard: Double { Double(bytes) / Double(max(cards, 1)) }
     }
 
     /// One delta size measurement on the sequential list.
-    public struct DeltaLine: Sendable {
-        public let changes: Int
-        public let bytes: Int
+    package struct DeltaLine: Sendable {
+        package let changes: Int
+        package let bytes: Int
         /// Whether applying the decoded delta to the old list gave exactly the new one.
-        public let verified: Bool
-        public var bytesPerChange: Double { Double(bytes) / Double(max(changes, 1)) }
+        package let verified: Bool
+        package var bytesPerChange: Double { Double(bytes) / Double(max(changes, 1)) }
     }
 
     /// Operations per second, this format and the naive one.
-    public struct SpeedLine: Sendable {
-        public let name: String
-        public let compactPerSecond: Double
-        public let baselinePerSecond: Double
-        public var ratio: Double { compactPerSecond / max(baselinePerSecond, .leastNonzeroMagnitude) }
+    package struct SpeedLine: Sendable {
+        package let name: String
+        package let compactPerSecond: Double
+        package let baselinePerSecond: Double
+        package var ratio: Double { compactPerSecond / max(baselinePerSecond, .leastNonzeroMagnitude) }
     }
 
-    public struct Report: Sendable, CustomStringConvertible {
-        public let cards: Int
-        public let sizes: [SizeLine]
-        public let deltas: [DeltaLine]
-        public let speeds: [SpeedLine]
+    package struct Report: Sendable, CustomStringConvertible {
+        package let cards: Int
+        package let sizes: [SizeLine]
+        package let deltas: [DeltaLine]
+        package let speeds: [SpeedLine]
         /// Whether every full list decoded back to the same entries.
-        public let roundTripsVerified: Bool
+        package let roundTripsVerified: Bool
         /// Lookup hits of the compact and the baseline lookups; equal when both agree.
-        public let lookupHits: (compact: Int, baseline: Int)
+        package let lookupHits: (compact: Int, baseline: Int)
 
         /// The issue's goal: under 8 bytes per card for the lists of this system's own cards.
-        public var meetsSizeGoal: Bool { sizes.prefix(2).allSatisfy { $0.bytesPerCard < 8 } }
+        package var meetsSizeGoal: Bool { sizes.prefix(2).allSatisfy { $0.bytesPerCard < 8 } }
 
-        public var description: String { render() }
+        package var description: String { render() }
     }
 
     /// The lookups measured per run, half of them listed cards.
@@ -51,7 +55,7 @@ public enum HotlistBenchmark {
     /// probability 1 / this.
     static let issuedPerListed = 12
 
-    public static func run(cards: Int = 100_000) -> Report {
+    package static func run(cards: Int = 100_000) -> Report {
         precondition(cards > 0 && cards <= Hotlist.entryCountMax, "cards within the hotlist's limit")
         var random = SplitMix64(seed: 0x3309_0001)
         let sequential = Data.sequential(cards: cards, random: &random)
@@ -144,19 +148,6 @@ extension HotlistBenchmark {
                 set.insert(Array(bytes[start..<start + 10]))
             }
             return set
-        }
-    }
-
-    /// A small, fast, seeded generator (SplitMix64), so that every run measures the same data.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var value = state
-            value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-            return value ^ (value >> 31)
         }
     }
 }

@@ -1,3 +1,7 @@
+import CommandSupport
+import Foundation
+import Hotlist
+
 extension HotlistBenchmark {
     /// The benchmark's lists, all for city prefix 3309 and application type 0001 except the fully
     /// random one.
