@@ -1,5 +1,5 @@
-public import Hummingbird
-public import CitizenCardServices
+import Hummingbird
+import CitizenCardServices
 import CitizenCardDomain
 import Foundation
 import NIOCore

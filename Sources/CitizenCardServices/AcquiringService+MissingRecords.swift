@@ -1,7 +1,7 @@
 public import CitizenCardDomain
 import Foundation
 import Ledger
-public import Storage
+import Storage
 
 /// Writing off a card's missing offline records (docs/terminal-protocol.md, *Writing off missing
 /// records*): a record that never reaches the host holds back every later record of its card,

@@ -1,7 +1,7 @@
 import CardCrypto
 public import CitizenCardDomain
 import Crypto
-public import Foundation
+import Foundation
 import Ledger
 public import SmartCard
 import Storage

@@ -1,5 +1,5 @@
 public import CitizenCardDomain
-public import Foundation
+import Foundation
 import DataProtection
 import Storage
 

@@ -1,5 +1,5 @@
 public import CitizenCardDomain
-public import Storage
+import Storage
 
 /// The arithmetic of writing off a card's missing offline records (docs/terminal-protocol.md,
 /// *Writing off missing records*): a pure function of the card's chain, its completed loads not yet

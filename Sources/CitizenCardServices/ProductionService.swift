@@ -1,6 +1,6 @@
 public import SmartCard
 public import CitizenCardDomain
-public import Foundation
+import Foundation
 import DataProtection
 import Storage
 
