@@ -48,6 +48,12 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
         case tooManyAttempts = "too_many_attempts"
         case forbidden
         case wrongOutlet = "wrong_outlet"
+        /// A department asked without an active grant of its own (requested, expired, revoked …).
+        case grantInactive = "grant_inactive"
+        /// The grant was suspended (by the center, or for bulk scraping): nothing more until resumed.
+        case grantSuspended = "grant_suspended"
+        /// A department request lacks a purpose header (`X-Purpose`, `X-Case-Number`, `X-End-User`).
+        case purposeRequired = "purpose_required"
         // What is asked about.
         case notFound = "not_found"
         // Validity of the input.
@@ -114,6 +120,9 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
             case .balanceLimit: "The amount would take the balance beyond its limit"
             case .batchRefused: "The batch was refused as a whole; nothing of it was recorded"
             case .notClosable: "This record cannot be closed"
+            case .grantInactive: "There is no active grant for this request"
+            case .grantSuspended: "The grant is suspended"
+            case .purposeRequired: "Say the purpose, case number and end user of the request"
             case .conflict: "Someone else changed this at the same time; reload and try again"
             case .unavailable: "The service is temporarily unavailable"
             case .internal: "Internal error"
@@ -155,6 +164,9 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
             case .balanceLimit: "该金额将使余额超出上限"
             case .batchRefused: "整批被拒收，其中任何记录均未入账"
             case .notClosable: "该记录不能关闭"
+            case .grantInactive: "没有可用于此请求的有效授权"
+            case .grantSuspended: "该授权已暂停"
+            case .purposeRequired: "请说明请求的用途、案件编号和最终使用人"
             case .conflict: "数据已被他人同时修改，请刷新后重试"
             case .unavailable: "服务暂时不可用"
             case .internal: "内部错误"

@@ -32,12 +32,20 @@ public enum Role: String, Codable, Sendable, CaseIterable {
     /// A merchant's purchase terminal, authenticated by its terminal key (not a member of staff:
     /// no staff account can have this role).
     case terminal
+    /// A department's API client, authenticated by its key or certificate (not a member of
+    /// staff): it reaches the department routes only.
+    case department
+    /// A member of the commission (市民卡管理委员会) who approves or refuses departments'
+    /// requests for data; never the requester.
+    case commissioner
+    /// Supervises: reads the audit trail and the reports, never personal data.
+    case auditor
 
     /// Bound to one outlet: every counter action is done at, and charged to, that outlet.
     public var isOutletBound: Bool { self == .outletOperator || self == .supervisor }
 
     /// Roles a staff account may have.
-    public var isStaff: Bool { self != .terminal }
+    public var isStaff: Bool { self != .terminal && self != .department }
 }
 
 /// A member of staff who logs in.

@@ -28,6 +28,8 @@ struct API {
         registerClearing(routes)
         registerProduction(routes)
         registerAdministration(routes)
+        registerDepartmentSide(routes)
+        registerDepartmentAdministration(routes)
     }
 
     /// Runs `body` once per `Idempotency-Key`: a repeat with the same request gets the stored

@@ -12,7 +12,11 @@ public enum Access: Sendable, Hashable {
 
     /// Whether a caller with this role (nil: not logged in) gets past the access check.
     public func admits(_ role: Role?) -> Bool {
-        switch self {
+        if role == .department {
+            guard case .permission(let permission) = self else { return false }
+            return EndpointRegistry.departmentZone.contains(permission) && permission.roles.contains(.department)
+        }
+        return switch self {
         case .everyone: true
         case .authenticated: role != nil
         case .permission(let permission): role.map(permission.roles.contains) ?? false
@@ -50,7 +54,16 @@ final class EndpointRegistry: @unchecked Sendable {
         }
     }
 
+    /// The routes a department's client may reach; it reaches no other (and staff none of the
+    /// department side, whose permissions no staff role has).
+    static let departmentZone: Set<Permission> = [.departmentOperations, .verifyCards]
+
     static func admit(_ access: Access, context: AppContext) throws -> Actor {
+        if let actor = context.actor, actor.role == .department {
+            guard case .permission(let permission) = access, departmentZone.contains(permission) else {
+                throw CitizenCardError(.forbidden, "a department client reaches the department routes only")
+            }
+        }
         switch access {
         case .everyone:
             return context.actor ?? Actor(operatorID: nil, name: "anonymous", role: nil, outletID: nil)
@@ -75,9 +88,10 @@ extension AppContext {
 }
 
 extension Request {
-    func queryFlag(_ name: String) throws -> Bool {
+    func queryFlag(_ name: String, default fallback: Bool = false) throws -> Bool {
         switch query(name)?.lowercased() {
-        case nil, "false", "0": return false
+        case nil: return fallback
+        case "false", "0": return false
         case "true", "1": return true
         default: throw CitizenCardError.invalid(name, "true or false")
         }

@@ -50,7 +50,8 @@ public struct Problem: Codable, Sendable {
         case .unsupportedMediaType: .unsupportedMediaType
         case .unauthenticated, .invalidCredentials: .unauthorized
         case .tooManyAttempts: .tooManyRequests
-        case .forbidden, .wrongOutlet: .forbidden
+        case .forbidden, .wrongOutlet, .grantInactive, .grantSuspended: .forbidden
+        case .purposeRequired: .badRequest
         case .notFound: .notFound
         case .invalidField, .invalidResidentID, .invalidPhoto, .notEligible, .personDeceased, .photoRequired,
             .identityMismatch, .relativeRequired, .feeNotScheduled, .feeMismatch, .idempotencyKeyReused,

@@ -322,11 +322,13 @@ public struct AdministrationService: Sendable {
         }
         guard request.role.isStaff else {
             throw CitizenCardError.invalid(
-                "role", "operator, supervisor or admin (terminals are registered under a merchant)")
+                "role",
+                "operator, supervisor, admin, commissioner or auditor (terminals are registered under a merchant, department clients under their department)"
+            )
         }
         guard request.role.isOutletBound == (request.outletId != nil) else {
             throw CitizenCardError.invalid(
-                "outletId", "operators and supervisors belong to an outlet; administrators do not")
+                "outletId", "operators and supervisors belong to an outlet; other roles do not")
         }
         if let outletID = request.outletId,
             try await env.fetch(try await env.store.outlet(id: outletID)) == nil

@@ -55,6 +55,9 @@ public struct AuthService: Sendable {
 
     /// The actor behind a bearer token, or `unauthenticated`.
     public func authenticate(token: String) async throws(CitizenCardError) -> Actor {
+        if token.hasPrefix(DepartmentService.keyPrefix) {
+            return try await DepartmentService(env).authenticate(key: token)
+        }
         if token.hasPrefix(Self.terminalKeyPrefix) {
             guard let terminal = try await env.fetch(try await env.store.terminal(keyHash: Array(Self.hash(token)))),
                 terminal.active

@@ -298,6 +298,13 @@ public struct CardService: Sendable {
         let successor = try await newCard(
             for: person.id, kind: kind, channel: .individual, outletID: outletID, predecessor: current.id)
         let (closed, event) = try current.applying(action(successor.id), context: env.context(actor))
+        if kind == .replacement || kind == .reissue {
+            // A new card carries the holder's current data: a feed's replacement case is done.
+            changes.add(
+                .department(
+                    .closeCardCases(
+                        cardID: current.id, kinds: [.replaceDataChanged], at: env.clock.now(), by: actor.name)))
+        }
         let receipt = try await makeReceipt(
             item, card: successor, expectedFeeFen: request.expectedFeeFen, outletID: outletID, actor: actor)
         // The old card leaves its slot before the new one takes the pipeline slot.
@@ -397,6 +404,10 @@ public struct CardService: Sendable {
         {
             _ = try await apply(.cancel(cancellation), to: successor, actor: actor, into: &changes)
         }
+        // The outlet's work on this card is done: a feed's cases for it close with it.
+        changes.add(
+            .department(
+                .closeCardCases(cardID: card.id, kinds: CardCase.Kind.allCases, at: cancellation.at, by: actor.name)))
         return try await commit(changes, result: CardServiceResult(card: cancelled), idempotency: idempotency)
     }
 

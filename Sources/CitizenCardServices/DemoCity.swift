@@ -75,6 +75,28 @@ public struct DemoCity: Sendable {
                 Operator(
                     id: env.ids.make(), username: "admin", displayName: "市民卡管理中心管理员", role: .administrator,
                     outletID: nil, passwordHash: hash)))
+        // The commission's member who decides on departments' grant requests, and an auditor.
+        for (username, name, role) in [
+            ("commissioner", "市民卡管理委员会委员", Role.commissioner), ("auditor", "审计监督员", Role.auditor),
+        ] {
+            changes.add(
+                .insertOperator(
+                    Operator(
+                        id: env.ids.make(), username: username, displayName: name, role: role, outletID: nil,
+                        passwordHash: hash)))
+            logins.append(Login(username: username, role: role, outlet: nil))
+        }
+        // The departments of the city that feed the population database; their clients
+        // and grants are made on the console or through the API.
+        for department in Self.departments {
+            changes.add(
+                .department(
+                    .insertDepartment(
+                        Department(
+                            id: env.ids.make(), code: department.code, name: department.name,
+                            nameZh: department.nameZh, kind: department.kind, feedKinds: department.feeds,
+                            createdAt: env.clock.now()))))
+        }
         var staff: [String: (operator: Actor, supervisor: Actor)] = [:]
         for outlet in Self.outlets {
             let id = outletIDs[outlet.code]!
@@ -103,6 +125,17 @@ public struct DemoCity: Sendable {
         let (cards, portalCard) = try await createResidents(count: personCount, staff: staff, progress: progress)
         return Summary(logins: logins, persons: personCount, cards: cards, portalCardNumber: portalCard)
     }
+
+    static let departments: [(code: String, name: String, nameZh: String, kind: String, feeds: [FeedKind])] = [
+        ("PSB", "Public Security Bureau", "市公安局", "public_security", [.death, .idNumberChange, .nameChange, .birth]),
+        ("CIVIL", "Civil Affairs Bureau", "市民政局", "civil_affairs", [.death, .householdMove]),
+        (
+            "HRSS", "Human Resources and Social Security Bureau", "市人力资源和社会保障局",
+            "human_resources_social_security", [.insuranceEnrolment, .insuranceEnd]
+        ),
+        ("HEALTH", "Health Commission", "市卫生健康委员会", "health", [.birth]),
+        ("TRANSIT", "Transport Bureau", "市交通运输局", "transit", []),
+    ]
 
     /// Residents with portraits; most get a card through the whole pipeline, some are left at
     /// each stage so that every screen has something to show.

@@ -21,6 +21,8 @@ public struct ServiceEnvironment: Sendable {
     public var issuerKeys: IssuerKeyring
     /// The region codes (GB/T 2260) ID numbers entered are checked against (docs/region-codes.md).
     public var regions: RegionCodes
+    /// Grants' request rates, volumes and the scraping detector (one per server).
+    public var grantMonitor = GrantMonitor()
 
     public init(
         store: any CitizenCardStore, vault: PersonVault, clock: any Clock, ids: any IdentifierGenerator,
@@ -105,10 +107,14 @@ public struct Actor: Hashable, Sendable {
     /// The merchant of a purchase terminal, as found when it authenticated (a terminal never
     /// changes merchant): an upload reads the merchant while it reads the terminal.
     public var merchantID: Merchant.ID?
+    /// Set for a department's client (role `department`).
+    public var departmentID: Department.ID?
+    public var departmentClientID: DepartmentClient.ID?
 
     public init(
         operatorID: Operator.ID?, name: String, role: Role?, outletID: Outlet.ID?, terminalID: Terminal.ID? = nil,
-        merchantID: Merchant.ID? = nil
+        merchantID: Merchant.ID? = nil, departmentID: Department.ID? = nil,
+        departmentClientID: DepartmentClient.ID? = nil
     ) {
         self.operatorID = operatorID
         self.name = name
@@ -116,6 +122,8 @@ public struct Actor: Hashable, Sendable {
         self.outletID = outletID
         self.terminalID = terminalID
         self.merchantID = merchantID
+        self.departmentID = departmentID
+        self.departmentClientID = departmentClientID
     }
 
     public init(_ staff: Operator) {
@@ -175,14 +183,40 @@ public enum Permission: String, Sendable, CaseIterable {
     case acquiring
     /// What a purchase terminal does: sign in, upload batches, fetch the hotlist.
     case terminalOperations = "terminal_operations"
+    /// What a department's client does: send feeds, request grants, query under them, read its
+    /// own access log (docs/departments.md).
+    case departmentOperations = "department_operations"
+    /// Check a card online: valid, and whether it belongs to an ID number.
+    case verifyCards = "verify_cards"
+    /// Departments, their clients and keys, grant agreements, feed results, the review queue.
+    case manageDepartments = "manage_departments"
+    /// Approve or refuse departments' requests for data (the commission, R-40).
+    case decideGrants = "decide_grants"
+    /// The disclosure report and the grants (no personal data).
+    case superviseDisclosures = "supervise_disclosures"
+    /// Stop a grant at once: suspend or revoke it (the center and the commission).
+    case stopGrants = "stop_grants"
+    /// The cases feeds leave for the outlets (cancel after a death, replace after a change).
+    case workCardCases = "work_card_cases"
+    /// Close such a case by hand, with a note (a supervisor or the center).
+    case closeCardCases = "close_card_cases"
 
     public var roles: Set<Role> {
         switch self {
         case .maintainPersons, .revealPersonalData, .counterService: [.outletOperator, .supervisor]
         case .readPersons, .readCards: [.outletOperator, .supervisor, .administrator]
         case .verifyApplications: [.supervisor, .administrator]
-        case .manageProduction, .administer, .readAudit, .acquiring: [.administrator]
+        case .manageProduction, .administer, .acquiring: [.administrator]
+        case .readAudit: [.administrator, .auditor]
         case .terminalOperations: [.terminal]
+        case .departmentOperations: [.department]
+        case .verifyCards: [.department, .terminal]
+        case .manageDepartments: [.administrator]
+        case .decideGrants: [.commissioner]
+        case .superviseDisclosures: [.administrator, .auditor, .commissioner]
+        case .stopGrants: [.administrator, .commissioner]
+        case .workCardCases: [.outletOperator, .supervisor, .administrator]
+        case .closeCardCases: [.supervisor, .administrator]
         }
     }
 }

@@ -14,8 +14,9 @@ public struct HotlistService: Sendable {
     public init(_ env: ServiceEnvironment) { self.env = env }
 
     /// Why a card in a state is listed, and whether a terminal should also block its application.
-    static func listing(state: CardState, lost: Bool) -> (reason: HotlistReason, blocks: Bool)? {
-        switch state {
+    static func listing(state: CardState, lost: Bool, blocked: Bool = false) -> (reason: HotlistReason, blocks: Bool)? {
+        if blocked && state == .active { return (.blocked, false) }
+        return switch state {
         case .preLost: (.preLost, false)
         case .lost: (.lost, true)
         // An old card after a reissue (it was lost) or a replacement (it was superseded).
@@ -61,7 +62,8 @@ public struct HotlistService: Sendable {
         let (version, _) = try await env.fetch(try await env.store.hotlistVersion())
         var wanted: [String: Int64] = [:]
         for candidate in try await env.fetch(try await env.store.hotlistCandidates()) {
-            guard let listing = Self.listing(state: candidate.state, lost: candidate.lost) else { continue }
+            guard let listing = Self.listing(state: candidate.state, lost: candidate.lost, blocked: candidate.blocked)
+            else { continue }
             wanted[candidate.asn] = Int64(listing.reason.rawValue)
         }
         let current = Dictionary(

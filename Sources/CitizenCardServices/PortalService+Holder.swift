@@ -172,15 +172,21 @@ extension PortalService {
             case system
             /// A failed portal log-in with the holder's card number: not necessarily the holder.
             case someone
+            /// A government department, under a grant or checking a card; `actor` is its name.
+            case department
         }
 
         public var at: Timestamp
         public var who: Who
-        /// `you`, a staff user name, `system`, or `someone`.
+        /// `you`, a staff user name, `system`, `someone`, or a department's name.
         public var actor: String
-        /// The audit action, e.g. `person.read`, `card.report_pre_loss`, `portal.overview`.
+        /// The audit action, e.g. `person.read`, `card.report_pre_loss`, `department.query`.
         public var action: String
         public var purpose: String
+        /// A department's case number, when a department read.
+        public var caseNumber: String?
+        /// The fields a department was shown (never their values).
+        public var fields: [String]?
     }
 
     /// Actor names of jobs and commands rather than people (`Actor.system`, `Actor.commandLine`).
@@ -195,8 +201,20 @@ extension PortalService {
         let count = min(max(limit, 1), PortalPolicy.accessLogMax)
         let entries = try await env.fetch(
             try await env.store.auditEntries(AuditFilter(personID: principal.personID), limit: count))
+        let departments = Dictionary(
+            try await env.fetch(try await env.store.departments()).map { ("department:\($0.code)", $0) },
+            uniquingKeysWith: { first, _ in first })
         return entries.map { entry in
             let draft = entry.draft
+            if let department = departments[draft.actor] {
+                let detail =
+                    (try? JSONSerialization.jsonObject(with: Data(draft.detail.utf8))) as? [String: Any] ?? [:]
+                let fields = (detail["fields"] as? String).map { $0.split(separator: ",").map(String.init) }
+                return AccessLogEntry(
+                    at: draft.at, who: .department, actor: department.name, action: draft.action,
+                    purpose: draft.purpose,
+                    caseNumber: detail["case"] as? String, fields: fields)
+            }
             let who: AccessLogEntry.Who
             if draft.actor.hasPrefix("citizen:") {
                 who = draft.action == "portal.login.failed" || draft.action == "portal.login.locked" ? .someone : .you
@@ -211,8 +229,11 @@ extension PortalService {
                 case .someone: "someone"
                 case .system: "system"
                 case .staff: draft.actor
+                case .department: draft.actor
                 }
-            return AccessLogEntry(at: draft.at, who: who, actor: shown, action: draft.action, purpose: draft.purpose)
+            return AccessLogEntry(
+                at: draft.at, who: who, actor: shown, action: draft.action, purpose: draft.purpose, caseNumber: nil,
+                fields: nil)
         }
     }
 }

@@ -157,6 +157,10 @@ public struct PortalService: Sendable {
             try await auditFailure(card, reason: "card_state")
             throw CitizenCardError(.invalidCredentials)
         }
+        if try await env.fetch(try await env.store.cardHold(cardID: card.id)) != nil {
+            try await auditFailure(card, reason: "card_blocked")
+            throw CitizenCardError(.invalidCredentials)
+        }
         let now = env.clock.now()
         let token = AuthService.randomToken(prefix: Self.tokenPrefix)
         let session = PortalSession(

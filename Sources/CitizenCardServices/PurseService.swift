@@ -65,6 +65,10 @@ public struct PurseService: Sendable {
         guard card.state == .active else {
             throw CitizenCardError(.transitionNotAllowed, "only an active card can be loaded", zh: "只有正常状态的卡可以圈存")
         }
+        if try await env.fetch(try await env.store.cardHold(cardID: card.id)) != nil {
+            throw CitizenCardError(
+                .transitionNotAllowed, "the card is blocked after its holder's death", zh: "持卡人已身故，此卡已止付")
+        }
         guard (1...policy.purseCapFen).contains(request.amountFen) else {
             throw CitizenCardError(.invalidField, field: "amountFen", "must be 1 to \(policy.purseCapFen) fen")
         }

@@ -113,6 +113,13 @@ public struct PersonVault: Sendable {
 
     public func indexOf(_ residentID: ResidentID) -> Data { index.residentID(residentID.number) }
 
+    /// A field's value as a department sees it under a `keyed_hash` disclosure: 16 bytes of
+    /// HMAC-SHA256 in a domain of that department and field, so that one department can match
+    /// records it holds while two departments cannot link theirs.
+    public func departmentHash(_ value: String, department: String, field: String) -> Data {
+        index.digest(domain: "dept:\(department):\(field)", Data(value.utf8))
+    }
+
     /// Same value for the same details and attributes, whatever the person id or key id.
     public func fingerprint(_ details: PersonalDetails, _ attributes: PersonAttributes) -> Data {
         index.digest(domain: "fp", PersonCodec.bytes(details) + Self.attributeBytes(attributes))

@@ -12,7 +12,7 @@ public import Ledger
 /// with `StorageError.conflict`, so of many conflicting operations exactly one wins.
 public protocol CitizenCardStore: PersonStore, CardStore, ProductionStore, FeeStore, RuleStore, StaffStore,
     AuditStore, IdempotencyStore, SettingStore, LedgerStore, PurseLoadStore, AcquiringStore, HotlistStore,
-    ClearingStore, PortalStore, ReportStore
+    ClearingStore, PortalStore, ReportStore, DepartmentStore
 {
     /// Applies every change and appends every audit entry in one transaction.
     ///
@@ -134,6 +134,7 @@ public struct ChangeSet: Sendable {
         case acquiring(Acquiring)
         case hotlist(Hotlist)
         case portal(Portal)
+        case department(Departments)
 
         /// Persons and their photos.
         public enum Registry: Sendable {
@@ -596,6 +597,23 @@ public struct HotlistPublication: Hashable, Sendable {
 }
 
 /// The versioned hotlist (R-17, docs/hotlist.md).
+/// A card the hotlist may have to list: in a state terminals refuse, or blocked (`card_holds`).
+public struct HotlistCandidate: Sendable, Hashable {
+    public var asn: String
+    public var state: CardState
+    /// A loss was reported (a reissued card's predecessor is listed as lost).
+    public var lost: Bool
+    /// Blocked at once after its holder's death (`CardHold`).
+    public var blocked: Bool
+
+    public init(asn: String, state: CardState, lost: Bool, blocked: Bool) {
+        self.asn = asn
+        self.state = state
+        self.lost = lost
+        self.blocked = blocked
+    }
+}
+
 public protocol HotlistStore: Sendable {
     /// The newest published version; 0 before the first.
     func hotlistVersion() async throws(StorageError) -> (version: Int64, publishedAt: Timestamp?)
@@ -605,7 +623,7 @@ public protocol HotlistStore: Sendable {
     /// reason) and still listed, and ASNs no longer listed.
     func hotlistChanges(since version: Int64) async throws(StorageError) -> (added: [HotlistRow], removed: [String])
     /// Every card that must be listed now, by state: (ASN, state, whether it carries a loss report).
-    func hotlistCandidates() async throws(StorageError) -> [(asn: String, state: CardState, lost: Bool)]
+    func hotlistCandidates() async throws(StorageError) -> [HotlistCandidate]
 }
 
 /// The day's totals that clearing and reconciliation read.
@@ -715,6 +733,14 @@ public enum StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         case serviceCode = "service_code"
         /// A second activation of one service for one card.
         case serviceActivation = "service_activation"
+        case departmentCode = "department_code"
+        case certificateSubject = "certificate_subject"
+        case departmentKey = "department_key"
+        /// A department's message id used before.
+        case feedMessage = "feed_message"
+        /// A second open case of one kind for one card.
+        case cardCase = "card_case"
+        case cardHold = "card_hold"
         case other
     }
 

@@ -27,6 +27,7 @@ enum PostgresSchema {
         Migration(name: "0011-journal-checks", statements: journalChecks),
         Migration(name: "0012-exception-closures", statements: exceptionClosures),
         Migration(name: "0013-cancellation-documents", statements: cancellationDocuments),
+        Migration(name: "0014-departments", statements: departments),
     ]
 
     /// The sealed document reference of a cancellation (as `SQLiteSchema.cancellationDocuments`).

@@ -198,6 +198,12 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
         case "query_credentials_pkey": .queryCredential
         case "catalogue_entries_pkey": .serviceCode
         case "service_activations_card_service": .serviceActivation
+        case "departments_code_key": .departmentCode
+        case "department_clients_certificate_subject_key": .certificateSubject
+        case "department_keys_key_hash_key", "department_keys_pkey": .departmentKey
+        case "feed_messages_pkey": .feedMessage
+        case "card_cases_open": .cardCase
+        case "card_holds_pkey": .cardHold
         default: .other
         }
     }

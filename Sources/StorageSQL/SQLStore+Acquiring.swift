@@ -160,14 +160,19 @@ extension SQLStore {
         return (added, removed)
     }
 
-    public func hotlistCandidates() async throws(StorageError) -> [(asn: String, state: CardState, lost: Bool)] {
+    public func hotlistCandidates() async throws(StorageError) -> [HotlistCandidate] {
         try await fetch(
             """
-            SELECT asn, state, loss_effective_at IS NOT NULL AS lost FROM cards
+            SELECT asn, state, loss_effective_at IS NOT NULL AS lost,
+                EXISTS (SELECT 1 FROM card_holds h WHERE h.card_id = cards.id) AS blocked
+            FROM cards
             WHERE state IN (\(raw: Rows.sqlList(Rows.hotlistedStates.map(\.rawValue))))
+                OR (state = 'active' AND EXISTS (SELECT 1 FROM card_holds h WHERE h.card_id = cards.id))
             """
-        ) { row -> (asn: String, state: CardState, lost: Bool) in
-            (try row.string("asn"), try row.value("state", table: "cards"), try row.bool("lost"))
+        ) { row -> HotlistCandidate in
+            HotlistCandidate(
+                asn: try row.string("asn"), state: try row.value("state", table: "cards"), lost: try row.bool("lost"),
+                blocked: try row.bool("blocked"))
         }
     }
 }

@@ -48,6 +48,7 @@ public enum Writes {
         case .acquiring(let change): try acquiring(change, dialect: dialect)
         case .hotlist(let change): try hotlist(change, dialect: dialect)
         case .portal(let change): try portal(change, dialect: dialect)
+        case .department(let change): try department(change, dialect: dialect)
         }
     }
 

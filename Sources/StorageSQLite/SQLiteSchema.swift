@@ -37,6 +37,9 @@ enum SQLiteSchema {
         migrator.registerMigration("0010-cancellation-documents") { db in
             for statement in cancellationDocuments { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("0011-departments") { db in
+            for statement in departments { try db.execute(sql: statement) }
+        }
         return migrator
     }
 

@@ -97,6 +97,9 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
             ("clearing_results.", .clearingResult), ("purse_closures.", .purseClosure),
             ("query_credentials.", .queryCredential), ("catalogue_entries.", .serviceCode),
             ("service_activations.card_id, service_activations.service_code", .serviceActivation),
+            ("departments.code", .departmentCode), ("department_clients.certificate_subject", .certificateSubject),
+            ("department_keys.", .departmentKey), ("feed_messages.", .feedMessage), ("card_cases.", .cardCase),
+            ("card_holds.", .cardHold),
         ]
         return rules.first { message.contains($0.0) }?.1 ?? .other
     }

@@ -17,13 +17,15 @@ struct AccessTests {
         #expect(endpoints.count >= 40)
         let roles: [(String?, Role?)] = [
             (nil, nil), ("clerk", .outletOperator), ("supervisor", .supervisor), ("admin", .administrator),
-            ("terminal", .terminal),
+            ("terminal", .terminal), ("commissioner", .commissioner), ("auditor", .auditor),
+            ("department", .department),
         ]
         #expect(Set(roles.compactMap(\.1)) == Set(Role.allCases))
         let terminalKey = try await harness.fixtures.acquirer().key
+        let departmentKey = try await harness.fixtures.department().key
         let problems = try await harness.run { client in
-            var tokens: [String: String] = ["terminal": terminalKey]
-            for case (let name?, let role) in roles where role != .terminal {
+            var tokens: [String: String] = ["terminal": terminalKey, "department": departmentKey]
+            for case (let name?, let role) in roles where role != .terminal && role != .department {
                 tokens[name] = try await client.login(name)
             }
             var problems: [String] = []

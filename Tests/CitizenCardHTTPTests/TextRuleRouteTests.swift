@@ -81,11 +81,13 @@ struct TextRuleRouteTests {
         let harness = try await Harness()
         let probes = try Self.probes(harness.endpoints)
         let terminalKey = try await harness.fixtures.acquirer().key
+        let departmentKey = try await harness.fixtures.department().key
         let store = harness.world.store
         let problems = try await harness.run { client in
-            var tokens: [Role: String] = [.terminal: terminalKey]
+            var tokens: [Role: String] = [.terminal: terminalKey, .department: departmentKey]
             for (name, role) in [
                 ("clerk", Role.outletOperator), ("supervisor", .supervisor), ("admin", .administrator),
+                ("commissioner", .commissioner),
             ] {
                 tokens[role] = try await client.login(name)
             }
@@ -158,7 +160,7 @@ struct TextRuleRouteTests {
         case .everyone: return nil
         case .authenticated: return tokens[.outletOperator]
         case .permission(let permission):
-            let role = [Role.outletOperator, .supervisor, .administrator, .terminal].first {
+            let role = [Role.outletOperator, .supervisor, .administrator, .terminal, .department, .commissioner].first {
                 permission.roles.contains($0)
             }
             return role.flatMap { tokens[$0] }

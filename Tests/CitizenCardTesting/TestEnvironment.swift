@@ -206,6 +206,9 @@ public struct TestWorld: Sendable {
         /// An operator of the second outlet.
         public var otherClerk: Actor
         public var otherSupervisor: Actor
+        /// A member of the commission (approves grants) and an auditor.
+        public var commissioner: Actor
+        public var auditor: Actor
         public var outlet: Outlet
         public var otherOutlet: Outlet
     }
@@ -237,12 +240,14 @@ public struct TestWorld: Sendable {
         let members = [
             staff("admin", .administrator, nil), staff("clerk", .outletOperator, outlet.id),
             staff("supervisor", .supervisor, outlet.id), staff("other.clerk", .outletOperator, other.id),
-            staff("other.supervisor", .supervisor, other.id),
+            staff("other.supervisor", .supervisor, other.id), staff("commissioner", .commissioner, nil),
+            staff("auditor", .auditor, nil),
         ]
         for member in members { changes.add(.insertOperator(member)) }
         try await env.store.commit(changes)
         return Staff(
             admin: Actor(members[0]), clerk: Actor(members[1]), supervisor: Actor(members[2]),
-            otherClerk: Actor(members[3]), otherSupervisor: Actor(members[4]), outlet: outlet, otherOutlet: other)
+            otherClerk: Actor(members[3]), otherSupervisor: Actor(members[4]), commissioner: Actor(members[5]),
+            auditor: Actor(members[6]), outlet: outlet, otherOutlet: other)
     }
 }

@@ -94,7 +94,8 @@ struct EdgeConnectionTests {
         let started = Date()
         stalled.send("GET /health HTTP/1.1\r\nHost: x\r\n")
         #expect(stalled.readToClose() == "", "closed without an answer")
-        #expect(Date().timeIntervalSince(started) < 10)
+        // Bounds with room for a loaded 2-core CI machine: the point is that it ends, not when.
+        #expect(Date().timeIntervalSince(started) < 20)
 
         // A byte a second keeps the idle timeout away; the request's own deadline (3 s) ends it.
         // Blocking sleeps and a non-blocking look at the socket: the test's time is the server's.
@@ -103,12 +104,12 @@ struct EdgeConnectionTests {
             "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
         )
         var seconds = 0
-        while seconds < 15 && !trickle.isClosed {
+        while seconds < 20 && !trickle.isClosed {
             usleep(1_000_000)
             seconds += 1
             trickle.send(" ")
         }
-        #expect(trickle.isClosed && seconds <= 8, "the trickled body was cut off after \(seconds) s")
+        #expect(trickle.isClosed && seconds <= 14, "the trickled body was cut off after \(seconds) s")
         // A slow link that keeps sending (40 KiB/s, past the 3 s) is read to the end and answered.
         let slow = try Connection(port: port)
         let length = 200 * 1024
