@@ -209,8 +209,9 @@ public enum DisclosureForm: String, Codable, Sendable, CaseIterable {
     case yearOnly = "year_only"
     /// Only yes or no: insured? alive? holds a usable card?
     case yesNo = "yes_no"
-    /// HMAC-SHA256 of the value under a key of the department's own, hex: lets the department
-    /// match records it already holds without learning the value.
+    /// 16 bytes of HMAC-SHA256 of the value under the center's index key in a domain of the
+    /// department and the field, as 32 hex digits: the department can match records it already
+    /// holds, and two departments cannot link theirs.
     case keyedHash = "keyed_hash"
 }
 

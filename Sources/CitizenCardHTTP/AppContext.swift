@@ -16,9 +16,13 @@ public struct AppContext: RequestContext {
     /// proxy the client it forwards for (`ClientAddressMiddleware`).
     public var clientAddress: String?
 
+    /// The connection, for the client certificate of a mutual-TLS connection.
+    public let channel: (any Channel)?
+
     public init(source: Source) {
         self.coreContext = .init(source: source)
         self.remoteAddress = source.channel.remoteAddress
+        self.channel = source.channel
     }
 
     /// JSON bodies are at most 1 MiB; photo uploads are read separately with their own limit.

@@ -4,6 +4,8 @@ public import Logging
 import CitizenCardDomain
 import Foundation
 import ServiceLifecycle
+import HummingbirdCore
+import HummingbirdTLS
 public import Prometheus
 
 /// Builds the HTTP application: the JSON API, the OpenAPI document, health, and the background
@@ -29,6 +31,7 @@ public enum CitizenCardApp {
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProblemMiddleware(routes: routes))
         router.add(middleware: QueryCheckMiddleware())
+        router.add(middleware: ClientCertificateMiddleware(departments: DepartmentService(env)))
         router.add(middleware: AuthenticationMiddleware(auth: AuthService(env)))
         let registry = EndpointRegistry(router: router, routes: routes)
         registry.add(.get, "/health", .everyone) { _, _, _ in
@@ -77,19 +80,20 @@ public enum CitizenCardApp {
         metrics: PrometheusCollectorRegistry? = nil, secureCookies: Bool = false,
         trustedProxies: TrustedProxies = .none,
         idleTimeoutSeconds: Int64 = idleTimeoutSecondsDefault,
-        requestTimeoutSeconds: Int64 = requestTimeoutSecondsDefault,
+        requestTimeoutSeconds: Int64 = requestTimeoutSecondsDefault, tls: ServerTLS? = nil,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+    ) throws -> some ApplicationProtocol {
         let (router, _) = router(
-            env: env, metrics: metrics, secureCookies: secureCookies, trustedProxies: trustedProxies)
+            env: env, metrics: metrics, secureCookies: secureCookies || tls != nil, trustedProxies: trustedProxies)
+        let http: HTTPServerBuilder = .http1(
+            configuration: .init(
+                additionalChannelHandlers: [
+                    EdgeGuardHandler(bodyMax: bodyMax, requestSeconds: requestTimeoutSeconds)
+                ],
+                idleTimeout: .seconds(idleTimeoutSeconds)))
         return Application(
             router: router,
-            server: .http1(
-                configuration: .init(
-                    additionalChannelHandlers: [
-                        EdgeGuardHandler(bodyMax: bodyMax, requestSeconds: requestTimeoutSeconds)
-                    ],
-                    idleTimeout: .seconds(idleTimeoutSeconds))),
+            server: try tls.map { try .tls(http, tlsConfiguration: $0.configuration) } ?? http,
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "CitizenCard"),
             services: [
                 DueTransitionsService(

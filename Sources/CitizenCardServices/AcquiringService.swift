@@ -669,9 +669,10 @@ public struct AcquiringService: Sendable {
         -> [OfflinePurchase]
     {
         try actor.require(.readCards)
-        guard try await env.fetch(try await env.store.card(id: cardID)) != nil else {
+        guard let card = try await env.fetch(try await env.store.card(id: cardID)) else {
             throw CitizenCardError.notFound("card")
         }
+        try await env.auditCardRead(card, what: "purchases", actor: actor)
         return try await env.fetch(try await env.store.purchases(cardID: cardID, limit: limit))
     }
 }

@@ -403,6 +403,10 @@ public struct CardService: Sendable {
             successor.state.slot == .pipeline
         {
             _ = try await apply(.cancel(cancellation), to: successor, actor: actor, into: &changes)
+            changes.add(
+                .department(
+                    .closeCardCases(
+                        cardID: successor.id, kinds: CardCase.Kind.allCases, at: cancellation.at, by: actor.name)))
         }
         // The outlet's work on this card is done: a feed's cases for it close with it.
         changes.add(
@@ -459,7 +463,8 @@ public struct CardService: Sendable {
 
     public func events(of cardID: Card.ID, actor: Actor) async throws(CitizenCardError) -> [CardEvent] {
         try actor.require(.readCards)
-        _ = try await load(cardID)
+        let card = try await load(cardID)
+        try await env.auditCardRead(card, what: "events", actor: actor)
         return try await env.fetch(try await env.store.cardEvents(cardID: cardID))
     }
 
@@ -486,6 +491,9 @@ public struct CardService: Sendable {
         }
         if actor.role?.isOutletBound == true && actor.outletID != receipt.outletID {
             throw CitizenCardError(.wrongOutlet, "the receipt belongs to another outlet")
+        }
+        if let card = try await env.fetch(try await env.store.card(id: receipt.cardID)) {
+            try await env.auditCardRead(card, what: "receipt", subject: "receipt:\(receipt.id)", actor: actor)
         }
         return receipt
     }

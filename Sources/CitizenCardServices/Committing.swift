@@ -31,6 +31,19 @@ extension ServiceEnvironment {
         String(describing: type(of: store)).contains("Postgres") ? "postgres" : "sqlite"
     }
 
+    /// Audits a member of staff's read of a card's records (events, loads, purchases, receipts)
+    /// before they are returned: who read whose, what, and why.
+    func auditCardRead(
+        _ card: Card, what: String, subject: String? = nil, actor: Actor
+    ) async throws(CitizenCardError) {
+        var changes = ChangeSet()
+        changes.record(
+            AuditDraft(
+                at: clock.now(), actor: actor.name, action: "card.read_\(what)", subject: subject ?? "card:\(card.id)",
+                personID: card.personID, purpose: "counter service"))
+        try await commit(changes)
+    }
+
     /// Commits a use case's outcome, turning storage failures into operating errors.
     func commit(_ changes: ChangeSet) async throws(CitizenCardError) {
         do {

@@ -409,9 +409,22 @@ public struct DepartmentService: Sendable {
         return Int64(days) * 86_400
     }
 
-    /// A certificate subject as RFC 4514 text: 3-300 printable characters with at least one `=`.
+    /// A subject in one form whatever its spelling: attributes upper-case, no spaces around `,`
+    /// and `=` (`cn = gw, O=PSB` → `CN=gw,O=PSB`). The TLS layer writes a presented certificate's
+    /// subject the same way, so the registered text and the certificate meet.
+    public static func normalizedSubject(_ text: String) -> String {
+        text.split(separator: ",", omittingEmptySubsequences: true).map { part -> String in
+            let pieces = part.split(separator: "=", maxSplits: 1)
+            guard pieces.count == 2 else { return part.trimmingCharacters(in: .whitespaces) }
+            return pieces[0].trimmingCharacters(in: .whitespaces).uppercased() + "="
+                + pieces[1].trimmingCharacters(in: .whitespaces)
+        }.joined(separator: ",")
+    }
+
+    /// A certificate subject as RFC 4514 text: 3-300 printable characters with at least one `=`,
+    /// kept in `normalizedSubject` form.
     static func subject(_ text: String) throws(CitizenCardError) -> String {
-        let trimmed = text.trimmingSpaces
+        let trimmed = normalizedSubject(text.trimmingSpaces)
         guard (3...300).contains(trimmed.count), trimmed.contains("=") else {
             throw CitizenCardError.invalid(
                 "certificateSubject", "an RFC 4514 subject such as CN=gateway,O=Department", zh: "须为RFC 4514格式的证书主题")

@@ -179,6 +179,8 @@ public enum Permission: String, Sendable, CaseIterable {
     case readAudit = "read_audit"
     /// Read receipts and cards.
     case readCards = "read_cards"
+    /// The outlets' business and cash reports (no personal data: auditors read them too).
+    case readReports = "read_reports"
     /// Merchants, terminals, the exceptions queue, fraud signals, clearing and settlement.
     case acquiring
     /// What a purchase terminal does: sign in, upload batches, fetch the hotlist.
@@ -208,6 +210,7 @@ public enum Permission: String, Sendable, CaseIterable {
         case .verifyApplications: [.supervisor, .administrator]
         case .manageProduction, .administer, .acquiring: [.administrator]
         case .readAudit: [.administrator, .auditor]
+        case .readReports: [.outletOperator, .supervisor, .administrator, .auditor]
         case .terminalOperations: [.terminal]
         case .departmentOperations: [.department]
         case .verifyCards: [.department, .terminal]

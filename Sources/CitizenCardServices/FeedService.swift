@@ -76,6 +76,18 @@ public struct FeedService: Sendable {
         return results
     }
 
+    /// Applies a chunk of a file's messages from `department`, each on its own, in order.
+    public func applyBatch(
+        _ messages: [Message], department: Department, actor: Actor
+    ) async throws(CitizenCardError) -> [FeedResult] {
+        var results: [FeedResult] = []
+        results.reserveCapacity(messages.count)
+        for message in messages {
+            results.append(try await apply(message, department: department, clientID: nil, actor: actor))
+        }
+        return results
+    }
+
     /// The department a feed comes from: the client's own, or for the command line
     /// (`citizencard feed apply --department CODE`) the one it names.
     public func department(code: String) async throws(CitizenCardError) -> Department {

@@ -148,7 +148,9 @@ public struct GrantService: Sendable {
     public func resume(_ id: Grant.ID, _ change: StateChange, actor: Actor) async throws(CitizenCardError) -> Grant {
         try actor.require(.manageDepartments)
         let reason = try RegistryService.reason(change.reason, default: nil)
-        return try await move(id, .resume, actor: actor, action: "grant.resume", purpose: reason)
+        let resumed = try await move(id, .resume, actor: actor, action: "grant.resume", purpose: reason)
+        env.grantMonitor.reset(id)  // the scraping window starts afresh
+        return resumed
     }
 
     public func revoke(_ id: Grant.ID, _ change: StateChange, actor: Actor) async throws(CitizenCardError) -> Grant {

@@ -85,7 +85,7 @@ public struct OutletReportService: Sendable {
 
     /// The outlet the actor may report on.
     func reportedOutlet(_ requested: Outlet.ID?, actor: Actor) async throws(CitizenCardError) -> Outlet {
-        try actor.require(.readCards)
+        try actor.require(.readReports)
         let id: Outlet.ID
         if actor.role?.isOutletBound == true {
             id = try actor.counterOutlet(requested: requested)

@@ -246,9 +246,10 @@ public struct PurseService: Sendable {
     /// A card's online loads; 404 for a card that does not exist.
     public func loads(of cardID: Card.ID, actor: Actor) async throws(CitizenCardError) -> [PurseLoad] {
         try actor.require(.readCards)
-        guard try await env.fetch(try await env.store.card(id: cardID)) != nil else {
+        guard let card = try await env.fetch(try await env.store.card(id: cardID)) else {
             throw CitizenCardError.notFound("card")
         }
+        try await env.auditCardRead(card, what: "loads", actor: actor)
         return try await env.fetch(try await env.store.purseLoads(cardID: cardID))
     }
 

@@ -42,6 +42,18 @@ struct Serve: AsyncParsableCommand {
     )
     var requestTimeout: Int64 = CitizenCardApp.requestTimeoutSecondsDefault
 
+    @Option(help: "Serve HTTPS with this certificate chain (PEM); needs --tls-key.")
+    var tlsCertificate: String?
+
+    @Option(help: "The private key (PEM) of --tls-certificate.")
+    var tlsKey: String?
+
+    @Option(
+        help:
+            "Accept department clients by certificate: a client certificate signed by this CA (PEM) logs in as the department client registered with its subject (docs/departments.md). Needs --tls-certificate."
+    )
+    var tlsClientCa: String?
+
     @Flag(help: "Do not create the demo city on an empty database.")
     var noDemo = false
 
@@ -102,16 +114,28 @@ struct Serve: AsyncParsableCommand {
         let logins = demo?.logins
         let portalCard = demo?.portalCardNumber
         let description = runtime.databaseDescription
-        let app = CitizenCardApp.application(
+        var tls: ServerTLS? = nil
+        if let certificate = tlsCertificate {
+            guard let key = tlsKey else { throw ValidationError("--tls-certificate needs --tls-key") }
+            do {
+                tls = try ServerTLS(certificateFile: certificate, keyFile: key, clientCAFile: tlsClientCa)
+            } catch {
+                throw CommandFailure(description: "TLS: cannot use the certificate, key or client CA: \(error)")
+            }
+        } else if tlsKey != nil || tlsClientCa != nil {
+            throw ValidationError("--tls-key and --tls-client-ca need --tls-certificate")
+        }
+        let scheme = tls == nil ? "http" : "https"
+        let app = try CitizenCardApp.application(
             env: runtime.env, host: host, port: port, logger: logger,
             sweepIntervalSeconds: runtime.configuration.sweepIntervalSeconds, metrics: metrics,
             secureCookies: secureCookies || environment["CITIZENCARD_SECURE_COOKIES"] == "1", trustedProxies: proxies,
-            idleTimeoutSeconds: idleTimeout, requestTimeoutSeconds: requestTimeout
+            idleTimeoutSeconds: idleTimeout, requestTimeoutSeconds: requestTimeout, tls: tls
         ) { boundPort in
-            var text = "CitizenCard is running at http://\(host):\(boundPort)/  (database: \(description))\n"
+            var text = "CitizenCard is running at \(scheme)://\(host):\(boundPort)/  (database: \(description))\n"
             text +=
-                "Outlet console: http://\(host):\(boundPort)/console   citizen portal: http://\(host):\(boundPort)/portal\n"
-            text += "API description: http://\(host):\(boundPort)/openapi.yaml\n"
+                "Outlet console: \(scheme)://\(host):\(boundPort)/console   citizen portal: \(scheme)://\(host):\(boundPort)/portal\n"
+            text += "API description: \(scheme)://\(host):\(boundPort)/openapi.yaml\n"
             if let portalCard {
                 text += "Portal demo: card \(portalCard), query password \(DemoCity.portalPassword)\n"
             }

@@ -31,7 +31,7 @@ struct StaffAdd: AsyncParsableCommand {
     @Argument(help: "User name (a-z, 0-9, '.', '-', '_').")
     var username: String
 
-    @Option(help: "operator, supervisor or admin.")
+    @Option(help: "operator, supervisor, admin, commissioner or auditor.")
     var role: String
 
     @Option(help: "The outlet code (operators and supervisors), e.g. DH01.")
@@ -42,7 +42,7 @@ struct StaffAdd: AsyncParsableCommand {
 
     func run() async throws {
         guard let role = Role(rawValue: role), role.isStaff else {
-            throw ValidationError("--role must be operator, supervisor or admin")
+            throw ValidationError("--role must be operator, supervisor, admin, commissioner or auditor")
         }
         let runtime = try await Runtime.open(store, logger: makeLogger(label: "citizencard.staff", level: .warning))
         let actor = Actor.commandLine("cli")

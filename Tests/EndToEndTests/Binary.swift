@@ -86,7 +86,9 @@ final class Server: @unchecked Sendable {
         while Date() < deadline {
             if let line = outputText.split(separator: "\n").first(where: { $0.hasPrefix("CitizenCard is running at ") }
             ),
-                let url = line.split(separator: " ").first(where: { $0.hasPrefix("http://") })
+                let url = line.split(separator: " ").first(where: {
+                    $0.hasPrefix("http://") || $0.hasPrefix("https://")
+                })
             {
                 baseURL = String(url.dropLast(url.hasSuffix("/") ? 1 : 0))
                 return

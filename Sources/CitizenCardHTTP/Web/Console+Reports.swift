@@ -11,7 +11,7 @@ extension Web {
     static let trendDays = 14
 
     func registerReportPages(_ router: Router<AppContext>) {
-        page(router, .get, "/console/reports", .staff(.readCards)) { request, _, web in
+        page(router, .get, "/console/reports", .staff(.readReports)) { request, _, web in
             let actor = web.actor!
             let query = QueryString(request.uri.query.map { $0[...] })
             let today = env.clock.now().calendarDate(offsetSeconds: WebFormat.chinaOffset)
