@@ -146,7 +146,7 @@ public struct DisclosureService: Sendable {
                     detail: RegistryService.json(["case": purpose.caseNumber, "count": "\(missed)"])))
         }
         changes.add(.department(.insertDisclosures(disclosures)))
-        try await env.commit(changes)
+        try await env.commitGrouped(changes)
         try await watch(grant, persons: persons, actor: actor)
         return Lookup(grantId: grant.id, results: answers)
     }
@@ -380,18 +380,12 @@ public struct DisclosureService: Sendable {
             }
             var answer = CardCheck(valid: false, reason: .unknown, holderMatches: index_ == nil ? nil : false)
             var holder: Person.ID? = nil
-            if let found = try await env.fetch(try await env.store.card(number: number)),
-                let pair = try await env.fetch(try await env.store.cardWithHolderIndex(id: found.id))
-            {
-                let effective = pair.card.dueTransitions(context: env.context(.system)).last?.0 ?? pair.card
-                var held = false
-                if effective.state == .active {
-                    held = try await env.fetch(try await env.store.cardHold(cardID: found.id)) != nil
-                }
-                answer.reason = CardCheck.reason(of: effective, held: held)
+            if let found = try await env.fetch(try await env.store.cardForCheck(number: number)) {
+                let effective = found.card.dueTransitions(context: env.context(.system)).last?.0 ?? found.card
+                answer.reason = CardCheck.reason(of: effective, held: effective.state == .active && found.blocked)
                 answer.valid = answer.reason == .active
-                if let index_ { answer.holderMatches = index_ == pair.holderIndex }
-                if answer.reason != .unknown { holder = found.personID }
+                if let index_ { answer.holderMatches = index_ == found.holderIndex }
+                if answer.reason != .unknown { holder = found.card.personID }
             }
             answers.append(answer)
             let recorded = actor.role == .department || request.idNumber != nil
@@ -414,7 +408,7 @@ public struct DisclosureService: Sendable {
         }
         if !disclosures.isEmpty {
             changes.add(.department(.insertDisclosures(disclosures)))
-            try await env.commit(changes)
+            try await env.commitGrouped(changes)
         }
         return answers
     }

@@ -23,6 +23,8 @@ public struct ServiceEnvironment: Sendable {
     public var regions: RegionCodes
     /// Grants' request rates, volumes and the scraping detector (one per server).
     public var grantMonitor = GrantMonitor()
+    /// Groups the commits of concurrent department queries and card checks (one per server).
+    public let groupCommit = GroupCommit()
 
     public init(
         store: any CitizenCardStore, vault: PersonVault, clock: any Clock, ids: any IdentifierGenerator,

@@ -76,16 +76,146 @@ public struct FeedService: Sendable {
         return results
     }
 
-    /// Applies a chunk of a file's messages from `department`, each on its own, in order.
+    /// Applies a chunk of a file's messages from `department`, in order, each on its own terms.
+    ///
+    /// The messages that only change a person's attributes (household, social insurance), each
+    /// about a person and with an id that appear once in the chunk, whose person stays eligible
+    /// or holds no card, are decided together: the chunk's stored ids and persons are read in two
+    /// queries and their new versions and claims are committed in one transaction, audited as one
+    /// entry (as an import is; each person's history names the department and the message). Every
+    /// other message, and the whole chunk if that commit fails, goes through `apply` one by one.
     public func applyBatch(
         _ messages: [Message], department: Department, actor: Actor
     ) async throws(CitizenCardError) -> [FeedResult] {
-        var results: [FeedResult] = []
-        results.reserveCapacity(messages.count)
-        for message in messages {
-            results.append(try await apply(message, department: department, clientID: nil, actor: actor))
+        var results = [FeedResult?](repeating: nil, count: messages.count)
+        let today = env.today
+        // Candidates for the chunk commit: index in `messages`, kind, the person's blind index.
+        var candidates: [(index: Int, kind: FeedKind, idIndex: Data)] = []
+        var personCount: [Data: Int] = [:]
+        var idCount: [String: Int] = [:]
+        for (index, message) in messages.enumerated() {
+            idCount[message.messageId, default: 0] += 1
+            guard let kind = FeedKind(rawValue: message.kind),
+                [.householdMove, .insuranceEnrolment, .insuranceEnd].contains(kind),
+                department.feedKinds.contains(kind), message.occurredOn == nil || kind == .householdMove,
+                (try? DepartmentPolicy.validateMessageID(message.messageId)) != nil,
+                let residentID = try? PersonFields.residentID(message.idNumber, today: today, regions: env.regions)
+            else { continue }
+            let idIndex = env.vault.indexOf(residentID)
+            personCount[idIndex, default: 0] += 1
+            candidates.append((index, kind, idIndex))
         }
-        return results
+        candidates.removeAll { personCount[$0.idIndex]! > 1 || idCount[messages[$0.index].messageId]! > 1 }
+        if !candidates.isEmpty {
+            do {
+                try await commitTogether(
+                    candidates, messages: messages, department: department, actor: actor, into: &results)
+            } catch {
+                for candidate in candidates { results[candidate.index] = nil }
+            }
+        }
+        for index in messages.indices where results[index] == nil {
+            results[index] = try await apply(messages[index], department: department, clientID: nil, actor: actor)
+        }
+        return results.map { $0! }
+    }
+
+    /// Decides the candidates of `applyBatch` and commits them in one transaction; those it
+    /// cannot decide here (a person no longer due who holds a card) are left nil.
+    func commitTogether(
+        _ candidates: [(index: Int, kind: FeedKind, idIndex: Data)], messages: [Message], department: Department,
+        actor: Actor, into results: inout [FeedResult?]
+    ) async throws(CitizenCardError) {
+        let stored = Dictionary(
+            try await env.fetch(
+                try await env.store.feedRecords(
+                    departmentID: department.id, messageIDs: candidates.map { messages[$0.index].messageId })
+            ).map { ($0.messageID, $0) }, uniquingKeysWith: { first, _ in first })
+        let persons = Dictionary(
+            try await env.fetch(try await env.store.persons(idIndexes: candidates.map(\.idIndex))).map {
+                ($0.idIndex, $0)
+            }, uniquingKeysWith: { first, _ in first })
+        let rules = try await env.fetch(try await env.store.eligibilityRules())
+        let today = env.today
+        let now = env.clock.now()
+        var changes = ChangeSet()
+        var decided: [(Int, FeedResult)] = []
+        var counts: [String: Int] = [:]
+        for candidate in candidates {
+            let message = messages[candidate.index]
+            if let repeated = stored[message.messageId] {
+                guard repeated.digest == message.digest else {
+                    decided.append(
+                        (
+                            candidate.index,
+                            FeedResult(
+                                messageId: message.messageId, outcome: .invalid, code: "message_id_reused",
+                                detail: "this message id was used for a different message")
+                        ))
+                    continue
+                }
+                var answer = repeated.result
+                answer.duplicate = true
+                decided.append((candidate.index, answer))
+                continue
+            }
+            var result = FeedResult(messageId: message.messageId, outcome: .unknownPerson)
+            if var sealed = persons[candidate.idIndex] {
+                var attributes = sealed.attributes
+                switch candidate.kind {
+                case .householdMove:
+                    guard let household = try? Self.household(message.household, default: .nonlocal) else { continue }
+                    attributes.household = household
+                case .insuranceEnrolment: attributes.socialInsurance = true
+                default: attributes.socialInsurance = false
+                }
+                result = FeedResult(
+                    messageId: message.messageId, outcome: attributes == sealed.attributes ? .unchanged : .applied,
+                    personId: sealed.id)
+                if result.outcome == .applied {
+                    let details: PersonalDetails
+                    do { details = try env.vault.open(sealed.details, personID: sealed.id) } catch {
+                        throw CitizenCardError(.internal, "person record cannot be opened")
+                    }
+                    let wasEligible = Eligibility.decide(
+                        EligibilityFacts(person: details, attributes: sealed.attributes, on: today), rules: rules,
+                        on: today
+                    ).eligible
+                    let isEligible = Eligibility.decide(
+                        EligibilityFacts(person: details, attributes: attributes, on: today), rules: rules, on: today
+                    ).eligible
+                    // Cards to queue for review: decided one by one, with the cards read.
+                    if wasEligible && !isEligible { continue }
+                    let expected = sealed.version
+                    sealed.attributes = attributes
+                    sealed.fingerprint = env.vault.fingerprint(details, attributes)
+                    sealed.version = expected + 1
+                    sealed.provenance = Provenance(
+                        actor: "department:\(department.code)", at: now,
+                        reason: "\(candidate.kind.rawValue) \(message.messageId)", source: .department)
+                    changes.add(.updatePerson(sealed, expectedVersion: expected))
+                }
+            }
+            counts[result.outcome.rawValue, default: 0] += 1
+            changes.add(
+                .department(
+                    .insertFeedRecord(
+                        FeedRecord(
+                            departmentID: department.id, messageID: message.messageId, kind: message.kind,
+                            digest: message.digest, receivedAt: now, clientID: actor.departmentClientID,
+                            result: result))))
+            decided.append((candidate.index, result))
+        }
+        if !changes.isEmpty {
+            changes.record(
+                AuditDraft(
+                    at: now, actor: actor.name, action: "feed.batch", subject: "department:\(department.id)",
+                    purpose: "department feed \(department.code)",
+                    detail: RegistryService.json(
+                        counts.mapValues { "\($0)" }.merging(["department": department.code]) { a, _ in a })))
+            try await env.commit(changes)
+        }
+        for (index, result) in decided { results[index] = result }
     }
 
     /// The department a feed comes from: the client's own, or for the command line

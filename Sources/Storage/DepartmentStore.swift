@@ -1,3 +1,4 @@
+public import Foundation
 public import CitizenCardDomain
 
 /// Departments, their clients and keys, feeds, the review queue, the outlets' card cases, blocked
@@ -14,6 +15,10 @@ public protocol DepartmentStore: Sendable {
     func departmentCredential(keyHash: [UInt8]) async throws(StorageError) -> DepartmentCredential?
 
     func feedRecord(departmentID: Department.ID, messageID: String) async throws(StorageError) -> FeedRecord?
+    /// The stored messages among `messageIDs` (a feed file's chunk), in no order.
+    func feedRecords(departmentID: Department.ID, messageIDs: [String]) async throws(StorageError) -> [FeedRecord]
+    /// The persons with these blind indexes (a feed file's chunk), in no order.
+    func persons(idIndexes: [Data]) async throws(StorageError) -> [SealedPerson]
     /// Newest first; `before` is the `receivedAt` of the last one seen.
     func feedRecords(
         departmentID: Department.ID?, outcome: FeedResult.Outcome?, limit: Int
@@ -28,6 +33,9 @@ public protocol DepartmentStore: Sendable {
     func cardCases(cardID: Card.ID) async throws(StorageError) -> [CardCase]
     func cardCase(id: CardCase.ID) async throws(StorageError) -> CardCase?
     func cardHold(cardID: Card.ID) async throws(StorageError) -> CardHold?
+    /// The card with this number, its holder's blind index and whether it is blocked, in one read
+    /// (an online card check).
+    func cardForCheck(number: String) async throws(StorageError) -> (card: Card, holderIndex: Data, blocked: Bool)?
 
     func grants(departmentID: Department.ID?) async throws(StorageError) -> [Grant]
     func grant(id: Grant.ID) async throws(StorageError) -> Grant?

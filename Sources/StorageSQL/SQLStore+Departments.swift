@@ -1,5 +1,5 @@
 public import CitizenCardDomain
-import Foundation
+public import Foundation
 public import Storage
 
 /// Decoding of the department tables, shared by both backends.
@@ -29,17 +29,18 @@ extension Rows {
         return date
     }
 
-    package static func department(_ row: some RowReader) throws -> Department {
-        let kinds = try row.string("feed_kinds").split(separator: ",").map { text -> FeedKind in
+    package static func department(_ row: some RowReader, prefix: String = "") throws -> Department {
+        let kinds = try row.string(prefix + "feed_kinds").split(separator: ",").map { text -> FeedKind in
             guard let kind = FeedKind(rawValue: String(text)) else {
                 throw StorageError.corrupt(reason: "departments.feed_kinds")
             }
             return kind
         }
         return Department(
-            id: try row.id("id"), code: try row.string("code"), name: try row.string("name"),
-            nameZh: try row.string("name_zh"), kind: try row.string("kind"), feedKinds: kinds,
-            active: try row.bool("active"), createdAt: try row.time("created_at"), version: try row.int("version"))
+            id: try row.id(prefix + "id"), code: try row.string(prefix + "code"), name: try row.string(prefix + "name"),
+            nameZh: try row.string(prefix + "name_zh"), kind: try row.string(prefix + "kind"), feedKinds: kinds,
+            active: try row.bool(prefix + "active"), createdAt: try row.time(prefix + "created_at"),
+            version: try row.int(prefix + "version"))
     }
 
     package static func departmentClient(_ row: some RowReader, prefix: String = "") throws -> DepartmentClient {
@@ -171,19 +172,38 @@ extension SQLStore {
     }
 
     public func departmentCredential(keyHash: [UInt8]) async throws(StorageError) -> DepartmentCredential? {
+        // One read: every request of a department client authenticates with it.
         try await fetch(
             """
             SELECT k.*, c.id AS c_id, c.department_id AS c_department_id, c.name AS c_name,
                 c.certificate_subject AS c_certificate_subject, c.created_at AS c_created_at,
-                c.created_by AS c_created_by, c.revoked_at AS c_revoked_at, c.version AS c_version
+                c.created_by AS c_created_by, c.revoked_at AS c_revoked_at, c.version AS c_version,
+                d.id AS d_id, d.code AS d_code, d.name AS d_name, d.name_zh AS d_name_zh, d.kind AS d_kind,
+                d.feed_kinds AS d_feed_kinds, d.active AS d_active, d.created_at AS d_created_at,
+                d.version AS d_version
             FROM department_keys k JOIN department_clients c ON c.id = k.client_id
+                JOIN departments d ON d.id = c.department_id
             WHERE k.key_hash = \(Data(keyHash))
             """
-        ) { row in (try Rows.departmentKey(row), try Rows.departmentClient(row, prefix: "c_")) }.first.asyncMap {
-            (key, client) async throws(StorageError) -> DepartmentCredential? in
-            guard let department = try await department(id: client.departmentID) else { return nil }
-            return DepartmentCredential(key: key, client: client, department: department)
-        }
+        ) { row in
+            DepartmentCredential(
+                key: try Rows.departmentKey(row), client: try Rows.departmentClient(row, prefix: "c_"),
+                department: try Rows.department(row, prefix: "d_"))
+        }.first
+    }
+
+    public func cardForCheck(
+        number: String
+    ) async throws(StorageError) -> (
+        card: Card, holderIndex: Data, blocked: Bool
+    )? {
+        try await fetch(
+            """
+            SELECT \(SQL.cardColumns), (SELECT id_index FROM persons WHERE persons.id = cards.person_id) AS holder_index,
+                EXISTS (SELECT 1 FROM card_holds h WHERE h.card_id = cards.id) AS blocked
+            FROM cards WHERE number = \(number)
+            """
+        ) { (try Rows.card($0), try $0.data("holder_index"), try $0.bool("blocked")) }.first
     }
 
     public func feedRecord(departmentID: Department.ID, messageID: String) async throws(StorageError) -> FeedRecord? {
@@ -192,6 +212,24 @@ extension SQLStore {
             SELECT * FROM feed_messages WHERE department_id = \(departmentID.rawValue) AND message_id = \(messageID)
             """
         ) { try Rows.feedRecord($0) }.first
+    }
+
+    public func feedRecords(
+        departmentID: Department.ID, messageIDs: [String]
+    ) async throws(StorageError)
+        -> [FeedRecord]
+    {
+        guard !messageIDs.isEmpty else { return [] }
+        let list = SQL.joined(messageIDs.map { "\($0)" }, separator: ", ")
+        return try await fetch(
+            "SELECT * FROM feed_messages WHERE department_id = \(departmentID.rawValue) AND message_id IN (\(list))"
+        ) { try Rows.feedRecord($0) }
+    }
+
+    public func persons(idIndexes: [Data]) async throws(StorageError) -> [SealedPerson] {
+        guard !idIndexes.isEmpty else { return [] }
+        let list = SQL.joined(idIndexes.map { "\($0)" }, separator: ", ")
+        return try await fetch("SELECT * FROM persons WHERE id_index IN (\(list))") { try Rows.person($0) }
     }
 
     public func feedRecords(
@@ -312,15 +350,5 @@ extension SQLStore {
             WHERE grant_id = \(grantID.rawValue) AND at >= \(since.secondsSinceEpoch)
             """
         ) { (try $0.int("n"), try $0.int("persons")) }.first ?? (0, 0)
-    }
-}
-
-extension Optional {
-    /// `map` with an asynchronous, throwing transform.
-    func asyncMap<U>(
-        _ transform: (Wrapped) async throws(StorageError) -> U?
-    ) async throws(StorageError) -> U? {
-        guard let self else { return nil }
-        return try await transform(self)
     }
 }

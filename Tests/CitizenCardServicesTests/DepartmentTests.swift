@@ -453,3 +453,87 @@ extension Sequence {
         return values
     }
 }
+
+/// A feed file's chunk decided together (`FeedService.applyBatch`) answers and changes exactly
+/// what the same messages applied one by one do.
+@Suite("Feed chunks")
+struct FeedChunkTests {
+    struct Side {
+        let world: TestWorld
+        let staff: TestWorld.Staff
+        let fixtures: Fixtures
+        let department: Fixtures.DepartmentClientFixture
+        var residents: [Fixtures.Resident] = []
+
+        init() async throws {
+            world = try await TestWorld()
+            staff = try await world.seedReferenceData()
+            fixtures = Fixtures(world: world, staff: staff)
+            department = try await fixtures.department(code: "HRSS", kind: "human_resources_social_security")
+            residents.append(try await fixtures.resident(household: .local, insured: true))
+            residents.append(try await fixtures.resident(household: .nonlocal, insured: true))
+            residents.append(try await fixtures.activeCard(for: try await fixtures.resident(household: .nonlocal)).0)
+            residents.append(try await fixtures.resident(household: .local, insured: false))
+            residents.append(try await fixtures.activeCard().0)
+        }
+
+        func state() async throws -> [String] {
+            var lines: [String] = []
+            for resident in residents {
+                let person = try #require(try await world.store.person(id: resident.person.id))
+                let cases = try await world.store.cardCases(open: true, outletID: nil, limit: 50)
+                    .filter { $0.personID == person.id }.map(\.kind.rawValue)
+                // Fingerprints are keyed per world: each must match its own record.
+                let details = try world.env.vault.open(person.details, personID: person.id)
+                let fingerprinted = person.fingerprint == world.env.vault.fingerprint(details, person.attributes)
+                lines.append(
+                    "\(person.version) \(person.attributes) \(person.provenance.reason) \(fingerprinted) \(cases)")
+            }
+            return lines
+        }
+    }
+
+    static func messages(_ r: [Fixtures.Resident], unknown: String) -> [FeedService.Message] {
+        [
+            .init(messageId: "A1", kind: "insurance_end", idNumber: r[0].idNumber),
+            .init(messageId: "A2", kind: "insurance_enrolment", idNumber: r[1].idNumber),
+            .init(messageId: "A3", kind: "insurance_end", idNumber: r[2].idNumber),
+            .init(messageId: "A4", kind: "household_move", idNumber: r[3].idNumber, household: "mars"),
+            .init(messageId: "A5", kind: "insurance_end", idNumber: unknown),
+            .init(messageId: "A6", kind: "household_move", idNumber: r[3].idNumber),
+            .init(messageId: "A7", kind: "insurance_enrolment", idNumber: r[0].idNumber),
+            .init(messageId: "A8", kind: "insurance_end", idNumber: r[4].idNumber),
+            .init(messageId: "A8", kind: "insurance_end", idNumber: r[4].idNumber),
+            .init(messageId: "A9", kind: "death", idNumber: r[1].idNumber, occurredOn: "2026-01-01"),
+        ]
+    }
+
+    static func summary(_ results: [FeedResult]) -> [String] {
+        results.map { "\($0.messageId) \($0.outcome) \($0.code ?? "-") \($0.duplicate) \($0.cards.map(\.effect))" }
+    }
+
+    @Test("the same answers and the same records as one by one; a second run answers repeats")
+    func sameAsOneByOne() async throws {
+        let together = try await Side()
+        let alone = try await Side()
+        let unknown = together.fixtures.newIDNumber()
+        _ = alone.fixtures.newIDNumber()
+        let chunk = Self.messages(together.residents, unknown: unknown)
+        #expect(chunk.map(\.idNumber) == Self.messages(alone.residents, unknown: unknown).map(\.idNumber))
+        let feeds = FeedService(together.world.env)
+        let batched = try await feeds.applyBatch(
+            chunk, department: together.department.department, actor: together.department.actor)
+        var single: [FeedResult] = []
+        for message in chunk {
+            single.append(try await FeedService(alone.world.env).apply(message, actor: alone.department.actor))
+        }
+        #expect(Self.summary(batched) == Self.summary(single))
+        let (a, b) = (try await together.state(), try await alone.state())
+        #expect(a == b, "\(a.joined(separator: "\n"))\n---\n\(b.joined(separator: "\n"))")
+        let again = try await feeds.applyBatch(
+            chunk, department: together.department.department, actor: together.department.actor)
+        let repeats = again.filter { $0.outcome != .invalid }.map(\.duplicate)
+        #expect(repeats.allSatisfy { $0 } && repeats.count == 9)
+        #expect(try await together.world.store.verifyAuditChain().firstBad == nil)
+    }
+}

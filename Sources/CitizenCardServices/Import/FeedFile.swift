@@ -95,18 +95,24 @@ public final class FeedFileReader {
     static let allowedKeys = Set(columns)
 
     static func decode(_ bytes: ArraySlice<UInt8>) -> Parsed {
-        let data = Data(bytes)
-        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else {
             return .refused(invalid("the line is not a JSON object"))
         }
-        if let unknown = object.keys.sorted().first(where: { !allowedKeys.contains($0) }) {
-            return .refused(invalid("unknown field \(unknown.prefix(40))"))
+        var fields: [String: String] = [:]
+        for (key, value) in object {
+            guard allowedKeys.contains(key) else { return .refused(invalid("unknown field \(key.prefix(40))")) }
+            if value is NSNull { continue }
+            guard let text = value as? String else { return .refused(invalid("\(key) is not text")) }
+            fields[key] = text
         }
-        do {
-            return .message(try JSONDecoder().decode(FeedService.Message.self, from: data))
-        } catch {
-            return .refused(invalid("a field is missing or not text"))
+        guard let messageId = fields["messageId"], let kind = fields["kind"], let idNumber = fields["idNumber"] else {
+            return .refused(invalid("messageId, kind and idNumber are required"))
         }
+        return .message(
+            FeedService.Message(
+                messageId: messageId, kind: kind, idNumber: idNumber, occurredOn: fields["occurredOn"],
+                newIdNumber: fields["newIdNumber"], newName: fields["newName"], name: fields["name"],
+                household: fields["household"]))
     }
 
     static func invalid(_ reason: String) -> FeedResult {
