@@ -130,7 +130,7 @@ public struct Grant: Hashable, Codable, Sendable {
         switch (state, action) {
         case (.requested, .approve(let by, let note)):
             guard by != requestedBy else {
-                throw CitizenCardError(.forbidden, "the requester of a grant may not approve it")
+                throw CitizenCardError(.forbidden, "the requester of a grant may not approve it", zh: "授权申请人不得批准本申请")
             }
             next.state = .approved
             next.decidedBy = by
@@ -138,7 +138,7 @@ public struct Grant: Hashable, Codable, Sendable {
             next.decisionNote = note
         case (.requested, .refuse(let by, let note)):
             guard by != requestedBy else {
-                throw CitizenCardError(.forbidden, "the requester of a grant may not decide on it")
+                throw CitizenCardError(.forbidden, "the requester of a grant may not decide on it", zh: "授权申请人不得决定本申请")
             }
             next.state = .refused
             next.decidedBy = by
@@ -147,7 +147,8 @@ public struct Grant: Hashable, Codable, Sendable {
         case (.approved, .recordAgreement(let agreement)):
             guard agreement.recordedBy != decidedBy, agreement.recordedBy != requestedBy else {
                 throw CitizenCardError(
-                    .forbidden, "the agreement is recorded by someone other than the approver and the requester")
+                    .forbidden, "the agreement is recorded by someone other than the approver and the requester",
+                    zh: "保密协议须由申请人和批准人以外的人员登记")
             }
             next.state = .active
             next.agreement = agreement

@@ -183,6 +183,32 @@ public struct GrantService: Sendable {
         return grant
     }
 
+    /// One step in a grant's life as the audit trail recorded it: no personal data.
+    public struct HistoryEntry: Codable, Sendable, Hashable {
+        public var at: Timestamp
+        public var actor: String
+        /// `grant.request`, `grant.approve`, `grant.refuse`, `grant.agreement`, `grant.suspend`,
+        /// `grant.resume`, `grant.revoke`, `grant.scraping_signal`.
+        public var action: String
+        /// The note or reason given with a decision, suspension, resumption or revocation.
+        public var reason: String?
+    }
+
+    /// The grant's history, oldest first, for whoever may read the grant (the console's grant
+    /// page shows it; the commission reads it without reading the whole audit trail).
+    public func history(_ id: Grant.ID, actor: Actor) async throws(CitizenCardError) -> [HistoryEntry] {
+        _ = try await grant(id, actor: actor)
+        let entries = try await env.fetch(
+            try await env.store.auditEntries(AuditFilter(subject: "grant:\(id)"), limit: 1000))
+        let reasoned: Set<String> = ["grant.approve", "grant.refuse", "grant.suspend", "grant.resume", "grant.revoke"]
+        return entries.reversed().map { entry in
+            let draft = entry.draft
+            // An approval without a note is recorded with the placeholder purpose "grant".
+            let reason = reasoned.contains(draft.action) && draft.purpose != "grant" ? draft.purpose : nil
+            return HistoryEntry(at: draft.at, actor: draft.actor, action: draft.action, reason: reason)
+        }
+    }
+
     func load(_ id: Grant.ID) async throws(CitizenCardError) -> Grant {
         guard let grant = try await env.fetch(try await env.store.grant(id: id)) else {
             throw CitizenCardError.notFound("grant")

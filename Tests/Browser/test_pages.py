@@ -5,11 +5,14 @@ embedded database with its demo city. Run by scripts/browser-tests.sh (which sta
 screenshots go to $SCREENSHOTS.
 """
 
+import datetime
+import json
 import os
 import random
 import struct
 import tempfile
 import unittest
+import urllib.request
 import zlib
 
 from selenium import webdriver
@@ -17,7 +20,7 @@ from selenium.common.exceptions import NoSuchElementException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 BASE = os.environ.get("CITIZENCARD_URL", "http://127.0.0.1:8080")
 PASSWORD = os.environ.get("CITIZENCARD_DEMO_PASSWORD", "citizencard")
@@ -49,6 +52,19 @@ def tiny_png():
     rows = b"".join(b"\x00" + b"\x80\x80\x80" * 2 for _ in range(2))
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def api(method, path, key, body=None, headers=None):
+    """A JSON request to the API with a department's key (as the department's own program sends it)."""
+    request = urllib.request.Request(
+        BASE + path, method=method, data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json", **(headers or {})})
+    with urllib.request.urlopen(request, timeout=20) as response:
+        return json.loads(response.read())
+
+
+def china_today():
+    return datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8))).date()
 
 
 def make_driver(width):
@@ -108,11 +124,15 @@ class Page:
             element.click()
         return self
 
-    def submit(self, form_css):
+    def choose(self, field_id, value):
+        Select(self.find(f"#{field_id}")).select_by_value(value)
+        return self
+
+    def submit(self, form_css, button=None):
         """Submits the form and waits for the next page."""
         # A mark on the current document: gone once the next page has loaded.
         self.driver.execute_script("window.__citizencardBefore = true")
-        self.find(f"{form_css} button[type=submit]").click()
+        self.find(f"{form_css} button[type=submit]{button or ''}").click()
         WebDriverWait(self.driver, 20).until(lambda driver: driver.execute_script(
             "return window.__citizencardBefore === undefined && document.readyState === 'complete'"))
         return self
@@ -124,6 +144,13 @@ class Page:
     @property
     def path(self):
         return self.driver.current_url[len(BASE):]
+
+    def link(self, css, text):
+        """The path of the first link matching `css` whose text contains `text`."""
+        for anchor in self.driver.find_elements(By.CSS_SELECTOR, css):
+            if text in anchor.text:
+                return anchor.get_attribute("href")[len(BASE):]
+        self.test.fail(f"no link {css} with {text!r} on {self.path}")
 
     def login(self, username):
         self.open("/console/login").fill("username", username).fill("password", PASSWORD)
@@ -297,6 +324,212 @@ class ConsoleTests(unittest.TestCase):
         phone.open("/console/persons/new").check("person-register")
         phone.open("/console/applications/bulk").check("bulk")
 
+
+class DepartmentTests(unittest.TestCase):
+    """The department pages (issue 18): keys shown once, grants through the commission, feeds,
+    the outlets' card cases, the disclosure report."""
+
+    def setUp(self):
+        self.pages = []
+
+    def tearDown(self):
+        for page in self.pages:
+            page.close()
+
+    def browser(self, width=DESK):
+        page = Page(self, width)
+        self.pages.append(page)
+        return page
+
+    def finish(self, page):
+        """Closes a browser no longer needed (a phone and a desk browser per role add up)."""
+        self.pages.remove(page)
+        page.close()
+
+    def new_client(self, admin, department_path, name):
+        """Creates a client on the department's page; answers the key shown once."""
+        admin.open(department_path)
+        admin.fill("client-name", name).submit("#new-client")
+        self.assertIn("此密钥只显示这一次", admin.text)
+        key = admin.find("#issued-key").text
+        self.assertTrue(key.startswith("ccd_"), key)
+        return key
+
+    def test_departments_grants_cases_and_report(self):
+        today = china_today().isoformat()
+        admin = self.browser()
+        admin.login("admin")
+        menu = admin.find("nav.menu").text
+        for label in ["部门登记", "数据授权", "部门报送", "待办卡片事项", "数据提供监督"]:
+            self.assertIn(label, menu)
+        admin.open("/console/departments").check("departments")
+        for code in ["PSB", "CIVIL", "HRSS", "HEALTH", "TRANSIT"]:
+            self.assertIn(code, admin.text)
+        psb_path = admin.link("table a[href^='/console/departments/']", "PSB")
+        hrss_path = admin.link("table a[href^='/console/departments/']", "HRSS")
+        admin.open(psb_path).check("department")
+        # The center creates a client for PSB and sees its key once.
+        psb_key = self.new_client(admin, psb_path, "PSB gateway")
+        admin.check("department-new-key")
+        admin.open(psb_path)
+        self.assertNotIn(psb_key, admin.driver.page_source)
+        self.assertIn(psb_key[:8], admin.text)
+        hrss_key = self.new_client(admin, hrss_path, "HRSS gateway")
+
+        # The center files a request for HRSS on its behalf.
+        admin.open("/console/grants").check("grants")
+        for option in admin.driver.find_elements(By.CSS_SELECTOR, "#grant-department option"):
+            if option.text.startswith("HRSS"):
+                admin.choose("grant-department", option.get_attribute("value"))
+        admin.choose("grant-field-name", "masked").choose("grant-field-socialInsurance", "yes_no")
+        admin.fill("grant-purpose", "参保资格核查").fill("grant-basis", "《市民卡管理办法》第七条")
+        admin.submit("#grant-request")
+        self.assertIn("授权申请已提交", admin.text)
+        self.assertIn("待审批", admin.text)
+        filed_path = admin.path.split("?")[0]
+        admin.check("grant")
+        # HRSS's own program asks for grants too, with the key the center gave it.
+        def ask(purpose):
+            return api("POST", "/api/v1/department/grant-requests", hrss_key, {
+                "fields": {"name": "masked", "cardStatus": "yes_no"}, "purpose": purpose,
+                "legalBasis": "《市民卡管理办法》第七条", "validFrom": today,
+                "validUntil": (china_today() + datetime.timedelta(days=90)).isoformat()})
+        asked = ask("就业补贴核查")
+        asked_path = f"/console/grants/{asked['id']}"
+        spare_path = f"/console/grants/{ask('临时核查')['id']}"
+
+        # The commissioner approves them, at the desk and on a phone.
+        commissioner = self.browser()
+        commissioner.login("commissioner")
+        menu = commissioner.find("nav.menu").text
+        self.assertIn("数据授权", menu)
+        self.assertNotIn("查询人员", menu)
+        commissioner_phone = self.browser(PHONE)
+        commissioner_phone.login("commissioner")
+        for path, member in [(filed_path, commissioner), (asked_path, commissioner_phone),
+                             (spare_path, commissioner_phone)]:
+            member.open(path).check("grant-decision")
+            member.fill("decision-note", "第 12 次会议通过")
+            member.submit("#decision", "[value=approve]")
+            self.assertIn("授权已批准", member.text)
+        # The center may not record the agreement of the request it filed itself.
+        admin.open(filed_path)
+        self.assertIn("保密协议须由申请人和批准人以外的管理员登记", admin.text)
+        self.assertFalse(admin.has("#agreement"))
+        # It records the agreement of HRSS's request (here on a phone): the grant is active.
+        admin.open(spare_path).check("grant-agreement")
+        admin_phone = self.browser(PHONE)
+        admin_phone.login("admin")
+        admin_phone.open(asked_path).check("grant-agreement")
+        admin_phone.fill("agreement-reference", "ZS-2026-HRSS-01").fill("agreement-signatory", "市人社局 王局长")
+        admin_phone.submit("#agreement")
+        self.assertIn("保密协议已登记，授权生效", admin_phone.text)
+        self.assertEqual(admin_phone.find("dl.facts .state").text, "生效")
+        self.finish(admin_phone)
+        self.finish(commissioner_phone)
+        admin.open("/console/grants?state=active")
+        self.assertIn("就业补贴核查", admin.text)
+        # The spare one is revoked with a reason.
+        admin.open(spare_path).fill("revoke-reason", "重复申请").submit("#revocation")
+        self.assertIn("授权已撤销", admin.text)
+
+        # An operator registers a person and applies for a card; PSB reports the death; HRSS looks the person up.
+        id_number = resident_id()
+        clerk = self.browser()
+        clerk.login("dh01.operator")
+        clerk.open("/console/persons/new")
+        clerk.fill("idNumber", id_number).fill("name", "部门测试").fill("phone", "13805805678")
+        clerk.tick("socialInsurance").submit("form[action='/console/persons/new']")
+        with tempfile.NamedTemporaryFile(suffix=".png", delete=False) as photo:
+            photo.write(tiny_png())
+        clerk.find("#photo").send_keys(photo.name)
+        clerk.submit("form[enctype='multipart/form-data']")
+        clerk.submit("form[action$='/applications']")
+        self.assertIn("收费凭证", clerk.text)
+        message = f"PSB-{random.randrange(10**9)}"
+        results = api("POST", "/api/v1/department/feeds", psb_key, {"messages": [
+            {"messageId": message, "kind": "death", "idNumber": id_number, "occurredOn": today}]})
+        self.assertEqual(results["results"][0]["outcome"], "applied")
+        found = api("POST", "/api/v1/department/person-queries", hrss_key,
+                    {"grantId": asked["id"], "idNumbers": [id_number]},
+                    {"X-Purpose": "subsidy check", "X-Case-Number": "HR-1", "X-End-User": "officer-7"})
+        self.assertTrue(found["results"][0]["found"])
+
+        # The operator's outlet has the case, with the way to the card.
+        self.assertIn("待办卡片事项", clerk.find("nav.menu").text)
+        clerk.open("/console/cases").check("cases-open")
+        self.assertIn("死亡注销", clerk.text)
+        self.assertIn(message, clerk.text)
+        self.assertNotIn(id_number, clerk.text)
+        self.assertFalse(clerk.has("form[action$='/closure']"))
+        clerk.find("section.case a[href^='/console/cards/']").click()
+        self.assertIn("/console/cards/", clerk.path)
+        clerk_phone = self.browser(PHONE)
+        clerk_phone.login("dh01.operator").open("/console/cases").check("cases-open")
+        self.assertIn(message, clerk_phone.text)
+        self.finish(clerk_phone)
+        # The supervisor closes it with a note (here on a phone; the form at the desk too).
+        supervisor_desk = self.browser()
+        supervisor_desk.login("dh01.supervisor").open("/console/cases").check("cases-close")
+        self.finish(supervisor_desk)
+        supervisor = self.browser(PHONE)
+        supervisor.login("dh01.supervisor").open("/console/cases").check("cases-close")
+        row = [c for c in supervisor.driver.find_elements(By.CSS_SELECTOR, "section.case") if message in c.text][0]
+        row.find_element(By.CSS_SELECTOR, "input[name=note]").send_keys("继承人另行办理")
+        supervisor.driver.execute_script("window.__citizencardBefore = true")
+        row.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        WebDriverWait(supervisor.driver, 20).until(lambda driver: driver.execute_script(
+            "return window.__citizencardBefore === undefined && document.readyState === 'complete'"))
+        self.assertIn("事项已关闭", supervisor.text)
+        self.assertNotIn(message, supervisor.text)
+
+        # The center reads the feed results; the case is closed at every outlet.
+        admin.open("/console/cases").check("cases")
+        self.assertNotIn(message, admin.text)
+        admin.open("/console/feeds?department=PSB").check("feeds")
+        self.assertIn(message, admin.text)
+        self.assertIn("已更新", admin.text)
+
+        # The auditor reads the disclosure report: HRSS's query under its grant.
+        auditor = self.browser()
+        auditor.login("auditor")
+        self.assertIn("数据提供监督", auditor.find("nav.menu").text)
+        auditor.open("/console/disclosures").check("disclosures")
+        self.assertIn("HRSS", auditor.text)
+        self.assertIn("人员查询", auditor.text)
+        self.assertNotIn(id_number, auditor.text)
+        auditor.open(asked_path)
+        self.assertFalse(auditor.has("form[action^='/console/grants/']"))
+
+        # Every new page at phone width, and in English.
+        phone = self.browser(PHONE)
+        phone.login("admin")
+        for path, name in [("/console/departments", "departments"), (psb_path, "department"),
+                           ("/console/grants", "grants"), (filed_path, "grant"), ("/console/feeds", "feeds"),
+                           ("/console/cases", "cases"), ("/console/disclosures", "disclosures")]:
+            phone.open(path).check(name)
+        self.new_client(phone, hrss_path, "HRSS batch job with a rather long name for a narrow screen")
+        phone.check("department-new-key")
+        phone.find("a.lang").click()
+        self.assertIn("Departments", phone.text)
+        phone.open(psb_path).check("department-en")
+        phone.open(asked_path).check("grant-en")
+        self.assertIn("Active", phone.text)
+        for width in (DESK, PHONE):
+            reader = self.browser(width)
+            reader.login("commissioner")
+            reader.open(filed_path).check("grant-commissioner")
+            reader.open(hrss_path).check("department-commissioner")
+            operator = self.browser(width)
+            operator.login("dh01.operator")
+            operator.open("/console/cases").check("cases-operator")
+            self.finish(reader)
+            self.finish(operator)
+        for name in ["departments", "department", "department-new-key", "grants", "grant", "grant-decision",
+                     "grant-agreement", "feeds", "cases", "cases-open", "cases-close", "disclosures",
+                     "grant-commissioner", "department-commissioner", "cases-operator"]:
+            for width in (DESK, PHONE):
+                self.assertIn((name, width), CHECKED, f"{name} is not checked at {width}px")
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -449,14 +449,20 @@ struct PageAccessTests {
         ("/console/queues", ["clerk", "supervisor", "admin"]),
         ("/console/fees", ["clerk", "supervisor", "admin"]),
         ("/console/catalogue", ["clerk", "supervisor", "admin"]),
-        ("/console/audit", ["admin"]),
+        ("/console/audit", ["admin", "auditor"]),
+        ("/console/cases", ["clerk", "supervisor", "admin"]),
+        ("/console/departments", ["admin", "commissioner", "auditor"]),
+        ("/console/grants", ["admin", "commissioner", "auditor"]),
+        ("/console/feeds", ["admin", "commissioner", "auditor"]),
+        ("/console/disclosures", ["admin", "commissioner", "auditor"]),
+        ("/console/account", ["clerk", "supervisor", "admin", "commissioner", "auditor"]),
     ]
 
     @Test("a role sees in its menu exactly the pages the server lets it open")
     func menuMatchesServer() async throws {
         let harness = try await Harness()
         try await harness.run { client in
-            for user in ["clerk", "supervisor", "admin"] {
+            for user in ["clerk", "supervisor", "admin", "commissioner", "auditor"] {
                 let web = WebSession(client)
                 let home = try await web.login(user)
                 for page in Self.pages {

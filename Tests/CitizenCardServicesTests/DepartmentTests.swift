@@ -333,6 +333,20 @@ struct DepartmentTests {
         await expectError(.transitionNotAllowed) {
             try await grants.resume(grant.id, .init(reason: "x"), actor: staff.admin)
         }
+
+        // Its history, oldest first, for whoever reads grants (the commission too, which does not
+        // read the audit trail): who did what, with the note or reason; not the request's purpose.
+        let history = try await grants.history(grant.id, actor: staff.commissioner)
+        #expect(
+            history.map(\.action) == [
+                "grant.request", "grant.approve", "grant.agreement", "grant.suspend", "grant.resume", "grant.revoke",
+            ])
+        #expect(history.map(\.reason) == [nil, "ok", nil, "audit", "audit done", "ended"])
+        #expect(history.map(\.actor) == ["department:HRSS", "commissioner", "admin", "admin", "admin", "commissioner"])
+        await expectError(.forbidden) { try await grants.history(grant.id, actor: staff.clerk) }
+        await expectError(.notFound) {
+            try await grants.history(Grant.ID(rawValue: world.env.ids.next()), actor: staff.auditor)
+        }
     }
 
     @Test(

@@ -60,6 +60,9 @@ extension Web {
         registerProductionPages(router)
         registerCenterPages(router)
         registerReportPages(router)
+        registerDepartmentPages(router)
+        registerGrantPages(router)
+        registerSupervisionPages(router)
     }
 
     func loginPage(

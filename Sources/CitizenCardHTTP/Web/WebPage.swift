@@ -131,7 +131,7 @@ struct PageRenderer: Sendable {
 
     /// The console's menu: only what the role may do.
     static func navigation(for role: Role, web: WebRequest) -> [[String: Any]] {
-        var items: [(String, String, Permission)] = [
+        var items: [(String, String, Permission?)] = [
             ("/console/persons/find", "nav.persons", .readPersons),
             ("/console/persons/new", "nav.register", .maintainPersons),
             ("/console/applications/bulk", "nav.bulk", .counterService),
@@ -143,9 +143,15 @@ struct PageRenderer: Sendable {
             ("/console/fees", "nav.fees", .readCards),
             ("/console/catalogue", "nav.catalogue", .readCards),
             ("/console/audit", "nav.audit", .readAudit),
+            ("/console/cases", "nav.cases", .workCardCases),
+            ("/console/departments", "nav.departments", .superviseDisclosures),
+            ("/console/grants", "nav.grants", .superviseDisclosures),
+            ("/console/feeds", "nav.feeds", .superviseDisclosures),
+            ("/console/disclosures", "nav.disclosures", .superviseDisclosures),
         ]
-        items.append(("/console/account", "nav.account", .readCards))
-        return items.filter { $0.2.roles.contains(role) }.map { item in
+        // Every member of staff may change their own password.
+        items.append(("/console/account", "nav.account", nil))
+        return items.filter { $0.2?.roles.contains(role) ?? true }.map { item in
             ["href": item.0, "label": WebStrings.text(item.1, web.language), "current": web.path.hasPrefix(item.0)]
         }
     }
