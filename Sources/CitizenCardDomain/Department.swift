@@ -359,3 +359,54 @@ public struct CardHold: Hashable, Codable, Sendable {
         self.purseBalanceFen = purseBalanceFen
     }
 }
+
+extension FeedResult {
+    /// The answer as compact JSON, the same object `JSONEncoder` writes (keys in another order):
+    /// a feed file writes one for every row twice (the stored answer and the results file), and
+    /// this is several times cheaper.
+    public var json: String {
+        var out = #"{"messageId":"#
+        Self.append(messageId, to: &out)
+        out += #","outcome":""# + outcome.rawValue + #"","duplicate":"# + (duplicate ? "true" : "false")
+        if let code {
+            out += #","code":"#
+            Self.append(code, to: &out)
+        }
+        if let detail {
+            out += #","detail":"#
+            Self.append(detail, to: &out)
+        }
+        if let personId { out += #","personId":""# + personId.rawValue + "\"" }
+        out += #","cards":["#
+        for (index, card) in cards.enumerated() {
+            if index > 0 { out += "," }
+            out += #"{"cardId":""# + card.cardId.rawValue + #"","effect":"#
+            Self.append(card.effect, to: &out)
+            out += "}"
+        }
+        out += "]"
+        if let reviewItemId { out += #","reviewItemId":""# + reviewItemId.rawValue + "\"" }
+        out += "}"
+        return out
+    }
+
+    /// `text` as a JSON string literal (RFC 8259: quote, backslash and controls escaped).
+    static func append(_ text: String, to out: inout String) {
+        out += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let control where control.value < 0x20:
+                out +=
+                    "\\u" + String(repeating: "0", count: 4 - String(control.value, radix: 16).count)
+                    + String(control.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
+}

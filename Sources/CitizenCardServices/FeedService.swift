@@ -87,7 +87,26 @@ public struct FeedService: Sendable {
     public func applyBatch(
         _ messages: [Message], department: Department, actor: Actor
     ) async throws(CitizenCardError) -> [FeedResult] {
-        var results = [FeedResult?](repeating: nil, count: messages.count)
+        let prepared = try await prepareBatch(messages, department: department, actor: actor)
+        return try await finishBatch(prepared, messages: messages, department: department, actor: actor)
+    }
+
+    /// What `prepareBatch` decided for a chunk: the answers decided together, and the one commit
+    /// that stores them.
+    public struct PreparedBatch: Sendable {
+        var results: [FeedResult?]
+        var decided: [Int]
+        var changes: ChangeSet
+    }
+
+    /// Reads and decides a chunk (see `applyBatch`) without writing: a file's next chunk is
+    /// prepared while the previous one commits. A decision made on a read the previous chunk then
+    /// changed fails its version guard or its claim, and the chunk goes one by one.
+    public func prepareBatch(
+        _ messages: [Message], department: Department, actor: Actor
+    ) async throws(CitizenCardError) -> PreparedBatch {
+        var prepared = PreparedBatch(
+            results: [FeedResult?](repeating: nil, count: messages.count), decided: [], changes: ChangeSet())
         let today = env.today
         // Candidates for the chunk commit: index in `messages`, kind, the person's blind index.
         var candidates: [(index: Int, kind: FeedKind, idIndex: Data)] = []
@@ -106,12 +125,22 @@ public struct FeedService: Sendable {
             candidates.append((index, kind, idIndex))
         }
         candidates.removeAll { personCount[$0.idIndex]! > 1 || idCount[messages[$0.index].messageId]! > 1 }
-        if !candidates.isEmpty {
+        guard !candidates.isEmpty else { return prepared }
+        try await decideTogether(candidates, messages: messages, department: department, actor: actor, into: &prepared)
+        return prepared
+    }
+
+    /// Commits what `prepareBatch` decided (or, if that fails, leaves those messages undecided),
+    /// then applies every undecided message one by one, in order.
+    public func finishBatch(
+        _ prepared: PreparedBatch, messages: [Message], department: Department, actor: Actor
+    ) async throws(CitizenCardError) -> [FeedResult] {
+        var results = prepared.results
+        if !prepared.changes.isEmpty {
             do {
-                try await commitTogether(
-                    candidates, messages: messages, department: department, actor: actor, into: &results)
+                try await env.store.commit(prepared.changes)
             } catch {
-                for candidate in candidates { results[candidate.index] = nil }
+                for index in prepared.decided { results[index] = nil }
             }
         }
         for index in messages.indices where results[index] == nil {
@@ -120,11 +149,11 @@ public struct FeedService: Sendable {
         return results.map { $0! }
     }
 
-    /// Decides the candidates of `applyBatch` and commits them in one transaction; those it
-    /// cannot decide here (a person no longer due who holds a card) are left nil.
-    func commitTogether(
+    /// Decides the candidates of `prepareBatch` from two reads; those it cannot decide here (a
+    /// person no longer due who holds a card) are left undecided.
+    func decideTogether(
         _ candidates: [(index: Int, kind: FeedKind, idIndex: Data)], messages: [Message], department: Department,
-        actor: Actor, into results: inout [FeedResult?]
+        actor: Actor, into prepared: inout PreparedBatch
     ) async throws(CitizenCardError) {
         let stored = Dictionary(
             try await env.fetch(
@@ -138,29 +167,26 @@ public struct FeedService: Sendable {
         let rules = try await env.fetch(try await env.store.eligibilityRules())
         let today = env.today
         let now = env.clock.now()
-        var changes = ChangeSet()
-        var decided: [(Int, FeedResult)] = []
+        var changed: [FeedChunk.PersonChange] = []
+        var records: [FeedRecord] = []
         var counts: [String: Int] = [:]
         for candidate in candidates {
             let message = messages[candidate.index]
+            let digest = message.digest
             if let repeated = stored[message.messageId] {
-                guard repeated.digest == message.digest else {
-                    decided.append(
-                        (
-                            candidate.index,
-                            FeedResult(
-                                messageId: message.messageId, outcome: .invalid, code: "message_id_reused",
-                                detail: "this message id was used for a different message")
-                        ))
-                    continue
-                }
-                var answer = repeated.result
-                answer.duplicate = true
-                decided.append((candidate.index, answer))
+                // Answered without writing: a repeat, or an id reused for another message.
+                prepared.results[candidate.index] =
+                    repeated.digest == digest
+                    ? {
+                        var answer = repeated.result; answer.duplicate = true; return answer
+                    }()
+                    : FeedResult(
+                        messageId: message.messageId, outcome: .invalid, code: "message_id_reused",
+                        detail: "this message id was used for a different message")
                 continue
             }
             var result = FeedResult(messageId: message.messageId, outcome: .unknownPerson)
-            if var sealed = persons[candidate.idIndex] {
+            if let sealed = persons[candidate.idIndex] {
                 var attributes = sealed.attributes
                 switch candidate.kind {
                 case .householdMove:
@@ -186,36 +212,31 @@ public struct FeedService: Sendable {
                     ).eligible
                     // Cards to queue for review: decided one by one, with the cards read.
                     if wasEligible && !isEligible { continue }
-                    let expected = sealed.version
-                    sealed.attributes = attributes
-                    sealed.fingerprint = env.vault.fingerprint(details, attributes)
-                    sealed.version = expected + 1
-                    sealed.provenance = Provenance(
-                        actor: "department:\(department.code)", at: now,
-                        reason: "\(candidate.kind.rawValue) \(message.messageId)", source: .department)
-                    changes.add(.updatePerson(sealed, expectedVersion: expected))
+                    changed.append(
+                        FeedChunk.PersonChange(
+                            personID: sealed.id, expectedVersion: sealed.version, attributes: attributes,
+                            fingerprint: env.vault.fingerprint(details, attributes),
+                            provenance: Provenance(
+                                actor: "department:\(department.code)", at: now,
+                                reason: "\(candidate.kind.rawValue) \(message.messageId)", source: .department)))
                 }
             }
             counts[result.outcome.rawValue, default: 0] += 1
-            changes.add(
-                .department(
-                    .insertFeedRecord(
-                        FeedRecord(
-                            departmentID: department.id, messageID: message.messageId, kind: message.kind,
-                            digest: message.digest, receivedAt: now, clientID: actor.departmentClientID,
-                            result: result))))
-            decided.append((candidate.index, result))
+            records.append(
+                FeedRecord(
+                    departmentID: department.id, messageID: message.messageId, kind: message.kind, digest: digest,
+                    receivedAt: now, clientID: actor.departmentClientID, result: result))
+            prepared.results[candidate.index] = result
+            prepared.decided.append(candidate.index)
         }
-        if !changes.isEmpty {
-            changes.record(
-                AuditDraft(
-                    at: now, actor: actor.name, action: "feed.batch", subject: "department:\(department.id)",
-                    purpose: "department feed \(department.code)",
-                    detail: RegistryService.json(
-                        counts.mapValues { "\($0)" }.merging(["department": department.code]) { a, _ in a })))
-            try await env.commit(changes)
-        }
-        for (index, result) in decided { results[index] = result }
+        guard !records.isEmpty else { return }
+        prepared.changes.add(.department(.applyFeedChunk(FeedChunk(persons: changed, records: records))))
+        prepared.changes.record(
+            AuditDraft(
+                at: now, actor: actor.name, action: "feed.batch", subject: "department:\(department.id)",
+                purpose: "department feed \(department.code)",
+                detail: RegistryService.json(
+                    counts.mapValues { "\($0)" }.merging(["department": department.code]) { a, _ in a })))
     }
 
     /// The department a feed comes from: the client's own, or for the command line

@@ -187,6 +187,8 @@ extension PortalService {
         public var caseNumber: String?
         /// The fields a department was shown (never their values).
         public var fields: [String]?
+        /// The department's Chinese name.
+        public var actorZh: String? = nil
     }
 
     /// Actor names of jobs and commands rather than people (`Actor.system`, `Actor.commandLine`).
@@ -212,8 +214,8 @@ extension PortalService {
                 let fields = (detail["fields"] as? String).map { $0.split(separator: ",").map(String.init) }
                 return AccessLogEntry(
                     at: draft.at, who: .department, actor: department.name, action: draft.action,
-                    purpose: draft.purpose,
-                    caseNumber: detail["case"] as? String, fields: fields)
+                    purpose: draft.purpose, caseNumber: detail["case"] as? String, fields: fields,
+                    actorZh: department.nameZh)
             }
             let who: AccessLogEntry.Who
             if draft.actor.hasPrefix("citizen:") {

@@ -53,6 +53,36 @@ public protocol DepartmentStore: Sendable {
     func grantUsage(grantID: Grant.ID, since: Timestamp) async throws(StorageError) -> (requests: Int64, persons: Int64)
 }
 
+/// What a feed file's chunk writes (`ChangeSet.Change.Departments.applyFeedChunk`).
+public struct FeedChunk: Sendable {
+    public struct PersonChange: Sendable, Hashable {
+        public var personID: Person.ID
+        public var expectedVersion: Int64
+        public var attributes: PersonAttributes
+        public var fingerprint: Data
+        public var provenance: Provenance
+
+        public init(
+            personID: Person.ID, expectedVersion: Int64, attributes: PersonAttributes, fingerprint: Data,
+            provenance: Provenance
+        ) {
+            self.personID = personID
+            self.expectedVersion = expectedVersion
+            self.attributes = attributes
+            self.fingerprint = fingerprint
+            self.provenance = provenance
+        }
+    }
+
+    public var persons: [PersonChange]
+    public var records: [FeedRecord]
+
+    public init(persons: [PersonChange], records: [FeedRecord]) {
+        self.persons = persons
+        self.records = records
+    }
+}
+
 /// A key as found at authentication: the key, its client and the department.
 public struct DepartmentCredential: Sendable, Hashable {
     public var key: DepartmentKey
@@ -112,5 +142,10 @@ extension ChangeSet.Change {
         case insertGrant(Grant)
         case updateGrant(Grant, expectedVersion: Int64)
         case insertDisclosures([Disclosure])
+        /// A feed file's chunk: persons' new attributes (each person's previous version kept in
+        /// its history; each `expectedVersion` must be the stored one, else `conflict`) and the
+        /// claims of the chunk's message ids (`feedMessage` if one was sent before). Written the
+        /// way each backend writes many rows fastest.
+        case applyFeedChunk(FeedChunk)
     }
 }

@@ -76,7 +76,66 @@ extension PostgresStore {
                 SELECT asn, \(publication.version), reason
                 FROM unnest(\(publication.added.map(\.asn)), \(publication.added.map(\.reason))) AS a (asn, reason)
                 """, logger: logger)
+        case .applyFeedChunk(let chunk):
+            try await applyFeedChunk(chunk, connection, logger)
         }
+    }
+
+    /// A feed chunk in two statements over column arrays: the persons' versions copied and
+    /// updated together (each must match its expected version), then the message claims.
+    static func applyFeedChunk(_ chunk: FeedChunk, _ connection: PostgresConnection, _ logger: Logger) async throws {
+        let p = chunk.persons
+        if !p.isEmpty {
+            var written: (Int64, Int64) = (0, 0)
+            for try await row in try await connection.query(
+                """
+                WITH u AS (
+                    SELECT * FROM unnest(\(p.map(\.personID.rawValue)), \(p.map(\.expectedVersion)),
+                        \(p.map(\.attributes.household.rawValue)), \(p.map(\.attributes.socialInsurance)),
+                        \(p.map(\.attributes.ruralMedical)), \(p.map(\.attributes.lifeStatus.rawValue)),
+                        \(p.map { ByteBuffer(bytes: $0.fingerprint) }), \(p.map(\.provenance.at.secondsSinceEpoch)),
+                        \(p.map(\.provenance.actor)), \(p.map(\.provenance.reason)), \(p.map(\.provenance.source.rawValue)))
+                        AS u (id, expected, household, social_insurance, rural_medical, life_status, fingerprint,
+                            changed_at, changed_by, change_reason, change_source)
+                ), copied AS (
+                    INSERT INTO person_versions (person_id, version, id_index, fingerprint, details, household,
+                        social_insurance, rural_medical, life_status, changed_at, changed_by, change_reason,
+                        change_source, created_at)
+                    SELECT p.id, p.version, p.id_index, p.fingerprint, p.details, p.household, p.social_insurance,
+                        p.rural_medical, p.life_status, p.changed_at, p.changed_by, p.change_reason, p.change_source,
+                        p.created_at
+                    FROM persons p JOIN u ON p.id = u.id AND p.version = u.expected
+                    RETURNING 1
+                ), updated AS (
+                    UPDATE persons p SET household = u.household, social_insurance = u.social_insurance,
+                        rural_medical = u.rural_medical, life_status = u.life_status, fingerprint = u.fingerprint,
+                        version = u.expected + 1, changed_at = u.changed_at, changed_by = u.changed_by,
+                        change_reason = u.change_reason, change_source = u.change_source
+                    FROM u WHERE p.id = u.id AND p.version = u.expected
+                    RETURNING 1
+                )
+                SELECT (SELECT count(*) FROM copied) AS copied, (SELECT count(*) FROM updated) AS updated
+                """, logger: logger
+            ).decode((Int64, Int64).self) {
+                written = row
+            }
+            guard written.0 == p.count, written.1 == p.count else { throw StorageError.conflict(entity: "person") }
+        }
+        let r = chunk.records
+        guard !r.isEmpty else { return }
+        var results: [String] = []
+        results.reserveCapacity(r.count)
+        for record in r { results.append(record.result.json) }
+        try await connection.query(
+            """
+            INSERT INTO feed_messages (\(unescaped: Rows.feedRecordColumns))
+            SELECT department_id, message_id, kind, digest, received_at, NULLIF(client_id, ''), outcome,
+                NULLIF(person_id, ''), result
+            FROM unnest(\(r.map(\.departmentID.rawValue)), \(r.map(\.messageID)), \(r.map(\.kind)),
+                \(r.map { ByteBuffer(bytes: $0.digest) }), \(r.map(\.receivedAt.secondsSinceEpoch)), \(r.map { $0.clientID?.rawValue ?? "" }),
+                \(r.map(\.result.outcome.rawValue)), \(r.map { $0.result.personId?.rawValue ?? "" }), \(results))
+                AS r (department_id, message_id, kind, digest, received_at, client_id, outcome, person_id, result)
+            """, logger: logger)
     }
 
     /// Inserts purchase rows in one statement (`PostgresPrepared.purchasesInsert`).

@@ -79,7 +79,7 @@ extension Writes {
                         outcome, person_id, result)
                     VALUES (\(f.departmentID.rawValue), \(f.messageID), \(f.kind), \(Data(f.digest)),
                         \(f.receivedAt.secondsSinceEpoch), \(f.clientID?.rawValue), \(f.result.outcome.rawValue),
-                        \(f.result.personId?.rawValue), \(try Rows.json(f.result)))
+                        \(f.result.personId?.rawValue), \(f.result.json))
                     """)
             ])
         case .insertReviewItem(let r):
@@ -166,6 +166,8 @@ extension Writes {
                     WHERE id = \(g.id.rawValue) AND version = \(expected)
                     """, rows: .one(conflict: "grant"))
             ])
+        case .applyFeedChunk(let chunk):
+            return .bulk(.applyFeedChunk(chunk))
         case .insertDisclosures(let disclosures):
             return .steps(
                 disclosures.map { d in
@@ -181,4 +183,16 @@ extension Writes {
                 })
         }
     }
+}
+
+extension Rows {
+    /// The columns a feed chunk copies into `person_versions` and the shape of its rows.
+    package static let feedPersonVersionCopy = """
+        INSERT INTO person_versions (person_id, version, id_index, fingerprint, details, household,
+            social_insurance, rural_medical, life_status, changed_at, changed_by, change_reason,
+            change_source, created_at)
+        """
+
+    package static let feedRecordColumns =
+        "department_id, message_id, kind, digest, received_at, client_id, outcome, person_id, result"
 }

@@ -30,6 +30,9 @@ public enum BulkWrite: Sendable {
     /// The version must be one past the stored one, else `conflict`; PostgreSQL locks the table
     /// so that two publishers queue.
     case publishHotlist(HotlistPublication)
+    /// A feed file's chunk: person versions and message claims, a prepared loop on SQLite, two
+    /// statements over column arrays on PostgreSQL.
+    case applyFeedChunk(FeedChunk)
 }
 
 /// The statements of every change, written once for both dialects.

@@ -94,6 +94,45 @@ extension SQLiteStore {
             let add = try db.cachedStatement(
                 sql: "INSERT INTO hotlist_entries (asn, added_version, reason) VALUES (?, ?, ?)")
             for row in publication.added { try add.execute(arguments: [row.asn, publication.version, row.reason]) }
+        case .applyFeedChunk(let chunk):
+            try applyFeedChunk(chunk, db)
+        }
+    }
+
+    /// A feed chunk: three statements prepared once, a row each; only the attributes and the
+    /// change's provenance are written (the sealed details and the blind index stay as they are).
+    static func applyFeedChunk(_ chunk: FeedChunk, _ db: Database) throws {
+        let copy = try db.cachedStatement(
+            sql: Rows.feedPersonVersionCopy + """
+                SELECT id, version, id_index, fingerprint, details, household, social_insurance, rural_medical,
+                    life_status, changed_at, changed_by, change_reason, change_source, created_at
+                FROM persons WHERE id = ? AND version = ?
+                """)
+        let update = try db.cachedStatement(
+            sql: """
+                UPDATE persons SET household = ?, social_insurance = ?, rural_medical = ?, life_status = ?,
+                    fingerprint = ?, version = ?, changed_at = ?, changed_by = ?, change_reason = ?, change_source = ?
+                WHERE id = ? AND version = ?
+                """)
+        for change in chunk.persons {
+            try copy.execute(arguments: [change.personID.rawValue, change.expectedVersion])
+            guard db.changesCount == 1 else { throw StorageError.conflict(entity: "person") }
+            let a = change.attributes
+            let p = change.provenance
+            try update.execute(arguments: [
+                a.household.rawValue, a.socialInsurance, a.ruralMedical, a.lifeStatus.rawValue, change.fingerprint,
+                change.expectedVersion + 1, p.at.secondsSinceEpoch, p.actor, p.reason, p.source.rawValue,
+                change.personID.rawValue, change.expectedVersion,
+            ])
+            guard db.changesCount == 1 else { throw StorageError.conflict(entity: "person") }
+        }
+        let insert = try db.cachedStatement(
+            sql: "INSERT INTO feed_messages (\(Rows.feedRecordColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        for f in chunk.records {
+            try insert.execute(arguments: [
+                f.departmentID.rawValue, f.messageID, f.kind, Data(f.digest), f.receivedAt.secondsSinceEpoch,
+                f.clientID?.rawValue, f.result.outcome.rawValue, f.result.personId?.rawValue, f.result.json,
+            ])
         }
     }
 

@@ -12,7 +12,7 @@ struct FeedFileTests {
     static func write(_ text: some DataProtocol, suffix: String = ".jsonl") throws -> (TemporaryDirectory, String) {
         let directory = TemporaryDirectory("feed-file")
         let path = directory.file("feed\(suffix)").path
-        FileManager.default.createFile(atPath: path, contents: Data(text))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text))
         return (directory, path)
     }
 

@@ -82,8 +82,12 @@ extension Web {
                     "entries": entries.map { entry in
                         [
                             "at": WebFormat.time(entry.at), "who": web.text("who.\(entry.who.rawValue)"),
-                            "actor": entry.who == .you ? "" : entry.actor,
+                            "actor": entry.who == .you
+                                ? "" : (web.language == .zh ? entry.actorZh ?? entry.actor : entry.actor),
                             "action": WebStrings.auditAction(entry.action, web.language), "purpose": entry.purpose,
+                            "caseNumber": entry.caseNumber ?? "",
+                            "fields": (entry.fields ?? []).map { web.text("grantField.\($0)") }
+                                .joined(separator: web.language == .zh ? "、" : ", "),
                         ]
                     },
                     "empty": entries.isEmpty,

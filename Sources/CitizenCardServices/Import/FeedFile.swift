@@ -216,17 +216,14 @@ public struct FeedFileRunner: Sendable {
         let actor = Actor(
             operatorID: nil, name: "department:\(department.code)", role: .department, outletID: nil,
             departmentID: department.id)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         var report = Report()
         var last = ContinuousClock.now
-        while true {
-            var rows: [FeedFileReader.Row] = []
-            rows.reserveCapacity(Self.chunkSize)
-            while rows.count < Self.chunkSize, let row = try reader.next() { rows.append(row) }
-            if rows.isEmpty { break }
-            let messages = rows.compactMap(\.message.value)
-            let applied = try await feeds.applyBatch(messages, department: department, actor: actor)
+        // The previous chunk commits while the next one is read and decided.
+        var inFlight: (rows: [FeedFileReader.Row], task: Task<[FeedResult], any Error>)? = nil
+        func settle() async throws {
+            guard let (rows, task) = inFlight else { return }
+            inFlight = nil
+            let applied = try await task.value
             var next = applied.makeIterator()
             var text = Data()
             for row in rows {
@@ -238,12 +235,22 @@ public struct FeedFileRunner: Sendable {
                 report.rows += 1
                 report.outcomes[result.outcome, default: 0] += 1
                 if result.duplicate { report.duplicates += 1 }
-                let encoded = try encoder.encode(result)
-                text.append(contentsOf: Array("{\"line\":\(row.line),".utf8))
-                text.append(encoded.dropFirst())
-                text.append(0x0A)
+                text.append(contentsOf: Array("{\"line\":\(row.line),\(result.json.dropFirst())\n".utf8))
             }
             try output.write(contentsOf: text)
+        }
+        while true {
+            var rows: [FeedFileReader.Row] = []
+            rows.reserveCapacity(Self.chunkSize)
+            while rows.count < Self.chunkSize, let row = try reader.next() { rows.append(row) }
+            if rows.isEmpty { break }
+            let messages = rows.compactMap(\.message.value)
+            let prepared = try await feeds.prepareBatch(messages, department: department, actor: actor)
+            try await settle()
+            inFlight = (
+                rows,
+                Task { try await feeds.finishBatch(prepared, messages: messages, department: department, actor: actor) }
+            )
             if ContinuousClock.now - last > .milliseconds(250) {
                 last = ContinuousClock.now
                 progress(
@@ -252,6 +259,7 @@ public struct FeedFileRunner: Sendable {
                         elapsedSeconds: seconds(since: started)))
             }
         }
+        try await settle()
         report.elapsedSeconds = seconds(since: started)
         progress(
             Progress(
