@@ -49,6 +49,20 @@ let package = Package(
         ),
         // OpenSSL 3 libcrypto (Debian: libssl-dev): the SM4 and DES ciphers of the card.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // zlib (Debian: zlib1g-dev): DEFLATE for the card code and the status list.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // libqrencode (Debian: libqrencode-dev): QR symbols for the electronic card.
+        .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
+        // The electronic card: CBOR, COSE_Sign1 and CWT, Base45, the city's SM2 and P-256 signing
+        // keys and their published list, the status list, QR symbols.
+        .target(
+            name: "Credentials",
+            dependencies: [
+                "COpenSSL", "CZlib", "CQRencode", "OwnerOnlyFiles",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Card cryptography: PBOC 3DES and SM4 MACs, key diversification, session keys, issuer keyring.
         .target(name: "CardCrypto", dependencies: ["COpenSSL", "OwnerOnlyFiles"], swiftSettings: swiftSettings),
         // The software citizen card: ISO 7816-4 APDUs, the PSE, social-security data and the PBOC purse.
@@ -283,6 +297,14 @@ let package = Package(
             name: "HotlistTests",
             dependencies: [
                 "Hotlist",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CredentialsTests",
+            dependencies: [
+                "Credentials",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
