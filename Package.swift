@@ -58,7 +58,7 @@ let package = Package(
         .target(
             name: "Credentials",
             dependencies: [
-                "COpenSSL", "CZlib", "CQRencode", "OwnerOnlyFiles",
+                "COpenSSL", "CZlib", "CQRencode", "CardCrypto", "OwnerOnlyFiles",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -131,6 +131,7 @@ let package = Package(
                 "CardCrypto",
                 "SmartCard",
                 "Hotlist",
+                "Credentials",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ],
@@ -175,6 +176,7 @@ let package = Package(
                 "StoragePostgres",
                 "CitizenCardServices",
                 "CardCrypto",
+                "Credentials",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -80,6 +80,8 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
         case balanceLimit = "balance_limit"
         case batchRefused = "batch_refused"
         case notClosable = "not_closable"
+        /// The card is not active (lost, blocked, cancelled…): no electronic card code.
+        case cardNotUsable = "card_not_usable"
         // Concurrency and the system.
         case conflict
         case unavailable
@@ -120,6 +122,7 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
             case .balanceLimit: "The amount would take the balance beyond its limit"
             case .batchRefused: "The batch was refused as a whole; nothing of it was recorded"
             case .notClosable: "This record cannot be closed"
+            case .cardNotUsable: "This card is not usable, so it has no electronic card code"
             case .grantInactive: "There is no active grant for this request"
             case .grantSuspended: "The grant is suspended"
             case .purposeRequired: "Say the purpose, case number and end user of the request"
@@ -164,6 +167,7 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
             case .balanceLimit: "该金额将使余额超出上限"
             case .batchRefused: "整批被拒收，其中任何记录均未入账"
             case .notClosable: "该记录不能关闭"
+            case .cardNotUsable: "此卡当前不可用，无法生成电子卡码"
             case .grantInactive: "没有可用于此请求的有效授权"
             case .grantSuspended: "该授权已暂停"
             case .purposeRequired: "请说明请求的用途、案件编号和最终使用人"

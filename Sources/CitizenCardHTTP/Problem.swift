@@ -58,7 +58,7 @@ public struct Problem: Codable, Sendable {
             .insufficientBalance, .balanceLimit, .batchRefused:
             .unprocessableContent
         case .personExists, .applicationExists, .liveCardExists, .successorExists, .transitionNotAllowed, .notYetDue,
-            .batchNotOpen, .notClosable, .conflict:
+            .batchNotOpen, .notClosable, .cardNotUsable, .conflict:
             .conflict
         case .unavailable: .serviceUnavailable
         case .internal: .internalServerError

@@ -1,5 +1,6 @@
 package import ArgumentParser
 import CardCrypto
+package import Credentials
 package import CitizenCardDomain
 package import CitizenCardServices
 import DataProtection
@@ -47,6 +48,7 @@ package struct Runtime {
     package var createdKeys: Bool
     /// True when this start created the issuer keyring (random card master keys).
     package var createdIssuerKeys = false
+    package var createdCredentialKeys = false
 
     /// - Parameter cacheMebibytes: SQLite page cache per connection (bulk work wants more).
     package static func open(
@@ -71,16 +73,31 @@ package struct Runtime {
         } catch {
             throw CommandFailure(description: "cannot open the issuer keyring: \(error)")
         }
+        let credentialPolicy = configuration.credentials ?? CredentialPolicy()
+        if case .failure(let error) = credentialPolicy.validated() {
+            throw CommandFailure(description: "\(Configuration.fileName): \(error)")
+        }
+        let credentialKeys: CredentialKeyring
+        let createdCredentialKeys: Bool
+        do {
+            (credentialKeys, createdCredentialKeys) = try CredentialKeyring.loadOrCreate(
+                at: CredentialKeyFile.file(in: directory), now: clock.now().secondsSinceEpoch)
+        } catch {
+            throw CommandFailure(description: "cannot open the credential keyring: \(error)")
+        }
         let (store, description) = try await openStore(
             options.databaseURL ?? configuration.database, directory: directory, cacheMebibytes: cacheMebibytes,
             logger: logger)
-        let env = ServiceEnvironment(
+        var env = ServiceEnvironment(
             store: store, vault: PersonVault(keyRing: keyRing), clock: clock, ids: UUIDv7Generator(),
             city: configuration.city, policy: configuration.policy, passwordCost: configuration.passwordCost,
             issuerKeys: issuerKeys, regions: try regionCodes(configuration, directory: directory), logger: logger)
+        env.credentialKeys = credentialKeys
+        env.credentialPolicy = credentialPolicy
         return Runtime(
             configuration: configuration, env: env, store: store, dataDirectory: directory,
-            databaseDescription: description, createdKeys: created, createdIssuerKeys: createdIssuerKeys)
+            databaseDescription: description, createdKeys: created, createdIssuerKeys: createdIssuerKeys,
+            createdCredentialKeys: createdCredentialKeys)
     }
 
     /// The bundled region code table with the configured newer edition laid over it.
@@ -146,6 +163,8 @@ package struct Configuration: Codable {
     /// A newer edition of the region code table, laid over the bundled one (docs/region-codes.md);
     /// relative to the data directory; optional.
     package var regionCodesFile: String?
+    /// The electronic card's codes (docs/electronic-card.md); optional, defaults apply.
+    package var credentials: CredentialPolicy?
 
     package static let fileName = "citizencard.json"
 
@@ -182,6 +201,16 @@ package func makeLogger(label: String, level: Logger.Level = .info) -> Logger {
         logger.logLevel = level
     }
     return logger
+}
+
+/// Where the city's credential keys are kept in the data directory.
+package enum CredentialKeyFile {
+    package static let defaultPath = "keys/" + CredentialKeyring.fileName
+
+    /// DATA/keys/credential-keys.json.
+    package static func file(in directory: URL) -> URL {
+        directory.appendingPathComponent(defaultPath)
+    }
 }
 
 /// Where the issuer's card master keys are kept in the data directory.

@@ -1,5 +1,6 @@
 public import CardCrypto
 public import CitizenCardDomain
+public import Credentials
 public import DataProtection
 public import Logging
 public import Storage
@@ -25,6 +26,11 @@ public struct ServiceEnvironment: Sendable {
     public var grantMonitor = GrantMonitor()
     /// Groups the commits of concurrent department queries and card checks (one per server).
     public let groupCommit = GroupCommit()
+    /// The city's credential keys (card codes, status lists, the key list); the server reads them
+    /// from `DATA/keys/credential-keys.json`. The default, for tests, is made once per process.
+    public var credentialKeys: CredentialKeyring = CredentialKeyring.ephemeral
+    /// How card codes are signed and how long they live.
+    public var credentialPolicy = CredentialPolicy()
 
     public init(
         store: any CitizenCardStore, vault: PersonVault, clock: any Clock, ids: any IdentifierGenerator,

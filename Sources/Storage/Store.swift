@@ -12,7 +12,7 @@ public import Ledger
 /// with `StorageError.conflict`, so of many conflicting operations exactly one wins.
 public protocol CitizenCardStore: PersonStore, CardStore, ProductionStore, FeeStore, RuleStore, StaffStore,
     AuditStore, IdempotencyStore, SettingStore, LedgerStore, PurseLoadStore, AcquiringStore, HotlistStore,
-    ClearingStore, PortalStore, ReportStore, DepartmentStore
+    ClearingStore, PortalStore, ReportStore, DepartmentStore, CredentialStore
 {
     /// Applies every change and appends every audit entry in one transaction.
     ///
@@ -135,6 +135,7 @@ public struct ChangeSet: Sendable {
         case hotlist(Hotlist)
         case portal(Portal)
         case department(Departments)
+        case credentials(Credentials)
 
         /// Persons and their photos.
         public enum Registry: Sendable {
@@ -741,6 +742,11 @@ public enum StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         /// A second open case of one kind for one card.
         case cardCase = "card_case"
         case cardHold = "card_hold"
+        /// A card or an index already in the status list.
+        case statusIndex = "status_index"
+        case statusListVersion = "status_list_version"
+        /// A code already marked used.
+        case credentialUse = "credential_use"
         case other
     }
 

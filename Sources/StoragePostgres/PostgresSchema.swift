@@ -28,6 +28,7 @@ enum PostgresSchema {
         Migration(name: "0012-exception-closures", statements: exceptionClosures),
         Migration(name: "0013-cancellation-documents", statements: cancellationDocuments),
         Migration(name: "0014-departments", statements: departments),
+        Migration(name: "0015-credentials", statements: credentials),
     ]
 
     /// The sealed document reference of a cancellation (as `SQLiteSchema.cancellationDocuments`).

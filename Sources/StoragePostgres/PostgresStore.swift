@@ -204,6 +204,9 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
         case "feed_messages_pkey": .feedMessage
         case "card_cases_open": .cardCase
         case "card_holds_pkey": .cardHold
+        case "card_status_indexes_pkey", "card_status_indexes_idx_key": .statusIndex
+        case "status_list_publications_pkey": .statusListVersion
+        case "credential_uses_pkey": .credentialUse
         default: .other
         }
     }

@@ -52,6 +52,7 @@ public enum Writes {
         case .hotlist(let change): try hotlist(change, dialect: dialect)
         case .portal(let change): try portal(change, dialect: dialect)
         case .department(let change): try department(change, dialect: dialect)
+        case .credentials(let change): try credentials(change, dialect: dialect)
         }
     }
 

@@ -40,6 +40,9 @@ enum SQLiteSchema {
         migrator.registerMigration("0011-departments") { db in
             for statement in departments { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("0012-credentials") { db in
+            for statement in credentials { try db.execute(sql: statement) }
+        }
         return migrator
     }
 

@@ -99,7 +99,8 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
             ("service_activations.card_id, service_activations.service_code", .serviceActivation),
             ("departments.code", .departmentCode), ("department_clients.certificate_subject", .certificateSubject),
             ("department_keys.", .departmentKey), ("feed_messages.", .feedMessage), ("card_cases.", .cardCase),
-            ("card_holds.", .cardHold),
+            ("card_holds.", .cardHold), ("card_status_indexes.", .statusIndex),
+            ("status_list_publications.", .statusListVersion), ("credential_uses.", .credentialUse),
         ]
         return rules.first { message.contains($0.0) }?.1 ?? .other
     }

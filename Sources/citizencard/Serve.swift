@@ -88,6 +88,11 @@ struct Serve: AsyncParsableCommand {
                 "Created a new issuer keyring \(IssuerKeyFile.file(in: runtime.dataDirectory).path): back it up; without it no card's loads or TACs can be checked."
             )
         }
+        if runtime.createdCredentialKeys {
+            say(
+                "Created the city's credential keys \(CredentialKeyFile.file(in: runtime.dataDirectory).path): back them up; verifiers hold the key-list key's public key."
+            )
+        }
         let proxies: TrustedProxies
         do {
             let listed =
