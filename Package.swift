@@ -307,6 +307,8 @@ let package = Package(
             name: "CredentialsTests",
             dependencies: [
                 "Credentials",
+                // P-256 test signers, independent of the module's own signing keys.
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
