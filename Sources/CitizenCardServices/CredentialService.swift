@@ -99,7 +99,7 @@ public struct CredentialService: Sendable {
             changes.add(.credentials(.indexCards(only: cardID)))
             do {
                 try await env.commit(changes)
-            } catch where error.code == .conflict {
+            } catch  where error.code == .conflict {
                 continue  // another commit took the next index: read again
             }
         }
@@ -121,7 +121,7 @@ public struct CredentialService: Sendable {
 
     /// Publishes a new status list: every issued card without an index gets one, then the list
     /// of every indexed card is signed and stored as the next version. Only the center.
-    public func publishStatusList(actor: Actor) async throws(CitizenCardError) -> StatusListPublication {
+    public func publishStatusList(actor: Actor) async throws(CitizenCardError) -> StatusListDocument {
         guard actor.role == nil || actor.role == .administrator else {
             throw CitizenCardError(.forbidden, "only the center publishes the status list")
         }
@@ -129,8 +129,8 @@ public struct CredentialService: Sendable {
         while true {
             attempt += 1
             do {
-                return try await publishOnce(actor: actor)
-            } catch where error.code == .conflict && attempt < 5 {
+                return StatusListDocument(try await publishOnce(actor: actor))
+            } catch  where error.code == .conflict && attempt < 5 {
                 continue
             }
         }
@@ -180,12 +180,12 @@ public struct CredentialService: Sendable {
 
     /// The newest status list, published first if there is none yet or the newest is older than
     /// half its lifetime.
-    public func currentStatusList() async throws(CitizenCardError) -> StatusListPublication {
+    public func currentStatusList() async throws(CitizenCardError) -> StatusListDocument {
         let now = env.clock.now().secondsSinceEpoch
         if let newest = try await env.fetch(try await env.store.statusListPublication()),
             now - newest.publishedAt.secondsSinceEpoch < env.credentialPolicy.listLifetimeSeconds / 2
         {
-            return newest
+            return StatusListDocument(newest)
         }
         return try await publishStatusList(actor: .system)
     }
@@ -221,14 +221,27 @@ public struct CredentialService: Sendable {
         public var claims: CardCodeClaims?
         /// The card, for staff (the portrait is read through its holder).
         public var cardID: Card.ID?
-        /// Set when the verifier asked to mark the code used and it had been used before.
-        public var usedBefore: CredentialUse?
+        /// Set when the verifier asked to mark the code used and it had been used before: when
+        /// and by whom.
+        public var usedBefore: (at: Timestamp, verifier: String)?
+
+        public static func == (lhs: Self, rhs: Self) -> Bool {
+            lhs.verdict == rhs.verdict && lhs.claims == rhs.claims && lhs.cardID == rhs.cardID
+                && lhs.usedBefore?.at == rhs.usedBefore?.at && lhs.usedBefore?.verifier == rhs.usedBefore?.verifier
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(verdict)
+            hasher.combine(cardID)
+        }
     }
 
     /// Checks a code against the current keys and the card's status now (not a published list:
     /// the server knows better); with `markUsed`, a valid code is recorded as used and a second
     /// use is refused as `replayed`. Audited.
-    public func verify(_ text: String, markUsed: Bool, actor: Actor) async throws(CitizenCardError)
+    public func verify(
+        _ text: String, markUsed: Bool, actor: Actor
+    ) async throws(CitizenCardError)
         -> OnlineVerification
     {
         guard text.utf8.count <= CardCodeText.textLengthMax + 64 else {
@@ -259,7 +272,7 @@ public struct CredentialService: Sendable {
             if outcome.verdict == .valid, markUsed {
                 let codeID = Data(claims.codeID)
                 if let used = try await env.fetch(try await env.store.credentialUse(codeID: codeID)) {
-                    outcome.usedBefore = used
+                    outcome.usedBefore = (used.usedAt, used.verifier)
                 } else {
                     changes.add(
                         .credentials(
@@ -280,10 +293,27 @@ public struct CredentialService: Sendable {
                 detail: #"{"verdict":"\#(outcome.verdict.rawValue)","replayed":\#(outcome.usedBefore != nil)}"#))
         do {
             try await env.commit(changes)
-        } catch where error.code == .conflict && markUsed {
+        } catch  where error.code == .conflict && markUsed {
             // A concurrent verification marked it first.
-            outcome.usedBefore = try await env.fetch(try await env.store.credentialUse(codeID: Data(result.claims?.codeID ?? [])))
+            let used = try await env.fetch(
+                try await env.store.credentialUse(codeID: Data(result.claims?.codeID ?? [])))
+            outcome.usedBefore = used.map { ($0.usedAt, $0.verifier) }
         }
         return outcome
+    }
+}
+
+/// A published status list as served: the signed token's bytes and its version.
+public struct StatusListDocument: Sendable, Hashable {
+    public var version: Int64
+    public var publishedAt: Timestamp
+    public var count: Int64
+    public var token: Data
+
+    init(_ publication: StatusListPublication) {
+        self.version = publication.version
+        self.publishedAt = publication.publishedAt
+        self.count = publication.count
+        self.token = publication.token
     }
 }
