@@ -144,6 +144,7 @@ let package = Package(
             dependencies: [
                 "CitizenCardDomain",
                 "CitizenCardServices",
+                "Credentials",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 // Mutual TLS for department clients: the server's TLS and the client's certificate subject.
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -247,6 +248,7 @@ let package = Package(
                 "Benchmarks",
                 "CardBridge",
                 "CardCrypto",
+                "Credentials",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -334,7 +336,7 @@ let package = Package(
             name: "CitizenCardServicesTests",
             dependencies: [
                 "CitizenCardServices", "CitizenCardDomain", "Storage", "DataProtection", "CitizenCardTesting",
-                "CardCrypto", "SmartCard", "Ledger", "Hotlist",
+                "CardCrypto", "SmartCard", "Ledger", "Hotlist", "Credentials",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings

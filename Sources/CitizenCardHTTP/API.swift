@@ -30,6 +30,7 @@ struct API {
         registerAdministration(routes)
         registerDepartmentSide(routes)
         registerDepartmentAdministration(routes)
+        registerCredentials(routes)
     }
 
     /// Runs `body` once per `Idempotency-Key`: a repeat with the same request gets the stored

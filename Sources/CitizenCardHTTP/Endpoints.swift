@@ -56,7 +56,7 @@ final class EndpointRegistry: @unchecked Sendable {
 
     /// The routes a department's client may reach; it reaches no other (and staff none of the
     /// department side, whose permissions no staff role has).
-    static let departmentZone: Set<Permission> = [.departmentOperations, .verifyCards]
+    static let departmentZone: Set<Permission> = [.departmentOperations, .verifyCards, .verifyCredentials]
 
     static func admit(_ access: Access, context: AppContext) throws -> Actor {
         if let actor = context.actor, actor.role == .department {

@@ -28,6 +28,9 @@ public struct CredentialService: Sendable {
         /// The holder's name, masked (shown in full only when the holder asks, on the page).
         public var maskedName: String
         public var maskedCardNumber: String
+        /// The holder's own name and card number, which the page shows when the holder taps.
+        public var name: String
+        public var cardNumber: String
         public var refreshSeconds: Int64
     }
 
@@ -80,7 +83,8 @@ public struct CredentialService: Sendable {
         }
         return IssuedCode(
             text: CardCodeText.encode(sign1), claims: claims, maskedName: maskedName,
-            maskedCardNumber: Masking.cardNumber(card.number), refreshSeconds: policy.refreshSeconds)
+            maskedCardNumber: Masking.cardNumber(card.number), name: name, cardNumber: card.number,
+            refreshSeconds: policy.refreshSeconds)
     }
 
     func signingKey(_ purpose: CredentialKeyPurpose) throws(CitizenCardError) -> CredentialKeyring.Entry {

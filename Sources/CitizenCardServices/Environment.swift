@@ -198,6 +198,9 @@ public enum Permission: String, Sendable, CaseIterable {
     case departmentOperations = "department_operations"
     /// Check a card online: valid, and whether it belongs to an ID number.
     case verifyCards = "verify_cards"
+    /// Check an electronic card code online, optionally marking it used (staff, departments,
+    /// terminals).
+    case verifyCredentials = "verify_credentials"
     /// Departments, their clients and keys, grant agreements, feed results, the review queue.
     case manageDepartments = "manage_departments"
     /// Approve or refuse departments' requests for data (the commission, R-40).
@@ -222,6 +225,7 @@ public enum Permission: String, Sendable, CaseIterable {
         case .terminalOperations: [.terminal]
         case .departmentOperations: [.department]
         case .verifyCards: [.department, .terminal]
+        case .verifyCredentials: [.outletOperator, .supervisor, .administrator, .department, .terminal]
         case .manageDepartments: [.administrator]
         case .decideGrants: [.commissioner]
         case .superviseDisclosures: [.administrator, .auditor, .commissioner]

@@ -149,6 +149,19 @@ public struct CredentialPublicKey: Sendable, Hashable {
         return "-----BEGIN PUBLIC KEY-----\n\(base64)\n-----END PUBLIC KEY-----\n"
     }
 
+    /// A key from a SubjectPublicKeyInfo in PEM: P-256, or a point on the SM2 curve.
+    public init(pem: String) throws(CredentialKeyError) {
+        if let key = try? P256.Signing.PublicKey(pemRepresentation: pem) {
+            try self.init(algorithm: .es256, point: Array(key.x963Representation))
+            return
+        }
+        let body = pem.split(whereSeparator: \.isNewline).filter { !$0.hasPrefix("-----") }.joined()
+        guard pem.contains("-----BEGIN PUBLIC KEY-----"), let der = Data(base64Encoded: body) else {
+            throw .invalidKey("not a PEM public key")
+        }
+        try self.init(algorithm: .sm2sm3, point: try SM2Key.point(fromSubjectPublicKeyInfo: Array(der)))
+    }
+
     public static func == (lhs: CredentialPublicKey, rhs: CredentialPublicKey) -> Bool {
         lhs.algorithm == rhs.algorithm && lhs.point == rhs.point
     }
@@ -290,6 +303,27 @@ final class SM2Key: @unchecked Sendable {
         var count = 0
         guard EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, &bytes, 65, &count) == 1, count == 65
         else { throw SM2Library.error("SM2 public key") }
+        return bytes
+    }
+
+    static func point(fromSubjectPublicKeyInfo der: [UInt8]) throws(CredentialKeyError) -> [UInt8] {
+        var cursor: UnsafePointer<UInt8>? = nil
+        let pkey: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
+            cursor = buffer.baseAddress
+            return d2i_PUBKEY_ex(nil, &cursor, buffer.count, SM2Library.shared.context, nil)
+        }
+        guard let pkey else {
+            ERR_clear_error()
+            throw .invalidKey("not a public key")
+        }
+        defer { EVP_PKEY_free(pkey) }
+        var bytes = [UInt8](repeating: 0, count: 65)
+        var count = 0
+        guard EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, &bytes, 65, &count) == 1, count == 65
+        else {
+            ERR_clear_error()
+            throw .invalidKey("not an uncompressed elliptic-curve point")
+        }
         return bytes
     }
 

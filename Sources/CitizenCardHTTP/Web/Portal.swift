@@ -3,6 +3,7 @@ import CitizenCardServices
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Credentials
 
 /// The citizen portal (issue 6, part 3): a card holder logs in with the card number and the
 /// query password, sees their own data masked, the card's status and validity, the e-purse and
@@ -74,6 +75,18 @@ extension Web {
                 return try await servicesPage(web, error: error)
             }
         }
+        page(router, .get, "/portal/card-code", .citizen) { _, _, web in
+            try await cardCodePage(web)
+        }
+        page(router, .get, "/portal/card-code/current", .citizen) { _, _, web in
+            // The page's refresh: a new code as an SVG fragment, for ecard.js to put in place.
+            let code = try await credentials.issueCode(web.citizen!)
+            return try JSONResponse.make(
+                CurrentCode(
+                    text: code.text, svg: try QRSymbol(code.text).svg(pixels: 280, label: web.text("portal.ecard")),
+                    expiresAt: Timestamp(secondsSinceEpoch: code.claims.expiresAt),
+                    expiresAtText: WebFormat.time(Timestamp(secondsSinceEpoch: code.claims.expiresAt))))
+        }
         page(router, .get, "/portal/access-log", .citizen) { _, _, web in
             let entries = try await portal.accessLog(web.citizen!, limit: PortalPolicy.accessLogMax)
             return portalPage(
@@ -92,6 +105,34 @@ extension Web {
                     },
                     "empty": entries.isEmpty,
                 ], web)
+        }
+    }
+
+    struct CurrentCode: Codable {
+        var text: String
+        var svg: String
+        var expiresAt: Timestamp
+        var expiresAtText: String
+    }
+
+    var credentials: CredentialService { CredentialService(env) }
+
+    /// The electronic card: the code as a QR symbol that ecard.js renews every `refreshSeconds`,
+    /// the name and card number masked until the holder taps to show them.
+    func cardCodePage(_ web: WebRequest) async throws -> Response {
+        do {
+            let code = try await credentials.issueCode(web.citizen!)
+            let expires = Timestamp(secondsSinceEpoch: code.claims.expiresAt)
+            return portalPage(
+                "portal-ecard", web.text("portal.ecard"),
+                [
+                    "svg": try QRSymbol(code.text).svg(pixels: 280, label: web.text("portal.ecard")),
+                    "maskedName": code.maskedName, "maskedNumber": code.maskedCardNumber, "name": code.name,
+                    "number": code.cardNumber, "expiresAt": WebFormat.time(expires),
+                    "refreshSeconds": code.refreshSeconds, "usable": true,
+                ], web)
+        } catch let error as CitizenCardError where error.code == .cardNotUsable {
+            return portalPage("portal-ecard", web.text("portal.ecard"), ["usable": false], web)
         }
     }
 

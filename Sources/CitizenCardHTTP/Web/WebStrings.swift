@@ -156,6 +156,18 @@ enum WebStrings {
         ),
         "portal.staff": ("工作人员入口", "Staff log-in"),
         "portal.home": ("我的市民卡", "My citizen card"),
+        "portal.ecard": ("电子市民卡", "Electronic card"),
+        "portal.ecardExplain": (
+            "请出示此码供核验。码每分钟自动更新，截图无效。",
+            "Show this code to be checked. It renews itself every minute; a screenshot will not do."
+        ),
+        "portal.ecardShow": ("显示姓名和卡号", "Show name and number"),
+        "portal.ecardHide": ("隐藏", "Hide"),
+        "portal.ecardValidUntil": ("有效至", "Valid until"),
+        "portal.ecardUnusable": (
+            "此卡当前不可用（已挂失、注销或冻结），没有电子卡码。",
+            "This card is not usable (reported lost, cancelled or blocked), so it has no electronic code."
+        ),
         "portal.cards": ("卡片", "Cards"),
         "portal.balance": ("电子钱包余额", "E-purse balance"),
         "portal.reportLoss": ("挂失（临时预挂失）", "Report it lost (temporary pre-loss)"),
