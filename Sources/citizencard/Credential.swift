@@ -53,36 +53,8 @@ struct CredentialVerify: ParsableCommand {
         } else {
             text = code
         }
-        let anchorKey: CredentialPublicKey
-        do {
-            anchorKey = try CredentialPublicKey(pem: try Self.read(anchor, what: "anchor"))
-        } catch let error as CredentialKeyError {
-            throw CommandFailure(description: "\(anchor): \(error)")
-        }
-        let list: KeyList
-        do {
-            list = try KeyList.verify(
-                Array(try Self.readData(keys, what: "key list")), anchor: anchorKey, nowSeconds: now)
-        } catch let error as KeyList.VerificationError {
-            throw CommandFailure(description: "\(keys): \(error)")
-        }
-        var statusList: StatusListToken? = nil
-        if let status {
-            let bytes = Array(try Self.readData(status, what: "status list"))
-            // The list's own subject is taken as expected here; the verifier then requires the
-            // code's status URI to be that subject.
-            guard let envelope = try? COSESign1.decode(bytes),
-                let unverified = try? StatusListToken(payload: envelope.payload)
-            else { throw CommandFailure(description: "\(status): not a status list token") }
-            do {
-                statusList = try StatusListToken.verify(
-                    bytes, expectedURI: unverified.uri,
-                    keys: { algorithm, keyID in list.checker(algorithm, keyID, nowSeconds: now) }, nowSeconds: now,
-                    leewaySeconds: leeway)
-            } catch let error as StatusListToken.VerificationError {
-                throw CommandFailure(description: "\(status): \(error)")
-            }
-        }
+        let list = try Self.keyList(keys, anchor: anchor, now: now)
+        let statusList = try status.map { try Self.statusList($0, list: list, now: now, leeway: leeway) }
         let verifier = CodeVerifier(
             keys: { algorithm, keyID in list.checker(algorithm, keyID, nowSeconds: now) }, statusList: statusList,
             nowSeconds: now, leewaySeconds: leeway, lifetimeMaxSeconds: 86_400)
@@ -99,6 +71,39 @@ struct CredentialVerify: ParsableCommand {
         }
         if statusList == nil { say("  (revocation not checked: no --status)") }
         if result.verdict != .valid { throw ExitCode(3) }
+    }
+
+    static func keyList(_ path: String, anchor: String, now: Int64) throws -> KeyList {
+        let pem = try read(anchor, what: "anchor")
+        let anchorKey: CredentialPublicKey
+        switch Result(catching: { () throws(CredentialKeyError) in try CredentialPublicKey(pem: pem) }) {
+        case .success(let key): anchorKey = key
+        case .failure(let error): throw CommandFailure(description: "\(anchor): \(error)")
+        }
+        let bytes = Array(try readData(path, what: "key list"))
+        switch Result(catching: { () throws(KeyList.VerificationError) in
+            try KeyList.verify(bytes, anchor: anchorKey, nowSeconds: now)
+        }) {
+        case .success(let list): return list
+        case .failure(let error): throw CommandFailure(description: "\(path): \(error)")
+        }
+    }
+
+    static func statusList(_ path: String, list: KeyList, now: Int64, leeway: Int64) throws -> StatusListToken {
+        let bytes = Array(try readData(path, what: "status list"))
+        // The list's own subject is taken as expected here; the verifier then requires the code's
+        // status URI to be that subject.
+        guard let envelope = try? COSESign1.decode(bytes),
+            let unverified = try? StatusListToken(payload: envelope.payload)
+        else { throw CommandFailure(description: "\(path): not a status list token") }
+        switch Result(catching: { () throws(StatusListToken.VerificationError) in
+            try StatusListToken.verify(
+                bytes, expectedURI: unverified.uri, keys: { list.checker($0, $1, nowSeconds: now) }, nowSeconds: now,
+                leewaySeconds: leeway)
+        }) {
+        case .success(let token): return token
+        case .failure(let error): throw CommandFailure(description: "\(path): \(error)")
+        }
     }
 
     static func read(_ path: String, what: String) throws -> String {

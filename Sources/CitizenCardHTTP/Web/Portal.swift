@@ -83,7 +83,7 @@ extension Web {
             let code = try await credentials.issueCode(web.citizen!)
             return try JSONResponse.make(
                 CurrentCode(
-                    text: code.text, svg: try QRSymbol(code.text).svg(pixels: 280, label: web.text("portal.ecard")),
+                    text: code.text, image: try Self.qrImage(code.text, label: web.text("portal.ecard")),
                     expiresAt: Timestamp(secondsSinceEpoch: code.claims.expiresAt),
                     expiresAtText: WebFormat.time(Timestamp(secondsSinceEpoch: code.claims.expiresAt))))
         }
@@ -110,12 +110,20 @@ extension Web {
 
     struct CurrentCode: Codable {
         var text: String
-        var svg: String
+        /// The QR symbol as an SVG `data:` URI, for the page's `<img>`.
+        var image: String
         var expiresAt: Timestamp
         var expiresAtText: String
     }
 
     var credentials: CredentialService { CredentialService(env) }
+
+    /// The code's QR symbol as an SVG `data:` URI (the pages write no markup unescaped, and the
+    /// Content-Security-Policy allows `data:` images).
+    static func qrImage(_ text: String, label: String) throws -> String {
+        let svg = try QRSymbol(text).svg(pixels: 280, label: label)
+        return "data:image/svg+xml;base64," + Data(svg.utf8).base64EncodedString()
+    }
 
     /// The electronic card: the code as a QR symbol that ecard.js renews every `refreshSeconds`,
     /// the name and card number masked until the holder taps to show them.
@@ -126,7 +134,7 @@ extension Web {
             return portalPage(
                 "portal-ecard", web.text("portal.ecard"),
                 [
-                    "svg": try QRSymbol(code.text).svg(pixels: 280, label: web.text("portal.ecard")),
+                    "image": try Self.qrImage(code.text, label: web.text("portal.ecard")),
                     "maskedName": code.maskedName, "maskedNumber": code.maskedCardNumber, "name": code.name,
                     "number": code.cardNumber, "expiresAt": WebFormat.time(expires),
                     "refreshSeconds": code.refreshSeconds, "usable": true,

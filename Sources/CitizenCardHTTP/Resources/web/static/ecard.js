@@ -17,7 +17,7 @@
       const answer = await fetch("/portal/card-code/current", { credentials: "same-origin" });
       if (answer.status === 200) {
         const code = await answer.json();
-        document.getElementById("ecard-code").innerHTML = code.svg;
+        document.getElementById("ecard-code").src = code.image;
         document.getElementById("ecard-expires").textContent = code.expiresAtText;
       } else if (answer.status === 409 || answer.status === 401) {
         window.location.reload();
