@@ -28,6 +28,9 @@ done
 curl -fsS "http://127.0.0.1:$port/health" >/dev/null
 
 export CITIZENCARD_URL="http://127.0.0.1:$port"
+# The demo holder's card, as the server printed it (the electronic card's test logs in with it).
+demo_card=$(sed -n 's/.*Portal demo: card \([0-9]*\).*/\1/p' "$data/serve.log" | head -1)
+if [ -n "$demo_card" ]; then export CITIZENCARD_DEMO_CARD=$demo_card; fi
 export CHROMEDRIVER=${CHROMEDRIVER:-$(command -v chromedriver || echo /usr/bin/chromedriver)}
 python3 Tests/Browser/test_pages.py
 echo "screenshots: $SCREENSHOTS"

@@ -9,6 +9,7 @@ import datetime
 import json
 import os
 import random
+import subprocess
 import struct
 import tempfile
 import unittest
@@ -530,6 +531,60 @@ class DepartmentTests(unittest.TestCase):
                      "grant-commissioner", "department-commissioner", "cases-operator"]:
             for width in (DESK, PHONE):
                 self.assertIn((name, width), CHECKED, f"{name} is not checked at {width}px")
+
+DEMO_CARD = os.environ.get("CITIZENCARD_DEMO_CARD", "3309000000010")
+
+
+class ElectronicCardTests(unittest.TestCase):
+    """The electronic card (issue 19): the holder's code at phone width, read from a screenshot by
+    a real QR decoder (zbar) and verified online; name and number masked until tapped."""
+
+    def setUp(self):
+        self.pages = []
+
+    def tearDown(self):
+        for page in self.pages:
+            page.close()
+
+    def test_code_on_a_phone_is_read_by_zbar_and_verifies(self):
+        holder = Page(self, PHONE)
+        self.pages.append(holder)
+        holder.open("/portal/login").fill("cardNumber", DEMO_CARD).fill("password", QUERY_PASSWORD)
+        holder.submit("form[action='/portal/login']")
+        self.assertEqual(holder.path, "/portal")
+        holder.open("/portal/card-code").check("portal-ecard")
+        self.assertNotIn(DEMO_CARD, holder.text, "the card number is masked until the holder taps")
+        holder.find("#ecard-reveal").click()
+        self.assertIn(DEMO_CARD, holder.text)
+        holder.find("#ecard-reveal").click()
+        self.assertNotIn(DEMO_CARD, holder.text)
+        # The symbol as the screen shows it, read by zbar from the screenshot.
+        with tempfile.TemporaryDirectory() as directory:
+            shot = os.path.join(directory, "code.png")
+            holder.find("#ecard-code").screenshot(shot)
+            decoded = subprocess.run(
+                ["zbarimg", "--quiet", "--raw", shot], capture_output=True, text=True, timeout=30)
+            self.assertEqual(decoded.returncode, 0, decoded.stderr)
+            code = decoded.stdout.strip()
+        self.assertTrue(code.startswith("CC1:"), code[:20])
+        request = urllib.request.Request(
+            BASE + "/api/v1/auth/login", method="POST",
+            data=json.dumps({"username": "dh01.operator", "password": PASSWORD}).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=20) as response:
+            token = json.loads(response.read())["token"]
+        answer = api("POST", "/api/v1/credentials/verification", token, {"code": code, "markUsed": True})
+        self.assertEqual(answer["verdict"], "valid", answer)
+        self.assertFalse(answer["replayed"])
+        self.assertEqual(answer["claims"]["cardNumber"][:4], DEMO_CARD[:4])
+        again = api("POST", "/api/v1/credentials/verification", token, {"code": code, "markUsed": True})
+        self.assertTrue(again["replayed"])
+        # In English too.
+        holder.find("a.lang").click()
+        holder.open("/portal/card-code")
+        self.assertIn("Electronic card", holder.text)
+        holder.check("portal-ecard-en")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
