@@ -373,7 +373,8 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "CitizenCardTesting", "Storage", "CitizenCardDomain", "CardCrypto", "SmartCard", "citizencard",
+                "CitizenCardTesting", "Storage", "CitizenCardDomain", "CitizenCardServices", "CardCrypto", "SmartCard",
+                "citizencard",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

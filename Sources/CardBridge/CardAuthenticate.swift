@@ -66,7 +66,10 @@ package struct CardAuthenticate: ParsableCommand {
         } catch  where error.isNotAuthentic {
             throw CommandFailure(description: "NOT authentic: \(error) (reader \(card.reader))")
         } catch {
-            try unableToCheck { () throws(CardAuthenticator.Failure) in throw error }
+            let detail = card.lastFailure.map { " (\($0))" } ?? ""
+            try unableToCheck { () throws(CommandFailure) in
+                throw CommandFailure(description: "\(error)\(detail)")
+            }
         }
     }
 

@@ -38,6 +38,7 @@ enum PCSCCode {
     static let noService = 0x8010_001D
     static let noReadersAvailable = 0x8010_002E
     static let removedCard = 0x8010_0069
+    static let resetCard = 0x8010_0068
     static let readerUnavailable = 0x8010_0017
     static let unknownReader = 0x8010_0009
 }
@@ -120,22 +121,68 @@ package struct PCSCContext {
 /// leaves the card powered as it was.
 package struct PCSCCard: CardChannel {
     let handle: SCARDHANDLE
-    let activeProtocol: DWORD
+    var activeProtocol: DWORD
     package let reader: String
+    /// Whether a command has been answered on this connection (a reset before the first one is
+    /// harmless: nothing was selected yet).
+    var answered = false
+    /// What PCSC-lite said when the last command got no answer, for the message.
+    package private(set) var lastFailure: PCSCError?
+
+    init(handle: SCARDHANDLE, activeProtocol: DWORD, reader: String) {
+        self.handle = handle
+        self.activeProtocol = activeProtocol
+        self.reader = reader
+    }
 
     /// The longest short response: 256 data bytes and the status word.
     static let responseByteCountMax = 258
 
     package mutating func transmit(_ command: [UInt8]) throws(CardChannelError) -> [UInt8] {
+        var code = send(command)
+        // A card that pcscd saw reset (inserted again, or reset by another client) just before our
+        // first command: reconnect once and send it again. Later, a reset would have lost our
+        // selection, so it is a failure.
+        if code.status == PCSCCode.resetCard, !answered {
+            var newProtocol: DWORD = 0
+            let reconnected = Int(
+                SCardReconnect(
+                    handle, DWORD(SCARD_SHARE_SHARED), DWORD(SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1),
+                    DWORD(SCARD_LEAVE_CARD), &newProtocol))
+            if reconnected == PCSCCode.success {
+                activeProtocol = newProtocol
+                _ = SCardBeginTransaction(handle)
+                code = send(command)
+            }
+        }
+        // The card left, the reader went away, or pcscd stopped: the answer never arrived.
+        guard code.status == PCSCCode.success, code.response.count >= 2 else {
+            lastFailure =
+                code.status == PCSCCode.success
+                ? .failed(operation: "SCardTransmit", code: 0, text: "an answer shorter than a status word")
+                : Self.failure(code.status)
+            throw .noResponse
+        }
+        answered = true
+        return code.response
+    }
+
+    private func send(_ command: [UInt8]) -> (status: Int, response: [UInt8]) {
         var sendPCI = SCARD_IO_REQUEST(
             dwProtocol: activeProtocol, cbPciLength: DWORD(MemoryLayout<SCARD_IO_REQUEST>.size))
         var response = [UInt8](repeating: 0, count: Self.responseByteCountMax)
         var length = DWORD(response.count)
-        let code = Int(
-            SCardTransmit(handle, &sendPCI, command, DWORD(command.count), nil, &response, &length))
-        // The card left, the reader went away, or pcscd stopped: the answer never arrived.
-        guard code == PCSCCode.success, length >= 2 else { throw .noResponse }
-        return Array(response.prefix(Int(length)))
+        let code = Int(SCardTransmit(handle, &sendPCI, command, DWORD(command.count), nil, &response, &length))
+        return (code, code == PCSCCode.success ? Array(response.prefix(Int(length))) : [])
+    }
+
+    static func failure(_ code: Int) -> PCSCError? {
+        do {
+            try PCSCContext.check(code, "SCardTransmit")
+            return nil
+        } catch {
+            return error
+        }
     }
 
     package func disconnect() {
