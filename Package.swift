@@ -53,6 +53,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // libqrencode (Debian: libqrencode-dev): QR symbols for the electronic card.
         .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
+        // PCSC-lite (Debian: libpcsclite-dev): the PC/SC client of `citizencard card authenticate`.
+        .systemLibrary(name: "CPCSCLite", pkgConfig: "libpcsclite", providers: [.apt(["libpcsclite-dev"])]),
         // The electronic card: CBOR, COSE_Sign1 and CWT, Base45, the city's SM2 and P-256 signing
         // keys and their published list, the status list, QR symbols.
         .target(
@@ -222,13 +224,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // `citizencard card …`: the software card's file, and its bridge to pcscd through vpcd.
+        // `citizencard card …`: the software card's file, its bridge to pcscd through vpcd, and a
+        // PC/SC client that authenticates a card in a reader.
         .target(
             name: "CardBridge",
             dependencies: [
                 "CommandSupport",
                 "CardCrypto",
                 "SmartCard",
+                "CPCSCLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -367,7 +371,7 @@ let package = Package(
         .testTarget(
             name: "CardBridgeTests",
             dependencies: [
-                "CardBridge",
+                "CardBridge", "CardCrypto", "SmartCard",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
@@ -375,7 +379,8 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "CitizenCardTesting", "Storage", "CitizenCardDomain", "CardCrypto", "SmartCard", "citizencard",
+                "CitizenCardTesting", "Storage", "CitizenCardDomain", "CitizenCardServices", "CardCrypto", "SmartCard",
+                "citizencard",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

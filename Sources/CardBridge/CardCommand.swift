@@ -15,14 +15,16 @@ package import Synchronization
 
 /// `citizencard card …`: software citizen cards (issue 4, parts 4 and 7). `new` personalises one
 /// card file; `emulate` inserts it into a PC/SC reader through vsmartcard's vpcd driver, so that
-/// real PC/SC clients (opensc-tool, pyscard, terminal software) can talk to it.
+/// real PC/SC clients (opensc-tool, pyscard, terminal software) can talk to it; `authenticate` is
+/// such a client: it checks offline that the card in a reader is genuine (issue 19, part 5).
 package struct CardCommand: ParsableCommand {
     package init() {}
 
     package static let configuration = CommandConfiguration(
         commandName: "card",
-        abstract: "Software citizen cards: personalise a card file, or insert it into PC/SC through vpcd.",
-        subcommands: [CardNew.self, CardEmulate.self])
+        abstract:
+            "Software citizen cards: personalise a card file, insert it into PC/SC through vpcd, authenticate a card.",
+        subcommands: [CardNew.self, CardEmulate.self, CardAuthenticate.self])
 }
 
 // MARK: - card new
@@ -95,6 +97,22 @@ package struct CardNew: ParsableCommand {
         }
     }
 
+    /// Reads a keyring file; one written before a key type existed (the internal-authentication
+    /// key of issue 19) gets the missing keys, is written back, and the command says so.
+    static func openKeyring(_ url: URL) throws(CommandFailure) -> IssuerKeyring {
+        do {
+            let (keyring, added) = try IssuerKeyring.loadAddingMissingKeys(from: url)
+            if !added.isEmpty {
+                say(
+                    "The keyring \(url.path) lacked \(added.map(\.description).joined(separator: ", ")): added and saved "
+                        + "(cards personalised before do not hold these keys).")
+            }
+            return keyring
+        } catch {
+            throw CommandFailure(description: "cannot read the issuer keyring \(url.path): \(error)")
+        }
+    }
+
     /// 20 hex digits → 10 bytes, else nil.
     package static func asnBytes(_ text: String) -> [UInt8]? {
         guard text.utf8.count == 20, text.allSatisfy(\.isHexDigit) else { return nil }
@@ -140,18 +158,17 @@ package struct CardNew: ParsableCommand {
         if testKeys {
             issuerKeys = IssuerKeyring.testKeys(versions: [keyVersion])
         } else {
-            let keyringURL = URL(fileURLWithPath: keyring ?? "").standardizedFileURL
-            do {
-                issuerKeys = try IssuerKeyring.load(from: keyringURL)
-            } catch {
-                throw CommandFailure(description: "cannot read the issuer keyring \(keyringURL.path): \(error)")
-            }
+            issuerKeys = try Self.openKeyring(URL(fileURLWithPath: keyring ?? "").standardizedFileURL)
         }
         let issued = issueDate ?? Self.dateText()
+        // Sex, birth date and region code as the social-security number carries them, when it is a
+        // resident ID number (the default is).
+        let fromID = CardHolder.residentIDFields(ssn)
         let holder = CardHolder(
             name: name, socialSecurityNumber: ssn, cardSerialNumber: cardSerial ?? Hex.encode(asnBytes),
             bankCardNumber: bankCard, issueDate: issued,
-            expiryDate: expiryDate ?? Self.dateText(yearsFromNow: 10, from: issued), photoReference: photo)
+            expiryDate: expiryDate ?? Self.dateText(yearsFromNow: 10, from: issued), photoReference: photo,
+            sexCode: fromID?.sexCode, birthDate: fromID?.birthDate, regionCode: fromID?.regionCode)
         let card: SoftwareCard
         do {
             card = try SoftwareCard.personalise(

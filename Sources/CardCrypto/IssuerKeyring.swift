@@ -21,6 +21,10 @@ public enum MasterKeyType: String, Sendable, Codable, CaseIterable, Comparable {
     case applicationMaintenance
     /// The PIN unblock/reload key.
     case pin
+    /// MIAK → the card's DIAK: INTERNAL AUTHENTICATE, the offline proof that a card is genuine
+    /// (issue 19, part 5); held by PSAMs. Keyrings written before it existed get one on load
+    /// (`addingMissingKeys`).
+    case internalAuthentication
     /// The transport key (KEK) shared with the card factory: it wraps each card's diversified keys
     /// in a personalisation file (`KeyWrap`). Used as it is, never diversified.
     case transport
@@ -114,6 +118,31 @@ public struct IssuerKeyring: Sendable, CustomStringConvertible, CustomDebugStrin
         return IssuerKeyring(validated: keys, issuerFactors: issuerFactors)
     }
 
+    /// The keys a keyring written by an older version lacks: for every key version it holds, each
+    /// `MasterKeyType` it has no key of (e.g. `internalAuthentication`, added in issue 19).
+    public var missingKeyIDs: [MasterKeyID] {
+        let versions = Set(entries.map(\.id.version)).sorted()
+        return versions.flatMap { version in
+            MasterKeyType.allCases.filter { type in !entries.contains { $0.id == MasterKeyID(type, version: version) } }
+                .map { MasterKeyID($0, version: version) }
+        }
+    }
+
+    /// The ring with a key for every id of `missingKeyIDs`: the handout's test key for a version
+    /// whose keys are all the test key (a `testKeys()` ring stays recomputable by hand), a random
+    /// key otherwise. A new key never changes the cards already issued: their other keys stay as
+    /// they were, and only cards personalised from now on hold the new key.
+    public func addingMissingKeys() throws(CardCryptoError) -> (keyring: IssuerKeyring, added: [MasterKeyID]) {
+        let missing = missingKeyIDs
+        guard !missing.isEmpty else { return (self, []) }
+        var keys = Dictionary(uniqueKeysWithValues: entries.map { ($0.id, $0.key) })
+        for id in missing {
+            let allTest = entries.filter { $0.id.version == id.version }.allSatisfy { $0.key == Self.testKey }
+            keys[id] = allTest ? Self.testKey : try .random()
+        }
+        return (IssuerKeyring(validated: keys, issuerFactors: issuerFactors), missing)
+    }
+
     /// The ids of the keys held, sorted by version then type.
     public var keyIDs: [MasterKeyID] { entries.map(\.id) }
 
@@ -123,7 +152,7 @@ public struct IssuerKeyring: Sendable, CustomStringConvertible, CustomDebugStrin
         throw .unknownKey(type: type, version: version)
     }
 
-    /// A card's diversified key (DLK, DPK, DTK, DAMK …) for personalisation or host checks:
+    /// A card's diversified key (DLK, DPK, DTK, DAMK, DIAK …) for personalisation or host checks:
     /// the issuer levels, then the card's ASN, with `algorithm`'s diversification.
     public func cardKey(
         _ type: MasterKeyType, version: UInt8, asn: ApplicationSerialNumber, algorithm: any PurseAlgorithm,
@@ -220,11 +249,29 @@ extension IssuerKeyring {
         }
     }
 
-    /// Loads the keyring at `url`, or creates, writes and returns `make()` if there is no file.
+    /// Where a data directory keeps its keyring: `DATA/keys/issuer-keys.json`.
+    public static let dataDirectoryPath = "keys/issuer-keys.json"
+
+    /// Loads the keyring at `url` and, if it was written before a key type existed, adds the
+    /// missing keys (`addingMissingKeys`) and writes the file again before returning, so that
+    /// every process that opens it afterwards sees the same keys. Every caller that may
+    /// personalise a card or check one opens the keyring this way.
+    public static func loadAddingMissingKeys(
+        from url: URL
+    ) throws(CardCryptoError) -> (keyring: IssuerKeyring, added: [MasterKeyID]) {
+        let (ring, added) = try load(from: url).addingMissingKeys()
+        if !added.isEmpty { try ring.write(to: url) }
+        return (ring, added)
+    }
+
+    /// Loads the keyring at `url` (adding the keys of newer key types, see
+    /// `loadAddingMissingKeys`), or creates, writes and returns `make()` if there is no file.
     public static func loadOrCreate(
         at url: URL, make: () throws(CardCryptoError) -> IssuerKeyring
     ) throws(CardCryptoError) -> (IssuerKeyring, created: Bool) {
-        if FileManager.default.fileExists(atPath: url.path) { return (try load(from: url), false) }
+        if FileManager.default.fileExists(atPath: url.path) {
+            return (try loadAddingMissingKeys(from: url).keyring, false)
+        }
         let ring = try make()
         try ring.write(to: url)
         return (ring, true)

@@ -96,6 +96,24 @@ public enum PSAMCrypto {
         guard expected.matches(mac2) else { throw .macMismatch(what: "purchase MAC2") }
     }
 
+    /// Checks a card's INTERNAL AUTHENTICATE answer to `challenge` (issue 19, part 5): DIAK from
+    /// the master internal-authentication key and the factors (lowest level first, the card's ASN
+    /// factor first, as `80 1A` sends them), then `CardAuthentication.verify` under each algorithm
+    /// the PSAM accepts. Returns the algorithm that matched.
+    /// - Throws: `invalidLength` for a challenge, an answer or a factor of the wrong length;
+    ///   `macMismatch` ("internal authentication") when the card's answer does not match.
+    public static func verifyInternalAuthentication(
+        masterAuthenticationKey: SecretKey, factorsLowestFirst: [[UInt8]], challenge: [UInt8], response: [UInt8],
+        algorithms: PurseAlgorithmRegistry = .verified, using engine: CipherEngine = .current
+    ) throws(CardCryptoError) -> any PurseAlgorithm {
+        try CardAuthentication.verify(
+            response: response, challenge: challenge, algorithms: algorithms,
+            cardKey: { (algorithm) throws(CardCryptoError) in
+                try algorithm.diversify(
+                    masterAuthenticationKey, factorsHighestFirst: factorsLowestFirst.reversed(), using: engine)
+            }, using: engine)
+    }
+
     /// The diversify-then-compute pair `80 1A` + `80 FA` used to recompute a TAC after a tear: the
     /// card's DTK from the master TAC key and the factors (lowest level first, as `80 1A` sends
     /// them), its TAC key, then the MAC over `input` (e.g. `PurseInput.purchaseTAC(…)`).

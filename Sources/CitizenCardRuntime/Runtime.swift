@@ -1,5 +1,5 @@
 package import ArgumentParser
-import CardCrypto
+package import CardCrypto
 package import Credentials
 package import CitizenCardDomain
 package import CitizenCardServices
@@ -49,6 +49,9 @@ package struct Runtime {
     /// True when this start created the issuer keyring (random card master keys).
     package var createdIssuerKeys = false
     package var createdCredentialKeys = false
+    /// The master keys this start added to an issuer keyring written before their key type existed
+    /// (e.g. the internal-authentication key of issue 19); the file was written again.
+    package var addedIssuerKeys: [MasterKeyID] = []
 
     /// - Parameter cacheMebibytes: SQLite page cache per connection (bulk work wants more).
     package static func open(
@@ -66,9 +69,16 @@ package struct Runtime {
         let (keyRing, created) = try KeyRing.loadOrCreate(at: keyFile, createdAt: clock.now().iso8601)
         let issuerKeys: IssuerKeyring
         let createdIssuerKeys: Bool
+        var addedIssuerKeys: [MasterKeyID] = []
         do {
-            (issuerKeys, createdIssuerKeys) = try IssuerKeyring.loadOrCreate(at: IssuerKeyFile.file(in: directory)) {
-                () throws(CardCryptoError) in try IssuerKeyring.generate()
+            let url = IssuerKeyFile.file(in: directory)
+            if FileManager.default.fileExists(atPath: url.path) {
+                (issuerKeys, addedIssuerKeys) = try IssuerKeyring.loadAddingMissingKeys(from: url)
+                createdIssuerKeys = false
+            } else {
+                (issuerKeys, createdIssuerKeys) = try IssuerKeyring.loadOrCreate(at: url) {
+                    () throws(CardCryptoError) in try IssuerKeyring.generate()
+                }
             }
         } catch {
             throw CommandFailure(description: "cannot open the issuer keyring: \(error)")
@@ -97,7 +107,7 @@ package struct Runtime {
         return Runtime(
             configuration: configuration, env: env, store: store, dataDirectory: directory,
             databaseDescription: description, createdKeys: created, createdIssuerKeys: createdIssuerKeys,
-            createdCredentialKeys: createdCredentialKeys)
+            createdCredentialKeys: createdCredentialKeys, addedIssuerKeys: addedIssuerKeys)
     }
 
     /// The bundled region code table with the configured newer edition laid over it.
@@ -215,7 +225,7 @@ package enum CredentialKeyFile {
 
 /// Where the issuer's card master keys are kept in the data directory.
 package enum IssuerKeyFile {
-    package static let defaultPath = "keys/issuer-keys.json"
+    package static let defaultPath = IssuerKeyring.dataDirectoryPath
 
     /// DATA/keys/issuer-keys.json.
     package static func file(in directory: URL) -> URL {

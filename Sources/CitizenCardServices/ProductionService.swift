@@ -170,10 +170,8 @@ public struct ProductionService: Sendable {
         for card in members {
             let person = try registry.open(try await registry.load(card.personID))
             let photo = try await photo(of: person)
-            let holder = CardHolder(
-                name: person.details.name, socialSecurityNumber: person.details.socialSecurityNumber,
-                cardSerialNumber: card.number, bankCardNumber: "", issueDate: digits(issued),
-                expiryDate: digits(expires), photoReference: person.details.photoID?.rawValue ?? "")
+            let holder = Self.chipHolder(
+                person, cardNumber: card.number, issued: digits(issued), expires: digits(expires))
             let chip: CardPersonalisation
             do {
                 chip = try CardPersonalisation(asn: card.asn, holder: holder, keyring: env.issuerKeys)
@@ -196,6 +194,20 @@ public struct ProductionService: Sendable {
         return PersonalisationFile(
             format: "citizencard-personalisation/1", batchNumber: batch.number, cityCode: env.city.divisionCode,
             createdAt: now, records: records)
+    }
+
+    /// The social-security application's data files for one card (R-30, docs/software-card.md
+    /// "Printed and on the chip"): every field of the record the chip has a place for. The bank
+    /// card number stays empty until a partner bank issues one; sex, birth date and region
+    /// code come from the resident ID number, as the register validated it.
+    static func chipHolder(_ person: Person, cardNumber: String, issued: String, expires: String) -> CardHolder {
+        let details = person.details
+        let birth = details.birthDate.iso8601.replacingOccurrences(of: "-", with: "")
+        return CardHolder(
+            name: details.name, socialSecurityNumber: details.socialSecurityNumber, cardSerialNumber: cardNumber,
+            bankCardNumber: "", issueDate: issued, expiryDate: expires,
+            photoReference: details.photoID?.rawValue ?? "", sexCode: details.sex == .male ? "1" : "2",
+            birthDate: birth, regionCode: details.residentID.regionCode)
     }
 
     func photo(of person: Person) async throws(CitizenCardError) -> (mediaType: String, bytes: Data) {

@@ -33,10 +33,20 @@ public struct CardHolder: Sendable, Hashable, Codable {
     public var expiryDate: String
     /// A reference to the holder's photo (an id in the photo store, never the image), up to 64 bytes.
     public var photoReference: String
+    /// The sex code of GB/T 2261.1: `1` male, `2` female (`0` not known, `9` not stated). Nil on
+    /// cards personalised before issue 19 (their files have no such field): the chip then has no
+    /// tag `0B`.
+    public var sexCode: String?
+    /// `YYYYMMDD`, the birth date the ID number carries; nil as for `sexCode`.
+    public var birthDate: String?
+    /// The 6-digit administrative division code (GB/T 2260) that opens the ID number; nil as for
+    /// `sexCode`.
+    public var regionCode: String?
 
     public init(
         name: String, socialSecurityNumber: String, cardSerialNumber: String, bankCardNumber: String,
-        issueDate: String, expiryDate: String, photoReference: String
+        issueDate: String, expiryDate: String, photoReference: String, sexCode: String? = nil,
+        birthDate: String? = nil, regionCode: String? = nil
     ) {
         self.name = name
         self.socialSecurityNumber = socialSecurityNumber
@@ -45,6 +55,28 @@ public struct CardHolder: Sendable, Hashable, Codable {
         self.issueDate = issueDate
         self.expiryDate = expiryDate
         self.photoReference = photoReference
+        self.sexCode = sexCode
+        self.birthDate = birthDate
+        self.regionCode = regionCode
+    }
+
+    /// The GB/T 2261.1 codes `sexCode` may hold.
+    public static let sexCodes: Set<String> = ["0", "1", "2", "9"]
+
+    /// Sex code, birth date and region code read from an 18-character GB 11643 resident ID number
+    /// (region 6 ‖ birth date 8 ‖ sequence 3, odd for men ‖ check character), or nil when
+    /// `number` does not have that form. The check character is not verified here: the register
+    /// did that when it took the number.
+    public static func residentIDFields(
+        _ number: String
+    ) -> (sexCode: String, birthDate: String, regionCode: String)? {
+        let bytes = Array(number.utf8)
+        guard bytes.count == 18, bytes.prefix(17).allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+        let birth = String(decoding: bytes[6..<14], as: UTF8.self)
+        let month = Int(bytes[10] - 0x30) * 10 + Int(bytes[11] - 0x30)
+        let day = Int(bytes[12] - 0x30) * 10 + Int(bytes[13] - 0x30)
+        guard (1...12).contains(month), (1...31).contains(day) else { return nil }
+        return ((bytes[16] - 0x30) % 2 == 1 ? "1" : "2", birth, String(decoding: bytes[0..<6], as: UTF8.self))
     }
 
     /// The longest name, in UTF-8 bytes (15 CJK characters of 3 bytes or more Latin letters…
@@ -65,6 +97,15 @@ public struct CardHolder: Sendable, Hashable, Codable {
         }
         guard Self.dateBCD(expiryDate) != nil else {
             throw .invalidValue(field: "expiry date", reason: "must be 8 digits YYYYMMDD")
+        }
+        if let sexCode, !Self.sexCodes.contains(sexCode) {
+            throw .invalidValue(field: "sex code", reason: "must be 0, 1, 2 or 9 (GB/T 2261.1)")
+        }
+        if let birthDate, Self.dateBCD(birthDate) == nil {
+            throw .invalidValue(field: "birth date", reason: "must be 8 digits YYYYMMDD")
+        }
+        if let regionCode {
+            try Self.require(regionCode, field: "region code", bytes: 6...6, digitsOnly: true)
         }
     }
 
@@ -104,18 +145,23 @@ public struct CardKeys: Sendable, Equatable, Codable, CustomStringConvertible, C
     public var applicationMaintenance: SecretKey
     /// The PIN unblock/reload key (held, not used by any command yet).
     public var pin: SecretKey
+    /// DIAK: INTERNAL AUTHENTICATE. Nil on cards personalised before the key existed (their card
+    /// files have no `internalAuthentication`); such a card answers INTERNAL AUTHENTICATE `6A88`.
+    public var internalAuthentication: SecretKey?
 
     public init(
-        load: SecretKey, purchase: SecretKey, tac: SecretKey, applicationMaintenance: SecretKey, pin: SecretKey
+        load: SecretKey, purchase: SecretKey, tac: SecretKey, applicationMaintenance: SecretKey, pin: SecretKey,
+        internalAuthentication: SecretKey? = nil
     ) {
         self.load = load
         self.purchase = purchase
         self.tac = tac
         self.applicationMaintenance = applicationMaintenance
         self.pin = pin
+        self.internalAuthentication = internalAuthentication
     }
 
-    enum CodingKeys: String, CodingKey { case load, purchase, tac, applicationMaintenance, pin }
+    enum CodingKeys: String, CodingKey { case load, purchase, tac, applicationMaintenance, pin, internalAuthentication }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -135,19 +181,25 @@ public struct CardKeys: Sendable, Equatable, Codable, CustomStringConvertible, C
         tac = try key(.tac)
         applicationMaintenance = try key(.applicationMaintenance)
         pin = try key(.pin)
+        internalAuthentication =
+            container.contains(.internalAuthentication) ? try key(.internalAuthentication) : nil
     }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
-        for (name, key) in [
-            (CodingKeys.load, load), (.purchase, purchase), (.tac, tac),
+        let keys: [(CodingKeys, SecretKey?)] = [
+            (.load, load), (.purchase, purchase), (.tac, tac),
             (.applicationMaintenance, applicationMaintenance), (.pin, pin),
-        ] {
+            (.internalAuthentication, internalAuthentication),
+        ]
+        for (name, key) in keys {
+            // A card without DIAK keeps the file layout it had: no `internalAuthentication` entry.
+            guard let key else { continue }
             try container.encode(key.withUnsafeKeyBytes { hex($0) }, forKey: name)
         }
     }
 
-    public var description: String { "CardKeys(5 keys, redacted)" }
+    public var description: String { "CardKeys(\(internalAuthentication == nil ? 5 : 6) keys, redacted)" }
     public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
 }
 

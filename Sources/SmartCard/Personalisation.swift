@@ -15,12 +15,17 @@ public struct CardPersonalisation: Sendable, Hashable, Codable {
     public var algorithmID: UInt8
     /// The social-security application's data files.
     public var holder: CardHolder
-    /// DLK, DPK, DTK, DAMK and the PIN key by `MasterKeyType` name, each wrapped (`KeyWrap`).
+    /// DLK, DPK, DTK, DAMK, the PIN key and DIAK by `MasterKeyType` name, each wrapped (`KeyWrap`).
+    /// Files exported before DIAK existed have no `internalAuthentication`; the factory still
+    /// makes their cards, which then answer INTERNAL AUTHENTICATE `6A88`.
     public var keys: [String: WrappedKey]
     /// The check value of the transport key that wraps them, so that the factory knows which.
     public var transportKeyCheckValue: String
 
-    static let keyTypes: [MasterKeyType] = [.load, .purchase, .tac, .applicationMaintenance, .pin]
+    /// The keys every personalisation file carries.
+    static let requiredKeyTypes: [MasterKeyType] = [.load, .purchase, .tac, .applicationMaintenance, .pin]
+    /// The keys the center exports today: the required ones and DIAK.
+    static let keyTypes: [MasterKeyType] = requiredKeyTypes + [.internalAuthentication]
 
     /// Diversifies the card's keys from the issuer's master keys and wraps them under the
     /// keyring's transport key of the same version.
@@ -77,7 +82,10 @@ extension SoftwareCard {
             else { throw .macMismatch(what: "transport key check value") }
             for type in CardPersonalisation.keyTypes {
                 guard let wrapped = data.keys[type.rawValue] else {
-                    throw .invalidValue(field: "keys", reason: "\(type.rawValue) missing")
+                    if CardPersonalisation.requiredKeyTypes.contains(type) {
+                        throw .invalidValue(field: "keys", reason: "\(type.rawValue) missing")
+                    }
+                    continue
                 }
                 keys[type] = try KeyWrap.unwrap(wrapped, kek: transportKey)
             }
@@ -89,7 +97,9 @@ extension SoftwareCard {
         else { throw .invalidValue(field: "keys", reason: "incomplete") }
         try self.init(
             asn: asn.bytes, holder: data.holder,
-            keys: CardKeys(load: load, purchase: purchase, tac: tac, applicationMaintenance: maintenance, pin: pinKey),
+            keys: CardKeys(
+                load: load, purchase: purchase, tac: tac, applicationMaintenance: maintenance, pin: pinKey,
+                internalAuthentication: keys[.internalAuthentication]),
             keyVersion: data.keyVersion, algorithmID: data.algorithmID, pin: pin, challengeSource: challengeSource)
     }
 }

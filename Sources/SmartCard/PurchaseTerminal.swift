@@ -20,7 +20,8 @@ extension SoftwareCard: CardChannel {
 
 /// A terminal's secure access module (PSAM, CARDTECH.md §5.5): holds the master purchase key,
 /// derives each card's purchase key, makes MAC1, checks MAC2 and numbers every transaction with
-/// its own terminal serial number (TSN), which it increments itself.
+/// its own terminal serial number (TSN), which it increments itself. With the master
+/// internal-authentication key it also checks that a card is genuine (INTERNAL AUTHENTICATE).
 public struct PSAM: Sendable {
     public let terminalID: TerminalID
     /// The PSAM's own serial number, reported with every record (dedup on PSAM and TSN).
@@ -28,17 +29,38 @@ public struct PSAM: Sendable {
     /// The TSN the next MAC1 uses.
     public private(set) var nextSerial: UInt32
     let masterPurchaseKey: SecretKey
+    /// MIAK. Nil for a PSAM loaded without it: such a terminal does not check cards' authenticity
+    /// (its purchases skip INTERNAL AUTHENTICATE, and `authenticate` is refused).
+    let masterAuthenticationKey: SecretKey?
     let algorithms: PurseAlgorithmRegistry
 
     public init(
-        terminalID: TerminalID, serialNumber: [UInt8], masterPurchaseKey: SecretKey, nextSerial: UInt32 = 1,
+        terminalID: TerminalID, serialNumber: [UInt8], masterPurchaseKey: SecretKey,
+        masterAuthenticationKey: SecretKey? = nil, nextSerial: UInt32 = 1,
         algorithms: PurseAlgorithmRegistry = .verified
     ) {
         self.terminalID = terminalID
         self.serialNumber = serialNumber
         self.masterPurchaseKey = masterPurchaseKey
+        self.masterAuthenticationKey = masterAuthenticationKey
         self.nextSerial = nextSerial
         self.algorithms = algorithms
+    }
+
+    /// Whether the PSAM holds MIAK and so checks cards with INTERNAL AUTHENTICATE.
+    public var checksCardAuthenticity: Bool { masterAuthenticationKey != nil }
+
+    /// Checks a card's answer to `challenge`: DIAK from MIAK and the card's ASN factor, then the
+    /// cryptogram under each algorithm the PSAM accepts. Returns the algorithm that matched.
+    /// - Throws: `unknownKey` when the PSAM holds no MIAK; `invalidLength` for a malformed
+    ///   answer; `macMismatch` when the card's answer does not match.
+    public func verifyCardAuthentication(
+        asn: ApplicationSerialNumber, challenge: [UInt8], response: [UInt8]
+    ) throws(CardCryptoError) -> any PurseAlgorithm {
+        guard let masterAuthenticationKey else { throw .unknownKey(type: .internalAuthentication, version: 0) }
+        return try PSAMCrypto.verifyInternalAuthentication(
+            masterAuthenticationKey: masterAuthenticationKey, factorsLowestFirst: [asn.diversificationFactor],
+            challenge: challenge, response: response, algorithms: algorithms)
     }
 
     /// MAC1 INITIALIZE `80 70`: MAC1 and the TSN it was made with; the TSN moves on.
@@ -109,6 +131,21 @@ public struct PurchaseTerminal: Sendable {
         case malformedResponse(command: String)
         /// A different card was presented for a recovery.
         case differentCard
+        /// INTERNAL AUTHENTICATE did not prove the card genuine, so nothing was debited: the
+        /// card's cryptogram did not match (`statusWord` nil: a card without the issuer's key, a
+        /// clone), or the card refused the command (`6A88`: a card personalised before it held an
+        /// internal-authentication key; another word: a card that does not know the command).
+        case notAuthentic(statusWord: UInt16?)
+        /// `authenticate` on a terminal whose PSAM holds no master internal-authentication key.
+        case authenticationUnavailable
+    }
+
+    /// A card that INTERNAL AUTHENTICATE proved genuine.
+    public struct AuthenticatedCard: Sendable, Equatable {
+        /// The ASN the card's EF 15 holds, which diversified the key that answered.
+        public var asn: [UInt8]
+        /// The algorithm id of the strategy that reproduced the card's answer.
+        public var algorithmID: UInt8
     }
 
     /// What a terminal keeps about a purchase whose DEBIT was sent but not answered.
@@ -140,13 +177,16 @@ public struct PurchaseTerminal: Sendable {
     static let getBalance: [UInt8] = [0x80, 0x5C, 0x00, 0x02, 0x04]
 
     /// A purse purchase of `amountFen` (type 06, or 09 for transit with `cappRecord` written to
-    /// the card's CAPP cache in the same commit).
+    /// the card's CAPP cache in the same commit). When the PSAM holds MIAK, the card must first
+    /// pass INTERNAL AUTHENTICATE: a card that fails is refused with `notAuthentic` before
+    /// INITIALIZE, so nothing is debited.
     public mutating func purchase(
         amountFen: UInt32, dateTime: TransactionDateTime, composite cappRecord: [UInt8]? = nil,
         on channel: inout some CardChannel
     ) throws(Failure) -> PurchaseRecord {
         let type: TransactionType = cappRecord == nil ? .pursePurchase : .compositePurchase
         let asn = try selectAndReadASN(&channel)
+        if psam.checksCardAuthenticity { _ = try authenticate(asn: asn, challenge: nil, on: &channel) }
         let p1: UInt8 = cappRecord == nil ? 0x01 : 0x03
         let initialize = try exchange(
             [0x80, 0x50, p1, 0x02, 0x0B, 0x01] + BigEndian.bytes(amountFen) + psam.terminalID.bytes + [0x0F],
@@ -185,6 +225,48 @@ public struct PurchaseTerminal: Sendable {
         }
         guard debit.count == 8 else { throw .malformedResponse(command: "DEBIT FOR PURCHASE") }
         return try finish(pending, tac: Array(debit[0..<4]), mac2: Array(debit[4..<8]), status: .complete)
+    }
+
+    /// Offline card authentication on its own: SELECT the purse, READ BINARY of EF 15 for the
+    /// ASN, INTERNAL AUTHENTICATE `00 88 00 00 08 challenge 08` with a fresh random challenge
+    /// (or `challenge`, for tests), and the PSAM's check.
+    /// - Throws: `authenticationUnavailable` when the PSAM holds no MIAK; `notAuthentic` when the
+    ///   card fails; the channel's failures (`interrupted`, `refused`, `malformedResponse`).
+    public mutating func authenticate(
+        challenge: [UInt8]? = nil, on channel: inout some CardChannel
+    ) throws(Failure) -> AuthenticatedCard {
+        guard psam.checksCardAuthenticity else { throw .authenticationUnavailable }
+        let asn = try selectAndReadASN(&channel)
+        return try authenticate(asn: asn, challenge: challenge, on: &channel)
+    }
+
+    func authenticate(
+        asn: [UInt8], challenge given: [UInt8]?, on channel: inout some CardChannel
+    ) throws(Failure) -> AuthenticatedCard {
+        let challenge: [UInt8]
+        do {
+            challenge = try given ?? CardAuthentication.randomChallenge()
+        } catch {
+            throw .authenticationUnavailable
+        }
+        guard challenge.count == CardAuthentication.challengeByteCount else {
+            throw .malformedResponse(command: "INTERNAL AUTHENTICATE challenge")
+        }
+        let response: [UInt8]
+        do {
+            response = try exchange(
+                [0x00, 0x88, 0x00, 0x00, UInt8(challenge.count)] + challenge + [0x08], "INTERNAL AUTHENTICATE",
+                &channel)
+        } catch .refused(_, let statusWord) {
+            throw .notAuthentic(statusWord: statusWord)
+        }
+        do {
+            let serial = try ApplicationSerialNumber(bytes: asn)
+            let algorithm = try psam.verifyCardAuthentication(asn: serial, challenge: challenge, response: response)
+            return AuthenticatedCard(asn: asn, algorithmID: algorithm.algorithmID)
+        } catch {
+            throw .notAuthentic(statusWord: nil)
+        }
     }
 
     /// The next tap after a tear: if the card's balance dropped by the amount, the purchase

@@ -15,8 +15,9 @@ import OwnerOnlyFiles
 extension SoftwareCard {
     /// A new card for `asn` whose keys are diversified from the issuer's master keys of
     /// `keyVersion` (CARDTECH.md §5.2): DLK from the load key, DPK from the purchase key, DTK from
-    /// the TAC key, DAMK from the application-maintenance key and the PIN key, each through the
-    /// keyring's issuer levels and then the ASN's rightmost 8 bytes.
+    /// the TAC key, DAMK from the application-maintenance key, the PIN key, and DIAK from the
+    /// internal-authentication key, each through the keyring's issuer levels and then the ASN's
+    /// rightmost 8 bytes.
     ///
     /// - Throws: `invalidValue` for a bad ASN, PIN or holder field; `crypto(.unknownKey…)` when
     ///   the keyring holds no key of that version.
@@ -41,7 +42,8 @@ extension SoftwareCard {
         }
         let keys = CardKeys(
             load: try key(.load), purchase: try key(.purchase), tac: try key(.tac),
-            applicationMaintenance: try key(.applicationMaintenance), pin: try key(.pin))
+            applicationMaintenance: try key(.applicationMaintenance), pin: try key(.pin),
+            internalAuthentication: try key(.internalAuthentication))
         return try SoftwareCard(
             asn: asn, holder: holder, keys: keys, keyVersion: keyVersion, algorithmID: algorithm.algorithmID,
             pin: pin, pinTriesMax: pinTriesMax, issuerID: issuerID, balanceMaxFen: balanceMaxFen,

@@ -76,9 +76,21 @@ extension SoftwareCard {
             return Bytes.tlv([0x08], Array(holder.socialSecurityNumber.utf8))
                 + Bytes.tlv([0x09], Array(holder.name.utf8))
                 + Bytes.tlv([0x0A], Array(holder.photoReference.utf8))
+                + socialSecurityBasicData
         default:
             throw Refusal(.fileNotFound)
         }
+    }
+
+    /// The holder fields of issue 19 (layout [U]), each only when the card holds it, so that a card
+    /// personalised before keeps the file it had: `0B` sex code (1 ASCII digit, GB/T 2261.1), `0C`
+    /// birth date (BCD 4), `0D` region code (6 ASCII digits, GB/T 2260).
+    var socialSecurityBasicData: [UInt8] {
+        var out: [UInt8] = []
+        if let sex = holder.sexCode { out += Bytes.tlv([0x0B], Array(sex.utf8)) }
+        if let birth = holder.birthDate.flatMap(CardHolder.dateBCD) { out += Bytes.tlv([0x0C], birth) }
+        if let region = holder.regionCode { out += Bytes.tlv([0x0D], Array(region.utf8)) }
+        return out
     }
 
     /// READ BINARY `00 B0 P1 P2 [Le]` with P1 = `80 | SFI`, P2 = offset. Returns at most Le bytes

@@ -120,6 +120,7 @@ public struct SoftwareCard: Sendable, Equatable, Codable {
         case (0x00, 0xB2): return try readRecord(command)
         case (0x00, 0x20): return try verifyPIN(command)
         case (0x00, 0x84): return try getChallenge(command)
+        case (0x00, 0x88): return try internalAuthenticate(command)
         case (0x80, 0x5C): return try getBalance(command)
         case (0x80, 0x50): return try initialize(command)
         case (0x80, 0x52): return try creditForLoad(command)
@@ -131,7 +132,7 @@ public struct SoftwareCard: Sendable, Equatable, Codable {
         default: break
         }
         guard [0x00, 0x04, 0x80, 0x84].contains(command.cla) else { throw Refusal(.classNotSupported) }
-        let known: Set<UInt8> = [0xA4, 0xB0, 0xB2, 0x20, 0x84, 0x5C, 0x50, 0x52, 0x54, 0x5A, 0xDC, 0x1E]
+        let known: Set<UInt8> = [0xA4, 0xB0, 0xB2, 0x20, 0x84, 0x88, 0x5C, 0x50, 0x52, 0x54, 0x5A, 0xDC, 0x1E]
         throw Refusal(known.contains(command.ins) ? .classNotSupported : .instructionNotSupported)
     }
 }

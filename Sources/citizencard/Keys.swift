@@ -8,7 +8,7 @@ import Foundation
 /// directory readable by its owner only. Never printed: `keys show` lists ids and check values.
 struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The issuer's card master keys (load, purchase, TAC, maintenance, PIN).",
+        abstract: "The issuer's card master keys (load, purchase, TAC, maintenance, PIN, internal authentication).",
         subcommands: [KeysInit.self, KeysShow.self])
 }
 
@@ -72,6 +72,14 @@ struct KeysShow: AsyncParsableCommand {
                 ?? "?"
             say(
                 "  \(id.type.rawValue.padding(toLength: 24, withPad: " ", startingAt: 0)) v\(String(format: "%02X", id.version))  KCV \(check)"
+            )
+        }
+        // `show` only reads: a keyring written before a key type existed gets it from the next
+        // command that opens it to personalise or check cards (serve, card new, card authenticate).
+        let missing = keyring.missingKeyIDs
+        if !missing.isEmpty {
+            say(
+                "  missing: \(missing.map(\.description).joined(separator: ", ")) (added when the server, card new or card authenticate next opens the keyring)"
             )
         }
     }

@@ -83,6 +83,11 @@ struct Serve: AsyncParsableCommand {
                 "Created a new key file \(runtime.dataDirectory.appendingPathComponent(runtime.configuration.keyFile).path): back it up; without it the personal data cannot be read."
             )
         }
+        if !runtime.addedIssuerKeys.isEmpty {
+            say(
+                "Added \(runtime.addedIssuerKeys.map(\.description).joined(separator: ", ")) to the issuer keyring \(IssuerKeyFile.file(in: runtime.dataDirectory).path) (written before these key types existed): back it up again; cards personalised before hold no such key."
+            )
+        }
         if runtime.createdIssuerKeys {
             say(
                 "Created a new issuer keyring \(IssuerKeyFile.file(in: runtime.dataDirectory).path): back it up; without it no card's loads or TACs can be checked."

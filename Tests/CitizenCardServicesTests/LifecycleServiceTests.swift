@@ -144,7 +144,15 @@ struct LifecycleServiceTests {
         #expect(chip.asn == cardA.asn && chip.keyVersion == 1 && chip.algorithmID == 0)
         #expect(chip.holder.name == a.name && chip.holder.socialSecurityNumber == a.idNumber)
         #expect(chip.holder.cardSerialNumber == cardA.number && chip.holder.expiryDate.hasPrefix("2036"))
-        #expect(Set(chip.keys.keys) == ["load", "purchase", "tac", "applicationMaintenance", "pin"])
+        let keyNames: Set = ["load", "purchase", "tac", "applicationMaintenance", "pin", "internalAuthentication"]
+        #expect(Set(chip.keys.keys) == keyNames)
+        // Every field of the record the chip has a place for: sex, birth date and region
+        // from the ID number; the bank card number empty until a partner bank issues one.
+        let id = try ResidentID.parse(a.idNumber, regions: nil).get()
+        #expect(chip.holder.sexCode == (id.sex == .male ? "1" : "2"))
+        #expect(chip.holder.birthDate == id.birthDate.iso8601.replacingOccurrences(of: "-", with: ""))
+        #expect(chip.holder.regionCode == String(a.idNumber.prefix(6)) && chip.holder.bankCardNumber.isEmpty)
+        #expect(!chip.holder.photoReference.isEmpty, "the photo store id of the portrait")
         // The keys travel wrapped: the file never holds a card key or a master key in clear.
         let keyring = world.env.issuerKeys
         let asn = try ApplicationSerialNumber(hex: cardA.asn)
@@ -177,6 +185,13 @@ struct LifecycleServiceTests {
         #expect(credit.suffix(2) == [0x90, 0x00])
         try keyring.verifyLoadTAC(MAC4(bytes: credit.prefix(4)), for: request)
         #expect(card.balance() == 1000)
+        // Offline: a PSAM with the master internal-authentication key proves the card genuine.
+        var checker = PurchaseTerminal(
+            psam: PSAM(
+                terminalID: terminal, serialNumber: [0x33, 0x09, 0, 0, 0, 0, 0, 0x01],
+                masterPurchaseKey: try keyring.masterKey(.purchase, version: 1),
+                masterAuthenticationKey: try keyring.masterKey(.internalAuthentication, version: 1)))
+        #expect(try checker.authenticate(on: &card).asn == asn.bytes)
     }
 
     @Test("production: the batch, the personalisation file, a failed card back in the queue, delivery (R-11)")
