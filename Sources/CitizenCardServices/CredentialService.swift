@@ -220,6 +220,21 @@ public struct CredentialService: Sendable {
 
     // MARK: Verification
 
+    /// The portrait of a verified code's holder, for the staff member to compare with the person
+    /// in front of them (read through the registry, audited); `matches` says whether it is the
+    /// portrait the code was signed with.
+    public func portrait(
+        cardID: Card.ID, claims: CardCodeClaims, actor: Actor
+    ) async throws(CitizenCardError) -> (mediaType: String, bytes: Data, matches: Bool) {
+        guard let card = try await env.fetch(try await env.store.card(id: cardID)) else {
+            throw CitizenCardError.notFound("card")
+        }
+        let photo = try await RegistryService(env).photo(
+            card.personID, purpose: "electronic card verification", actor: actor)
+        let matches = claims.portraitHash == Array(SHA256.hash(data: photo.bytes))
+        return (photo.mediaType, photo.bytes, matches)
+    }
+
     public struct OnlineVerification: Sendable, Hashable {
         public var verdict: CodeVerdict
         public var claims: CardCodeClaims?

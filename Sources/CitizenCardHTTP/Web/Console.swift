@@ -63,6 +63,7 @@ extension Web {
         registerDepartmentPages(router)
         registerGrantPages(router)
         registerSupervisionPages(router)
+        registerCredentialPages(router)
     }
 
     func loginPage(

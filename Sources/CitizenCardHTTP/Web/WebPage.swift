@@ -144,6 +144,7 @@ struct PageRenderer: Sendable {
             ("/console/catalogue", "nav.catalogue", .readCards),
             ("/console/audit", "nav.audit", .readAudit),
             ("/console/cases", "nav.cases", .workCardCases),
+            ("/console/credentials", "nav.credentials", .verifyCredentials),
             ("/console/departments", "nav.departments", .superviseDisclosures),
             ("/console/grants", "nav.grants", .superviseDisclosures),
             ("/console/feeds", "nav.feeds", .superviseDisclosures),

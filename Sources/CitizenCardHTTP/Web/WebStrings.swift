@@ -156,6 +156,28 @@ enum WebStrings {
         ),
         "portal.staff": ("工作人员入口", "Staff log-in"),
         "portal.home": ("我的市民卡", "My citizen card"),
+        "nav.credentials": ("电子卡核验", "Check e-card"),
+        "credential.code": ("电子卡码", "Card code"),
+        "credential.codeHint": (
+            "用扫码枪扫描市民出示的电子市民卡，或粘贴卡码。",
+            "Scan the holder's electronic card with the desk scanner, or paste the code."
+        ),
+        "credential.markUsed": ("核验后作废此码（一次性使用）", "Mark the code used (once only)"),
+        "credential.check": ("核验", "Check"),
+        "credential.verdict.valid": ("有效", "Valid"),
+        "credential.verdict.expired": ("已过期", "Expired"),
+        "credential.verdict.bad_signature": ("签名无效", "Bad signature"),
+        "credential.verdict.unknown_key": ("未知密钥", "Unknown key"),
+        "credential.verdict.revoked": ("卡片不可用", "Card not usable"),
+        "credential.verdict.malformed": ("不是有效的电子卡码", "Not a card code"),
+        "credential.replayed": ("此码已于以下时间核验使用：", "This code was already used at:"),
+        "credential.portrait": ("持卡人照片（请与本人比对）", "Holder's portrait (compare with the person)"),
+        "credential.portraitMismatch": (
+            "照片与卡码签发时的照片不一致，请核实身份。",
+            "The portrait differs from the one the code was signed with: check the identity."
+        ),
+        "credential.issuer": ("签发城市", "Issuer"),
+        "credential.validUntil": ("有效至", "Valid until"),
         "portal.ecard": ("电子市民卡", "Electronic card"),
         "portal.ecardExplain": (
             "请出示此码供核验。码每分钟自动更新，截图无效。",
