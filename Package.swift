@@ -218,6 +218,7 @@ let package = Package(
                 "Hotlist",
                 "Ledger",
                 "COpenSSL",
+                "Credentials",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -57,7 +57,11 @@ public struct CredentialService: Sendable {
     }
 
     /// Signs the code of `card` at `index` in the status list (no reads: the benchmark's path).
-    func sign(card: Card, name: String, portraitHash: [UInt8]?, index: Int64) throws(CitizenCardError) -> IssuedCode {
+    package func sign(
+        card: Card, name: String, portraitHash: [UInt8]?, index: Int64
+    ) throws(CitizenCardError)
+        -> IssuedCode
+    {
         let now = env.clock.now().secondsSinceEpoch
         let policy = env.credentialPolicy
         let maskedName = Masking.name(name)
@@ -311,8 +315,10 @@ public struct CredentialService: Sendable {
                 purpose: markUsed ? "verification, used once" : "verification",
                 detail: #"{"verdict":"\#(outcome.verdict.rawValue)","replayed":\#(outcome.usedBefore != nil)}"#))
         do {
-            try await env.commit(changes)
-        } catch  where error.code == .conflict && markUsed {
+            // Grouped with the verifications of the same moment: one transaction and one sync for
+            // all (a code marked used twice at once fails alone and is answered as replayed).
+            try await env.commitGrouped(changes)
+        } catch where error.code == .conflict && markUsed {
             // A concurrent verification marked it first.
             let used = try await env.fetch(
                 try await env.store.credentialUse(codeID: Data(result.claims?.codeID ?? [])))
