@@ -318,7 +318,7 @@ public struct CredentialService: Sendable {
             // Grouped with the verifications of the same moment: one transaction and one sync for
             // all (a code marked used twice at once fails alone and is answered as replayed).
             try await env.commitGrouped(changes)
-        } catch where error.code == .conflict && markUsed {
+        } catch  where error.code == .conflict && markUsed {
             // A concurrent verification marked it first.
             let used = try await env.fetch(
                 try await env.store.credentialUse(codeID: Data(result.claims?.codeID ?? [])))
