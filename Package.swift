@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Files that hold secrets: atomic, owner-only writes; reads refused when others could read.
@@ -62,6 +63,25 @@ let package = Package(
             dependencies: [
                 "COpenSSL", "CZlib", "CQRencode", "CardCrypto", "OwnerOnlyFiles",
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Partner banks (issue 20): the messages between the center and a bank, their HMAC
+        // signature, bank card numbers (BIN, Luhn).
+        .target(
+            name: "BankProtocol",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        // Signed HTTP(S) requests to a bank or to the center (AsyncHTTPClient), with the failures
+        // that decide a retry.
+        .target(
+            name: "BankLink",
+            dependencies: [
+                "BankProtocol",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
