@@ -47,13 +47,11 @@ public final class BankLink: Sendable {
     public init(trustRoots: [String] = [], maxConnectionsPerHost: Int = 16) throws {
         var tls = TLSConfiguration.makeClientConfiguration()
         if !trustRoots.isEmpty {
-            var certificates: [NIOSSLCertificateSource] = []
+            var certificates: [NIOSSLCertificate] = []
             for path in trustRoots {
-                certificates += try NIOSSLCertificate.fromPEMFile(path).map { .certificate($0) }
+                certificates += try NIOSSLCertificate.fromPEMFile(path)
             }
-            tls.trustRoots = .certificates(certificates.compactMap {
-                if case .certificate(let c) = $0 { c } else { nil }
-            })
+            tls.trustRoots = .certificates(certificates)
         }
         var configuration = HTTPClient.Configuration(
             tlsConfiguration: tls, redirectConfiguration: .disallow,
@@ -109,9 +107,11 @@ public final class BankLink: Sendable {
         do {
             let response = try await client.execute(http, timeout: .seconds(request.timeoutSeconds))
             let body = try await response.body.collect(upTo: maxAnswerBytes)
-            return .answered(status: Int(response.status.code), body: Data(buffer: body))
+            return .answered(status: Int(response.status.code), body: Data(body.readableBytesView))
         } catch let error as HTTPClientError {
             return .noAnswer(reason: Self.describe(error))
+        } catch is NIOTooManyBytesError {
+            return .noAnswer(reason: "answer too large or cut short")
         } catch {
             return .noAnswer(reason: "\(type(of: error))")
         }
@@ -121,7 +121,7 @@ public final class BankLink: Sendable {
         switch error {
         case .deadlineExceeded, .readTimeout, .connectTimeout: "timeout"
         case .remoteConnectionClosed: "connection closed by the bank"
-        case .bodyLengthMismatch, .responseBodyTooLarge: "answer too large or cut short"
+        case .bodyLengthMismatch: "answer too large or cut short"
         default: "\(error)".prefix(120).description
         }
     }
