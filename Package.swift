@@ -85,6 +85,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `citizencard bank simulate`: a partner bank on a loopback port for tests and demos (plain
+        // SwiftNIO HTTP/1, so that it can drop a connection without answering), with a journal.
+        .target(
+            name: "BankSimulator",
+            dependencies: [
+                "BankProtocol",
+                "BankLink",
+                "CommandSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Card cryptography: PBOC 3DES and SM4 MACs, key diversification, session keys, issuer keyring.
         .target(name: "CardCrypto", dependencies: ["COpenSSL", "OwnerOnlyFiles"], swiftSettings: swiftSettings),
         // The software citizen card: ISO 7816-4 APDUs, the PSE, social-security data and the PBOC purse.
@@ -394,6 +410,17 @@ let package = Package(
             dependencies: [
                 "CardBridge", "CardCrypto", "SmartCard",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BankSimulatorTests",
+            dependencies: [
+                "BankSimulator", "BankProtocol", "BankLink",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // Raw requests: a body other than the signed one, a wrong bank code header.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
