@@ -163,6 +163,8 @@ let package = Package(
         .target(
             name: "CitizenCardServices",
             dependencies: [
+                "BankProtocol",
+                "BankLink",
                 "CitizenCardDomain",
                 "DataProtection",
                 "Storage",
@@ -180,6 +182,7 @@ let package = Package(
         .target(
             name: "CitizenCardHTTP",
             dependencies: [
+                "BankProtocol",
                 "CitizenCardDomain",
                 "CitizenCardServices",
                 "Credentials",
@@ -279,6 +282,8 @@ let package = Package(
             name: "citizencard",
             dependencies: [
                 "CommandSupport",
+                "BankSimulator",
+                "OwnerOnlyFiles",
                 "CitizenCardDomain",
                 "DataProtection",
                 "Storage",
@@ -295,6 +300,19 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BankProtocolTests",
+            dependencies: ["BankProtocol", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BankTests",
+            dependencies: [
+                "BankProtocol", "BankLink", "BankSimulator", "CitizenCardTesting", "CitizenCardServices",
+                "CitizenCardDomain", "Storage",
             ],
             swiftSettings: swiftSettings
         ),

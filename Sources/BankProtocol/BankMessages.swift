@@ -125,8 +125,9 @@ public enum BankMessages {
         public var accountNumber: String
         public var occurredAt: Int64
 
-        public init(noticeId: String, kind: BankNoticeKind, cardNumber: String, accountNumber: String, occurredAt: Int64)
-        {
+        public init(
+            noticeId: String, kind: BankNoticeKind, cardNumber: String, accountNumber: String, occurredAt: Int64
+        ) {
             self.noticeId = noticeId
             self.kind = kind
             self.cardNumber = cardNumber

@@ -141,7 +141,8 @@ public enum BankCardNumber {
         return luhnDigit(for: number.dropLast()) == Int(number.utf8.last! - 0x30)
     }
 
-    /// The number made of `bin`, `sequence` zero-padded, and the check digit, `length` digits long.
+    /// The number made of `bin`, `sequence` zero-padded, and the check digit, `length` digits long
+    /// (longer when the sequence does not fit: a bank that ran out of numbers).
     public static func make(bin: String, sequence: Int64, length: Int = 19) -> String {
         let bodyLength = length - 1 - bin.utf8.count
         let text = String(sequence)

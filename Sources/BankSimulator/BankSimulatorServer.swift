@@ -357,6 +357,9 @@ final class RequestHandler: Sendable {
         var signing: String?
         /// The account to name when the bank opened none for the card.
         var accountNumber: String?
+        /// The center's base URL, when it was not known at start (`--center`): a center started
+        /// after the bank on a port of its own.
+        var center: String?
     }
 
     struct ReportAnswer: Codable {
@@ -402,8 +405,11 @@ final class RequestHandler: Sendable {
 
     /// Signs a notice of the bank's own and posts it to the center.
     func send(_ report: ReportRequest) async -> Reply {
-        guard let centerURL = configuration.centerURL else {
+        guard let centerURL = report.center ?? configuration.centerURL else {
             return .answer(status: 409, body: Self.error("no center URL is configured (--center)"))
+        }
+        guard BankLink.target(baseURL: centerURL, path: "/") != nil else {
+            return .answer(status: 400, body: Self.error("center is not an http(s) URL"))
         }
         let signing = report.signing ?? "valid"
         guard ["valid", "wrong-key", "stale"].contains(signing) else {

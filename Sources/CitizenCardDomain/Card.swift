@@ -172,7 +172,10 @@ public struct ApplicationChannel: Hashable, Codable, Sendable {
 
 public struct LossReport: Hashable, Codable, Sendable {
     public enum Kind: String, Codable, Sendable { case pre, written }
-    public enum Channel: String, Codable, Sendable, CaseIterable { case outlet, phone, selfService = "self_service" }
+    /// `bank`: reported at a partner bank's counter or app, sent by the bank (issue 20).
+    public enum Channel: String, Codable, Sendable, CaseIterable {
+        case outlet, phone, selfService = "self_service", bank
+    }
 
     public var kind: Kind
     public var channel: Channel

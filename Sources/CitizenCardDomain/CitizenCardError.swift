@@ -82,6 +82,12 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
         case notClosable = "not_closable"
         /// The card is not active (lost, blocked, cancelled…): no electronic card code.
         case cardNotUsable = "card_not_usable"
+        /// The bank named is not a partner bank active today (issue 20).
+        case bankNotActive = "bank_not_active"
+        /// A message said to come from a bank was not signed by it, or is stale (issue 20).
+        case bankSignatureInvalid = "bank_signature_invalid"
+        /// The bank did not answer, or answered with an error (issue 20).
+        case bankUnavailable = "bank_unavailable"
         // Concurrency and the system.
         case conflict
         case unavailable
@@ -123,6 +129,9 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
             case .batchRefused: "The batch was refused as a whole; nothing of it was recorded"
             case .notClosable: "This record cannot be closed"
             case .cardNotUsable: "This card is not usable, so it has no electronic card code"
+            case .bankNotActive: "The bank is not a partner bank active today"
+            case .bankSignatureInvalid: "The message is not signed by the bank, or is too old"
+            case .bankUnavailable: "The bank did not answer; try again later"
             case .grantInactive: "There is no active grant for this request"
             case .grantSuspended: "The grant is suspended"
             case .purposeRequired: "Say the purpose, case number and end user of the request"
@@ -168,6 +177,9 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
             case .batchRefused: "整批被拒收，其中任何记录均未入账"
             case .notClosable: "该记录不能关闭"
             case .cardNotUsable: "此卡当前不可用，无法生成电子卡码"
+            case .bankNotActive: "该银行不是当前有效的合作银行"
+            case .bankSignatureInvalid: "报文不是该银行签名的，或已过时"
+            case .bankUnavailable: "银行未应答，请稍后再试"
             case .grantInactive: "没有可用于此请求的有效授权"
             case .grantSuspended: "该授权已暂停"
             case .purposeRequired: "请说明请求的用途、案件编号和最终使用人"

@@ -31,6 +31,7 @@ struct API {
         registerDepartmentSide(routes)
         registerDepartmentAdministration(routes)
         registerCredentials(routes)
+        registerBanks(routes)
     }
 
     /// Runs `body` once per `Idempotency-Key`: a repeat with the same request gets the stored

@@ -99,7 +99,8 @@ public enum CitizenCardApp {
                 DueTransitionsService(
                     cards: CardService(env), hotlist: HotlistService(env), purses: PurseClosureService(env),
                     intervalSeconds: sweepIntervalSeconds,
-                    logger: logger)
+                    logger: logger),
+                BankOutboxService(sender: BankOutboxSender(env)),
             ],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: logger)
@@ -182,6 +183,19 @@ struct DueTransitionsService: Service {
                     try await Task.sleep(for: .seconds(intervalSeconds))
                 }
             }
+        } catch is CancellationError {
+            return
+        }
+    }
+}
+
+/// Sends the notices of the bank outbox while the server runs (docs/banks.md "The outbox").
+struct BankOutboxService: Service {
+    let sender: BankOutboxSender
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { await sender.run() }
         } catch is CancellationError {
             return
         }

@@ -48,19 +48,19 @@ public struct Problem: Codable, Sendable {
         case .methodNotAllowed: .methodNotAllowed
         case .bodyTooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
-        case .unauthenticated, .invalidCredentials: .unauthorized
+        case .unauthenticated, .invalidCredentials, .bankSignatureInvalid: .unauthorized
         case .tooManyAttempts: .tooManyRequests
         case .forbidden, .wrongOutlet, .grantInactive, .grantSuspended: .forbidden
         case .purposeRequired: .badRequest
         case .notFound: .notFound
         case .invalidField, .invalidResidentID, .invalidPhoto, .notEligible, .personDeceased, .photoRequired,
             .identityMismatch, .relativeRequired, .feeNotScheduled, .feeMismatch, .idempotencyKeyReused,
-            .insufficientBalance, .balanceLimit, .batchRefused:
+            .insufficientBalance, .balanceLimit, .batchRefused, .bankNotActive:
             .unprocessableContent
         case .personExists, .applicationExists, .liveCardExists, .successorExists, .transitionNotAllowed, .notYetDue,
             .batchNotOpen, .notClosable, .cardNotUsable, .conflict:
             .conflict
-        case .unavailable: .serviceUnavailable
+        case .unavailable, .bankUnavailable: .serviceUnavailable
         case .internal: .internalServerError
         }
     }

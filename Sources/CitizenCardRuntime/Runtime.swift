@@ -87,6 +87,13 @@ package struct Runtime {
         if case .failure(let error) = credentialPolicy.validated() {
             throw CommandFailure(description: "\(Configuration.fileName): \(error)")
         }
+        let bankPolicy = configuration.banks ?? BankPolicy()
+        if let problem = bankPolicy.problem() {
+            throw CommandFailure(description: "\(Configuration.fileName): \(problem)")
+        }
+        for root in bankPolicy.trustRoots where !FileManager.default.isReadableFile(atPath: root) {
+            throw CommandFailure(description: "\(Configuration.fileName): banks.trustRoots: cannot read \(root)")
+        }
         let credentialKeys: CredentialKeyring
         let createdCredentialKeys: Bool
         do {
@@ -104,6 +111,7 @@ package struct Runtime {
             issuerKeys: issuerKeys, regions: try regionCodes(configuration, directory: directory), logger: logger)
         env.credentialKeys = credentialKeys
         env.credentialPolicy = credentialPolicy
+        env.bankPolicy = bankPolicy
         return Runtime(
             configuration: configuration, env: env, store: store, dataDirectory: directory,
             databaseDescription: description, createdKeys: created, createdIssuerKeys: createdIssuerKeys,
@@ -175,6 +183,8 @@ package struct Configuration: Codable {
     package var regionCodesFile: String?
     /// The electronic card's codes (docs/electronic-card.md); optional, defaults apply.
     package var credentials: CredentialPolicy?
+    /// Talking to partner banks (docs/banks.md); optional, defaults apply.
+    package var banks: BankPolicy?
 
     package static let fileName = "citizencard.json"
 

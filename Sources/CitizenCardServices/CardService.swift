@@ -35,11 +35,17 @@ public struct CardService: Sendable {
         public var outletId: Outlet.ID?
         /// The fee the operator is about to charge; refused if the schedule says otherwise.
         public var expectedFeeFen: Int64?
+        /// The partner bank the holder chose for the card's bank account; the city's
+        /// default bank when absent. A bank not active today is refused (`bank_not_active`).
+        public var bankCode: String?
 
-        public init(personId: Person.ID, outletId: Outlet.ID? = nil, expectedFeeFen: Int64? = nil) {
+        public init(
+            personId: Person.ID, outletId: Outlet.ID? = nil, expectedFeeFen: Int64? = nil, bankCode: String? = nil
+        ) {
             self.personId = personId
             self.outletId = outletId
             self.expectedFeeFen = expectedFeeFen
+            self.bankCode = bankCode
         }
     }
 
@@ -64,6 +70,11 @@ public struct CardService: Sendable {
         let receipt = try await makeReceipt(
             item, card: card, expectedFeeFen: application.expectedFeeFen, outletID: outletID, actor: actor)
         changes.add(.insertCard(card))
+        if let account = try await BankService(env).accountRequest(
+            for: card, bankCode: application.bankCode, predecessor: nil)
+        {
+            changes.add(.banks(.insertBankAccount(account)))
+        }
         changes.add(.insertReceipt(receipt))
         changes.add(.appendCardEvent(creationEvent(card, actor: actor, receipt: receipt)))
         changes.record(
@@ -205,6 +216,10 @@ public struct CardService: Sendable {
         guard channel != .outlet else {
             throw CitizenCardError.invalid("channel", "at the outlet, report the loss in writing", zh: "网点请办理书面挂失")
         }
+        guard channel != .bank else {
+            throw CitizenCardError.invalid(
+                "channel", "phone or self_service; banks send their own notices", zh: "银行挂失由银行报文送达")
+        }
         let card = try await load(cardID, checking: IdentityCheck(idNumber: idNumber, documentChecked: true))
         return try await transition(card, .reportPreLoss(channel: channel), actor: actor, idempotency: idempotency)
     }
@@ -313,6 +328,11 @@ public struct CardService: Sendable {
         oldEvent.receiptID = receipt.id
         changes.add(.appendCardEvent(oldEvent))
         changes.add(.insertCard(successor))
+        if let account = try await BankService(env).accountRequest(
+            for: successor, bankCode: nil, predecessor: current.id)
+        {
+            changes.add(.banks(.insertBankAccount(account)))
+        }
         changes.add(.insertReceipt(receipt))
         changes.add(.appendCardEvent(creationEvent(successor, actor: actor, receipt: receipt)))
         changes.record(

@@ -45,12 +45,25 @@ extension ServiceEnvironment {
     }
 
     /// Commits a use case's outcome, turning storage failures into operating errors.
+    /// Commits, with the notices to partner banks the changes cause (the bank outbox, issue 20).
     func commit(_ changes: ChangeSet) async throws(CitizenCardError) {
+        let (changes, notices) = try await withBankNotices(changes)
         do {
             try await store.commit(changes)
         } catch {
             throw translate(error)
         }
+        if notices > 0 { bankOutbox.kick() }
+    }
+
+    /// `changes` and the bank notices they cause, and how many; for use cases that commit
+    /// through the store themselves.
+    func withBankNotices(_ changes: ChangeSet) async throws(CitizenCardError) -> (ChangeSet, Int) {
+        let drafts = try await BankService.noticeDrafts(for: changes, env: self)
+        guard !drafts.isEmpty else { return (changes, 0) }
+        var changes = changes
+        for draft in drafts { changes.add(.banks(.enqueueNotice(draft))) }
+        return (changes, drafts.count)
     }
 
     /// Runs a store read, turning storage failures into operating errors.

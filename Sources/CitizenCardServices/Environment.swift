@@ -31,6 +31,10 @@ public struct ServiceEnvironment: Sendable {
     public var credentialKeys: CredentialKeyring = CredentialKeyring.ephemeral
     /// How card codes are signed and how long they live.
     public var credentialPolicy = CredentialPolicy()
+    /// How the center talks to partner banks.
+    public var bankPolicy = BankPolicy()
+    /// Wakes the bank outbox's sender after a commit that enqueued notices (one per server).
+    public let bankOutbox = BankOutboxSignal()
 
     public init(
         store: any CitizenCardStore, vault: PersonVault, clock: any Clock, ids: any IdentifierGenerator,
@@ -213,6 +217,10 @@ public enum Permission: String, Sendable, CaseIterable {
     case workCardCases = "work_card_cases"
     /// Close such a case by hand, with a note (a supervisor or the center).
     case closeCardCases = "close_card_cases"
+    /// Partner banks: register and change them, retry parked notices, reconcile (issue 20).
+    case manageBanks = "manage_banks"
+    /// The banks, the notice outbox and the reconciliations (no personal data: auditors too).
+    case readBanks = "read_banks"
 
     public var roles: Set<Role> {
         switch self {
@@ -232,6 +240,8 @@ public enum Permission: String, Sendable, CaseIterable {
         case .stopGrants: [.administrator, .commissioner]
         case .workCardCases: [.outletOperator, .supervisor, .administrator]
         case .closeCardCases: [.supervisor, .administrator]
+        case .manageBanks: [.administrator]
+        case .readBanks: [.administrator, .auditor]
         }
     }
 }

@@ -305,8 +305,10 @@ public struct FeedService: Sendable {
                         "outcome": decided.result.outcome.rawValue, "fields": decided.fields.joined(separator: ","),
                         "cards": "\(decided.result.cards.count)",
                     ])))
+            let (withNotices, notices) = try await env.withBankNotices(changes)
             do {
-                try await env.store.commit(changes)
+                try await env.store.commit(withNotices)
+                if notices > 0 { env.bankOutbox.kick() }
                 return decided.result
             } catch .duplicate(.feedMessage) {
                 continue  // the same id arrived concurrently: answer as the stored one

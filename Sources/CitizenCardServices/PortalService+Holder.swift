@@ -22,6 +22,11 @@ extension PortalService {
         public var loss: LossReport?
         /// What the e-purse holds, in fen (the purse account's balance in the ledger).
         public var purseBalanceFen: Int64
+        /// The partner bank of the card's bank account and its number masked, when the
+        /// card has one; `bankAccountState` is `wanted`, `open`, `held` or `closed`.
+        public var bankName: String?
+        public var bankAccount: String?
+        public var bankAccountState: String?
     }
 
     /// A load of the e-purse or a purchase with it.
@@ -73,6 +78,14 @@ extension PortalService {
         }
         let accounts = cards.map { AccountID.purse($0.id) }
         let balances = try await env.fetch(try await env.store.ledgerBalances(accounts))
+        var bankAccounts: [Card.ID: BankAccount] = [:]
+        for account in try await env.fetch(try await env.store.bankAccounts(cardIDs: cards.map(\.id))) {
+            bankAccounts[account.cardID] = account
+        }
+        var bankNames: [String: String] = [:]
+        if !bankAccounts.isEmpty {
+            for bank in try await env.fetch(try await env.store.banks()) { bankNames[bank.code] = bank.name }
+        }
         let views = cards.map { stored in
             let card = effective(stored)
             let account = AccountID.purse(card.id)
@@ -80,7 +93,10 @@ extension PortalService {
                 id: card.id, maskedNumber: Masking.cardNumber(card.number), kind: card.kind, state: card.state,
                 usable: card.state.isUsable, current: card.id == current.id, appliedAt: card.appliedAt,
                 issuedAt: card.issuedAt, expiresAt: card.expiresAt, loss: card.loss,
-                purseBalanceFen: account.normalBalance(signed: balances[account] ?? 0))
+                purseBalanceFen: account.normalBalance(signed: balances[account] ?? 0),
+                bankName: bankAccounts[card.id].map { bankNames[$0.bankCode] ?? $0.bankCode },
+                bankAccount: bankAccounts[card.id]?.maskedNumber,
+                bankAccountState: bankAccounts[card.id]?.state.rawValue)
         }
         let records = try await recentRecords(of: current.id)
         let activations = try await activationViews(of: current.id)

@@ -33,6 +33,9 @@ public struct ProductionService: Sendable {
     public struct BatchView: Codable, Hashable, Sendable {
         public var batch: ProductionBatch
         public var cards: [CardView]
+        /// Cards the batch was to take that their bank held out (refused or did not answer);
+        /// they stay approved and go into a later batch (issue 20).
+        public var heldByBank: [BankService.HeldCard]?
     }
 
     /// Puts approved cards into a new batch (state `exported`).
@@ -46,7 +49,7 @@ public struct ProductionService: Sendable {
         guard (1...Self.batchSizeMax).contains(limit) else {
             throw CitizenCardError.invalid("limit", "1-\(Self.batchSizeMax)")
         }
-        let approved: [Card]
+        var approved: [Card]
         if let ids = request.cardIds {
             guard (1...Self.batchSizeMax).contains(ids.count), Set(ids).count == ids.count else {
                 throw CitizenCardError.invalid("cardIds", "1-\(Self.batchSizeMax) distinct card ids")
@@ -58,11 +61,20 @@ public struct ProductionService: Sendable {
         guard !approved.isEmpty else {
             throw CitizenCardError(.batchNotOpen, "no approved cards are waiting for production", zh: "没有待制卡的卡片")
         }
+        // Each card's bank opens its account first; a card its bank holds out waits, the rest go on.
+        var (held, changes) = try await BankService(env).openAccounts(for: approved, actor: actor)
+        let heldIDs = Set(held.map(\.cardId))
+        approved = approved.filter { !heldIDs.contains($0.id) }
+        guard !approved.isEmpty else {
+            try await env.commit(changes)
+            throw CitizenCardError(
+                .batchNotOpen, "every card is held by its bank: \(held.first?.reason ?? "")",
+                zh: "所有卡片均被银行暂缓制卡")
+        }
         let sequence = try await env.fetch(try await env.store.allocate(.batch, count: 1))
         let batch = ProductionBatch(
             id: env.ids.make(), number: "PB" + CardNumbering.zeroPadded(sequence, width: 6), cardCount: approved.count,
             createdAt: env.clock.now(), createdBy: actor.name)
-        var changes = ChangeSet()
         changes.add(.insertBatch(batch))
         var inBatch: [Card] = []
         for card in approved {
@@ -71,9 +83,11 @@ public struct ProductionService: Sendable {
         changes.record(
             AuditDraft(
                 at: env.clock.now(), actor: actor.name, action: "batch.create", subject: "batch:\(batch.id)",
-                purpose: "card production", detail: #"{"cards":\#(approved.count)}"#))
+                purpose: "card production", detail: #"{"cards":\#(approved.count),"heldByBank":\#(held.count)}"#))
         return try await cards.commit(
-            changes, result: BatchView(batch: batch, cards: inBatch.map(CardView.init)), idempotency: idempotency)
+            changes,
+            result: BatchView(batch: batch, cards: inBatch.map(CardView.init), heldByBank: held.isEmpty ? nil : held),
+            idempotency: idempotency)
     }
 
     /// The named cards, all approved, or an error naming the positions that are not.
@@ -130,6 +144,10 @@ public struct ProductionService: Sendable {
         /// `image/jpeg` or `image/png`, and the portrait in base64.
         public var photoMediaType: String
         public var photoBase64: String
+        /// The partner bank and the bank card number printed on the card and written to the
+        /// chip; absent for a card without a bank account (R-34).
+        public var bankCode: String?
+        public var bankCardNumber: String?
         /// What the chip gets: ASN, key version, the data files, the card's diversified keys
         /// wrapped under the factory's transport key (docs/software-card.md).
         public var chip: CardPersonalisation
@@ -167,11 +185,19 @@ public struct ProductionService: Sendable {
             CalendarDate(year: issued.year + env.policy.validityYears, month: issued.month, day: issued.day)
             ?? CalendarDate(year: issued.year + env.policy.validityYears, month: issued.month, day: 28) ?? issued
         func digits(_ date: CalendarDate) -> String { date.iso8601.replacingOccurrences(of: "-", with: "") }
+        let banks = BankService(env)
+        let bankNumbers = try await banks.openNumbers(cardIDs: members.map(\.id))
+        var bankCodes: [Card.ID: String] = [:]
+        for account in try await env.fetch(try await env.store.bankAccounts(cardIDs: members.map(\.id)))
+        where account.state == .open {
+            bankCodes[account.cardID] = account.bankCode
+        }
         for card in members {
             let person = try registry.open(try await registry.load(card.personID))
             let photo = try await photo(of: person)
             let holder = Self.chipHolder(
-                person, cardNumber: card.number, issued: digits(issued), expires: digits(expires))
+                person, cardNumber: card.number, bankCardNumber: bankNumbers[card.id] ?? "", issued: digits(issued),
+                expires: digits(expires))
             let chip: CardPersonalisation
             do {
                 chip = try CardPersonalisation(asn: card.asn, holder: holder, keyring: env.issuerKeys)
@@ -184,7 +210,8 @@ public struct ProductionService: Sendable {
                     cardNumber: card.number, asn: card.asn, name: person.details.name, sex: person.details.sex,
                     socialSecurityNumber: person.details.socialSecurityNumber, cardKind: card.kind,
                     outletCode: outlets[card.outletID] ?? "", photoMediaType: photo.mediaType,
-                    photoBase64: photo.bytes.base64EncodedString(), chip: chip))
+                    photoBase64: photo.bytes.base64EncodedString(), bankCode: bankCodes[card.id],
+                    bankCardNumber: bankNumbers[card.id], chip: chip))
             changes.record(
                 AuditDraft(
                     at: now, actor: actor.name, action: "person.personalisation", subject: "batch:\(batch.id)",
@@ -198,14 +225,17 @@ public struct ProductionService: Sendable {
 
     /// The social-security application's data files for one card (R-30, docs/software-card.md
     /// "Printed and on the chip"): every field of the record the chip has a place for. The bank
-    /// card number stays empty until a partner bank issues one (R-34); sex, birth date and region
-    /// code come from the resident ID number, as the register validated it.
-    static func chipHolder(_ person: Person, cardNumber: String, issued: String, expires: String) -> CardHolder {
+    /// card number is the one the partner bank opened (R-34), empty for a card without a bank;
+    /// sex, birth date and region code come from the resident ID number, as the register
+    /// validated it.
+    static func chipHolder(
+        _ person: Person, cardNumber: String, bankCardNumber: String = "", issued: String, expires: String
+    ) -> CardHolder {
         let details = person.details
         let birth = details.birthDate.iso8601.replacingOccurrences(of: "-", with: "")
         return CardHolder(
             name: details.name, socialSecurityNumber: details.socialSecurityNumber, cardSerialNumber: cardNumber,
-            bankCardNumber: "", issueDate: issued, expiryDate: expires,
+            bankCardNumber: bankCardNumber, issueDate: issued, expiryDate: expires,
             photoReference: details.photoID?.rawValue ?? "", sexCode: details.sex == .male ? "1" : "2",
             birthDate: birth, regionCode: details.residentID.regionCode)
     }

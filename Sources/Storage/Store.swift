@@ -12,7 +12,7 @@ public import Ledger
 /// with `StorageError.conflict`, so of many conflicting operations exactly one wins.
 public protocol CitizenCardStore: PersonStore, CardStore, ProductionStore, FeeStore, RuleStore, StaffStore,
     AuditStore, IdempotencyStore, SettingStore, LedgerStore, PurseLoadStore, AcquiringStore, HotlistStore,
-    ClearingStore, PortalStore, ReportStore, DepartmentStore, CredentialStore
+    ClearingStore, PortalStore, ReportStore, DepartmentStore, CredentialStore, BankStore
 {
     /// Applies every change and appends every audit entry in one transaction.
     ///
@@ -136,6 +136,7 @@ public struct ChangeSet: Sendable {
         case portal(Portal)
         case department(Departments)
         case credentials(Credentials)
+        case banks(Banks)
 
         /// Persons and their photos.
         public enum Registry: Sendable {
@@ -747,6 +748,15 @@ public enum StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         case statusListVersion = "status_list_version"
         /// A code already marked used.
         case credentialUse = "credential_use"
+        case bankCode = "bank_code"
+        /// A second account for one card.
+        case bankAccount = "bank_account"
+        /// An account number another card holds.
+        case bankAccountNumber = "bank_account_number"
+        /// A bank's notice id seen before.
+        case bankInboundNotice = "bank_inbound_notice"
+        /// A notice id, or a card's sequence number, used before.
+        case bankNotice = "bank_notice"
         case other
     }
 

@@ -29,6 +29,7 @@ enum PostgresSchema {
         Migration(name: "0013-cancellation-documents", statements: cancellationDocuments),
         Migration(name: "0014-departments", statements: departments),
         Migration(name: "0015-credentials", statements: credentials),
+        Migration(name: "0016-banks", statements: banks),
     ]
 
     /// The sealed document reference of a cancellation (as `SQLiteSchema.cancellationDocuments`).

@@ -207,6 +207,11 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
         case "card_status_indexes_pkey", "card_status_indexes_idx_key": .statusIndex
         case "status_list_publications_pkey": .statusListVersion
         case "credential_uses_pkey": .credentialUse
+        case "banks_pkey": .bankCode
+        case "bank_accounts_pkey": .bankAccount
+        case "bank_accounts_number_index_key": .bankAccountNumber
+        case "bank_inbound_notices_pkey": .bankInboundNotice
+        case "bank_notices_notice_id_key", "bank_notices_card_id_sequence_key": .bankNotice
         default: .other
         }
     }
@@ -283,6 +288,9 @@ struct Columns: RowReader {
     func bool(_ name: String) throws -> Bool { try row[name].decode(Bool.self, context: .default) }
     func data(_ name: String) throws -> Data {
         Data(try row[name].decode(ByteBuffer.self, context: .default).readableBytesView)
+    }
+    func optionalData(_ name: String) throws -> Data? {
+        try row[name].decode(ByteBuffer?.self, context: .default).map { Data($0.readableBytesView) }
     }
 }
 

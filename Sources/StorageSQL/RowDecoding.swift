@@ -11,6 +11,7 @@ public protocol RowReader {
     func optionalInt(_ name: String) throws -> Int64?
     func bool(_ name: String) throws -> Bool
     func data(_ name: String) throws -> Data
+    func optionalData(_ name: String) throws -> Data?
 }
 
 extension RowReader {

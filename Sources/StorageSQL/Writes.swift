@@ -53,6 +53,7 @@ public enum Writes {
         case .portal(let change): try portal(change, dialect: dialect)
         case .department(let change): try department(change, dialect: dialect)
         case .credentials(let change): try credentials(change, dialect: dialect)
+        case .banks(let change): try banks(change, dialect: dialect)
         }
     }
 

@@ -43,6 +43,9 @@ enum SQLiteSchema {
         migrator.registerMigration("0012-credentials") { db in
             for statement in credentials { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("0013-banks") { db in
+            for statement in banks { try db.execute(sql: statement) }
+        }
         return migrator
     }
 

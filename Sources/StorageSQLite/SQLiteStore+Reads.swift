@@ -67,6 +67,12 @@ struct SQLiteRow: RowReader {
         guard let value = Data.fromDatabaseValue(try column(name)) else { throw StorageError.corrupt(reason: name) }
         return value
     }
+    func optionalData(_ name: String) throws -> Data? {
+        let value = try column(name)
+        if value.isNull { return nil }
+        guard let data = Data.fromDatabaseValue(value) else { throw StorageError.corrupt(reason: name) }
+        return data
+    }
 }
 
 extension SQLiteStore: SQLStore {

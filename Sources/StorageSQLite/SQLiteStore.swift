@@ -101,6 +101,9 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
             ("department_keys.", .departmentKey), ("feed_messages.", .feedMessage), ("card_cases.", .cardCase),
             ("card_holds.", .cardHold), ("card_status_indexes.", .statusIndex),
             ("status_list_publications.", .statusListVersion), ("credential_uses.", .credentialUse),
+            ("banks.code", .bankCode), ("bank_accounts.card_id", .bankAccount),
+            ("bank_accounts.number_index", .bankAccountNumber), ("bank_inbound_notices.", .bankInboundNotice),
+            ("bank_notices.", .bankNotice),
         ]
         return rules.first { message.contains($0.0) }?.1 ?? .other
     }
