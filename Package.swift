@@ -244,6 +244,9 @@ let package = Package(
         .target(
             name: "Benchmarks",
             dependencies: [
+                "BankSimulator",
+                "BankLink",
+                "BankProtocol",
                 "CommandSupport",
                 "CitizenCardRuntime",
                 "CitizenCardDomain",

@@ -16,7 +16,7 @@ package struct Bench: AsyncParsableCommand {
         abstract: "Measure import and lookup; prints figures next to a baseline measured in the same run.",
         subcommands: [
             BenchImport.self, BenchLifecycle.self, BenchCrypto.self, BenchHotlist.self, BenchIngest.self,
-            BenchClearing.self, BenchJSON.self, BenchDepartments.self, BenchCredentials.self,
+            BenchClearing.self, BenchJSON.self, BenchDepartments.self, BenchCredentials.self, BenchBanks.self,
         ])
 }
 

@@ -31,7 +31,7 @@ final class Bank: Sendable {
             BankSimulatorConfiguration(
                 bankCode: Self.code, bin: Self.bin, secret: self.secret, centerURL: centerURL,
                 statePath: directory.appendingPathComponent("bank.jsonl").path))
-        link = try BankLink(trustRoots: [])
+        link = try BankLink(trustRoots: [], maxConnectionsPerHost: 64)
     }
 
     /// The same bank again, on the same journal (a new port).
@@ -51,7 +51,7 @@ final class Bank: Sendable {
 
     func send(
         _ path: String, method: String = "POST", body: Data = Data(), secret: Data? = nil,
-        direction: BankSignature.Direction = .toBank, timestamp: Int64? = nil, timeoutSeconds: Int64 = 10
+        direction: BankSignature.Direction = .toBank, timestamp: Int64? = nil, timeoutSeconds: Int64 = 60
     ) async -> BankLink.Outcome {
         await link.send(
             .init(

@@ -29,7 +29,8 @@ struct AccessTests {
                 tokens[name] = try await client.login(name)
             }
             var problems: [String] = []
-            for endpoint in endpoints where !(endpoint.path == "/api/v1/auth/logout") {
+            for endpoint in endpoints
+            where endpoint.path != "/api/v1/auth/logout" && endpoint.path != Self.bankSignedRoute {
                 let uri =
                     endpoint.path.replacingOccurrences(of: "{cardNumber}", with: "3309000000010")
                     .replacing(#/\{[a-zA-Z]+\}/#, with: "00000000-0000-7000-8000-00000000dead")
@@ -52,6 +53,31 @@ struct AccessTests {
                         problems.append("\(label): \(reply.status) \(reply.code ?? ""), expected 403 forbidden")
                     }
                     if reply.status >= 500 { problems.append("\(label): server error \(reply.text)") }
+                }
+            }
+            return problems
+        }
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+    }
+
+    /// Open to everyone at the door, then authenticated by the bank's signature (no bearer token):
+    /// every role without the bank's secret gets 401 `bank_signature_invalid`.
+    static let bankSignedRoute = "/api/v1/banks/{code}/notices"
+
+    @Test("a bank's notice route answers every role without the bank's signature 401 bank_signature_invalid")
+    func bankSignedRoute() async throws {
+        let harness = try await Harness()
+        let problems = try await harness.run { client in
+            var problems: [String] = []
+            for name in [nil, "clerk", "admin", "auditor"] as [String?] {
+                let token = try await name.asyncMap { try await client.login($0) }
+                for code in ["ICBC", "00000000-0000-7000-8000-00000000dead"] {
+                    let reply = try await client.send(
+                        .post, "/api/v1/banks/\(code)/notices", token: token,
+                        json: #"{"noticeId":"n","kind":"loss","cardNumber":"1","accountNumber":"1","occurredAt":0}"#)
+                    if reply.status != 401 || reply.code != "bank_signature_invalid" {
+                        problems.append("\(name ?? "anonymous") \(code): \(reply.status) \(reply.code ?? "")")
+                    }
                 }
             }
             return problems
@@ -154,5 +180,12 @@ struct AccessTests {
                 .patch, "/api/v1/operators/\(adminID)", token: admin, json: #"{"active":false}"#)
             #expect(selfOff.status == 422)
         }
+    }
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
     }
 }

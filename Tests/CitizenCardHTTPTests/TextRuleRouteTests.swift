@@ -45,7 +45,9 @@ struct TextRuleRouteTests {
         let operations = try OpenAPIDocumentTests.documentedOperations(document)
         var random = SystemRandomNumberGenerator()
         var probes: [Probe] = []
-        for endpoint in endpoints {
+        // A bank's own notice is authenticated by the bank's signature over the body before any
+        // field is read (401 first); its fields are checked in BankServiceTests.
+        for endpoint in endpoints where endpoint.path != AccessTests.bankSignedRoute {
             guard let operation = operations[.init(method: endpoint.method.rawValue, path: endpoint.path)] else {
                 continue
             }
