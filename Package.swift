@@ -285,6 +285,7 @@ let package = Package(
             name: "citizencard",
             dependencies: [
                 "CommandSupport",
+                "BankProtocol",
                 "BankSimulator",
                 "OwnerOnlyFiles",
                 "CitizenCardDomain",

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BankSimulator
 import CitizenCardHTTP
 import CitizenCardServices
 import CitizenCardRuntime
@@ -60,6 +61,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Residents in the demo city.")
     var demoPersons = 300
 
+    @Flag(help: "Do not run the demo city's partner bank (a bank simulator in this process, docs/banks.md).")
+    var noDemoBank = false
+
     func validate() throws {
         guard (1...3600).contains(idleTimeout), (1...3600).contains(requestTimeout) else {
             throw ValidationError("--idle-timeout and --request-timeout are 1-3600 seconds")
@@ -117,7 +121,17 @@ struct Serve: AsyncParsableCommand {
         if sealed > 0 { say("Sealed the document references of \(sealed) cancelled card(s) stored in clear.") }
         var demo: DemoCity.Summary? = nil
         let city = DemoCity(runtime.env)
-        if !noDemo, try await !city.exists() {
+        let creatingCity = try await city.exists() == false && !noDemo
+        var startedBank: BankSimulatorServer? = nil
+        if !noDemoBank {
+            do {
+                startedBank = try await DemoBank.start(runtime, creatingCity: creatingCity)
+            } catch {
+                say("The demo bank did not start (\(error)); the city works without it.")
+            }
+        }
+        let demoBank = startedBank
+        if creatingCity {
             say("Creating the demo city of \(runtime.configuration.city.name) in \(runtime.dataDirectory.path) …")
             demo = try await city.create(personCount: demoPersons) { say("  \($0)") }
         }
@@ -149,6 +163,9 @@ struct Serve: AsyncParsableCommand {
             if let portalCard {
                 text += "Portal demo: card \(portalCard), query password \(DemoCity.portalPassword)\n"
             }
+            if let demoBank {
+                text += "Demo partner bank \(DemoBank.code): \(demoBank.baseURL) (a bank simulator in this process)\n"
+            }
             if let logins {
                 text += "Demo logins (password for all: \(DemoCity.password)):\n"
                 for login in logins {
@@ -159,6 +176,7 @@ struct Serve: AsyncParsableCommand {
             say(text, newline: false)
         }
         try await app.runService()
+        await demoBank?.stop()
         try await runtime.store.close()
     }
 }
