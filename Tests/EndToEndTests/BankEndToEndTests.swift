@@ -116,7 +116,7 @@ struct BankEndToEndTests {
             "--endpoint", bank.baseURL, "--is-default", "--secret-file", scratch.file("icbc.secret").path,
         ])
         #expect(add.status == 0, "\(add.output)\(add.errors)")
-        let server = try Server(scratch: scratch, arguments: ["--demo-persons", "\(persons)"])
+        let server = try Server(scratch: scratch, arguments: ["--demo-persons", "\(persons)", "--no-demo-bank"])
         return (bank, server)
     }
 
