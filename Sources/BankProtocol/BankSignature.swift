@@ -70,7 +70,7 @@ public struct BankSignature: Sendable {
             using: key)
         return [
             (Self.codeHeader, bankCode), (Self.timestampHeader, String(timestamp)),
-            (Self.signatureHeader, "v1=" + Data(mac).map { String(format: "%02x", $0) }.joined()),
+            (Self.signatureHeader, "v1=" + HexText.encode(Data(mac))),
         ]
     }
 
@@ -81,7 +81,7 @@ public struct BankSignature: Sendable {
     ) throws(Failure) {
         guard let timestamp, let signature else { throw .missingHeaders }
         guard timestamp.utf8.count <= 12, let seconds = Int64(timestamp), signature.hasPrefix("v1="),
-            let mac = Self.hexBytes(signature.dropFirst(3)), mac.count == 32
+            let mac = HexText.decode(signature.dropFirst(3)), mac.count == 32
         else { throw .malformed }
         guard abs(now - seconds) <= window else { throw .stale }
         let valid = HMAC<SHA256>.isValidAuthenticationCode(
@@ -90,28 +90,6 @@ public struct BankSignature: Sendable {
                 direction: direction, bankCode: bankCode, timestamp: seconds, method: method, path: path, body: body),
             using: key)
         guard valid else { throw .mismatch }
-    }
-
-    static func hexBytes(_ text: Substring) -> Data? {
-        guard text.utf8.count % 2 == 0 else { return nil }
-        var bytes = Data()
-        bytes.reserveCapacity(text.utf8.count / 2)
-        var high: UInt8? = nil
-        for c in text.utf8 {
-            let v: UInt8
-            switch c {
-            case 0x30...0x39: v = c - 0x30
-            case 0x61...0x66: v = c - 0x61 + 10
-            default: return nil
-            }
-            if let h = high {
-                bytes.append(h << 4 | v)
-                high = nil
-            } else {
-                high = v
-            }
-        }
-        return bytes
     }
 }
 
@@ -155,5 +133,35 @@ public enum BankCardNumber {
         let digits = Array(number)
         guard digits.count > 10 else { return String(repeating: "*", count: digits.count) }
         return String(digits.prefix(6)) + String(repeating: "*", count: digits.count - 10) + String(digits.suffix(4))
+    }
+}
+
+/// Bytes as lowercase hex, and hex (either case) as bytes: secrets in files and signatures.
+public enum HexText {
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        bytes.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// nil unless every character is a hex digit and there is an even number of them.
+    public static func decode(_ text: some StringProtocol) -> Data? {
+        var bytes = Data()
+        bytes.reserveCapacity(text.utf8.count / 2)
+        var high: UInt8? = nil
+        for c in text.utf8 {
+            let value: UInt8
+            switch c {
+            case 0x30...0x39: value = c - 0x30
+            case 0x61...0x66: value = c - 0x61 + 10
+            case 0x41...0x46: value = c - 0x41 + 10
+            default: return nil
+            }
+            if let h = high {
+                bytes.append(h << 4 | value)
+                high = nil
+            } else {
+                high = value
+            }
+        }
+        return high == nil ? bytes : nil
     }
 }

@@ -97,26 +97,7 @@ public struct BankSimulatorConfiguration: Sendable {
         return secret
     }
 
-    static func hexDecode(_ text: String) -> Data? {
-        var bytes = Data()
-        var high: UInt8? = nil
-        for c in text.utf8 {
-            let v: UInt8
-            switch c {
-            case 0x30...0x39: v = c - 0x30
-            case 0x61...0x66: v = c - 0x61 + 10
-            case 0x41...0x46: v = c - 0x41 + 10
-            default: return nil
-            }
-            if let h = high {
-                bytes.append(h << 4 | v)
-                high = nil
-            } else {
-                high = v
-            }
-        }
-        return high == nil ? bytes : nil
-    }
+    static func hexDecode(_ text: String) -> Data? { HexText.decode(text) }
 
     static func isAlphanumeric(_ c: UInt8) -> Bool {
         (0x30...0x39).contains(c) || (0x41...0x5A).contains(c) || (0x61...0x7A).contains(c)

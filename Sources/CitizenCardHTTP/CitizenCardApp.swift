@@ -194,10 +194,6 @@ struct BankOutboxService: Service {
     let sender: BankOutboxSender
 
     func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown { await sender.run() }
-        } catch is CancellationError {
-            return
-        }
+        await cancelWhenGracefulShutdown { await sender.run() }
     }
 }

@@ -347,8 +347,10 @@ public struct BankOutboxSender: Sendable {
             do {
                 report = try await banks.sendDue(breaker: breaker)
                 if report.parked > 0 { logger.warning("bank notices parked", metadata: ["count": "\(report.parked)"]) }
-            } catch {
+            } catch  where !Task.isCancelled {
                 logger.warning("bank outbox pass failed", metadata: ["error": "\(error.code.rawValue)"])
+            } catch {
+                return  // shutting down
             }
             // A full pass that delivered goes straight on; otherwise wait for work or the poll.
             if report.delivered == 0 || report.sent < banks.env.bankPolicy.batchSize / 2 {

@@ -344,28 +344,9 @@ public struct BankService: Sendable {
         return endpoint
     }
 
-    static func hex(_ data: Data) -> String { data.map { String(format: "%02x", $0) }.joined() }
+    static func hex(_ data: Data) -> String { HexText.encode(data) }
 
-    static func unhex(_ text: String) -> Data? {
-        var bytes = Data()
-        var high: UInt8? = nil
-        for c in text.utf8 {
-            let value: UInt8
-            switch c {
-            case 0x30...0x39: value = c - 0x30
-            case 0x61...0x66: value = c - 0x61 + 10
-            case 0x41...0x46: value = c - 0x41 + 10
-            default: return nil
-            }
-            if let h = high {
-                bytes.append(h << 4 | value)
-                high = nil
-            } else {
-                high = value
-            }
-        }
-        return high == nil ? bytes : nil
-    }
+    static func unhex(_ text: String) -> Data? { HexText.decode(text) }
 
     // MARK: Talking to a bank
 

@@ -46,5 +46,5 @@ enum DemoBank {
         return server
     }
 
-    static func hex(_ data: Data) -> String { data.map { String(format: "%02x", $0) }.joined() }
+    static func hex(_ data: Data) -> String { HexText.encode(data) }
 }
