@@ -408,7 +408,7 @@ let package = Package(
             name: "CitizenCardHTTPTests",
             dependencies: [
                 "CitizenCardHTTP", "CitizenCardServices", "CitizenCardDomain", "CitizenCardTesting", "CardCrypto",
-                "SmartCard", "Hotlist",
+                "SmartCard", "Hotlist", "BankProtocol", "BankSimulator",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Yams", package: "Yams"),

@@ -9,10 +9,13 @@ import datetime
 import json
 import os
 import random
+import re
 import subprocess
 import struct
 import tempfile
+import time
 import unittest
+import urllib.error
 import urllib.request
 import zlib
 
@@ -533,6 +536,165 @@ class DepartmentTests(unittest.TestCase):
                 self.assertIn((name, width), CHECKED, f"{name} is not checked at {width}px")
 
 DEMO_CARD = os.environ.get("CITIZENCARD_DEMO_CARD", "3309000000010")
+BANK = os.environ.get("CITIZENCARD_BANK_URL", "")
+
+
+def staff_token(username):
+    """A staff member's API token (POST /api/v1/auth/login)."""
+    request = urllib.request.Request(
+        BASE + "/api/v1/auth/login", method="POST",
+        data=json.dumps({"username": username, "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=20) as response:
+        return json.loads(response.read())["token"]
+
+
+def bank_control(method, path, body=None):
+    """The bank simulator's control API (loopback, unsigned)."""
+    request = urllib.request.Request(
+        BANK + path, method=method, data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=20) as response:
+        return json.loads(response.read())
+
+
+def eventually(test, check, what, seconds=60):
+    """Polls `check` until it answers something true; fails the test with `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        answer = check()
+        if answer:
+            return answer
+        time.sleep(0.5)
+    test.fail(f"timed out waiting for {what}")
+
+
+class BankPageTests(unittest.TestCase):
+    """The partner bank (issue 20): the demo city's cards have accounts at the bank simulator; a
+    notice to a bank that answers 500 is parked, shown with its error, retried by the center and
+    delivered; a reconciliation runs from the form; the holder sees the account masked."""
+
+    def setUp(self):
+        self.pages = []
+
+    def tearDown(self):
+        for page in self.pages:
+            page.close()
+        if BANK:
+            bank_control("POST", "/control/mode", {"mode": "normal"})
+
+    def browser(self, width=DESK):
+        page = Page(self, width)
+        self.pages.append(page)
+        return page
+
+    def active_card_with_account(self, token):
+        """An active card (not the portal demo's) whose account is open, and its holder's ID number."""
+        cards = api("GET", "/api/v1/cards?state=active&limit=200", token)["items"]
+        for card in cards:
+            if card["number"] == DEMO_CARD:
+                continue
+            try:
+                account = api("GET", f"/api/v1/cards/{card['id']}/bank-account", token)
+            except urllib.error.HTTPError:
+                continue
+            if account["state"] == "open":
+                person = api("GET", f"/api/v1/persons/{card['personId']}?reveal=true&purpose=test", token)
+                return card, account, person["idNumber"]
+        self.fail("no active card with an open bank account")
+
+    def test_parked_notice_retried_reconciliation_and_portal(self):
+        self.assertTrue(BANK, "CITIZENCARD_BANK_URL is not set (scripts/browser-tests.sh starts the bank)")
+        for width in (DESK, PHONE):
+            admin = self.browser(width)
+            admin.login("admin")
+            self.assertIn("合作银行", admin.find("nav.menu").text)
+            admin.open("/console/banks").check("banks")
+            self.assertIn("ICBC", admin.find("#banks").text)
+            self.assertIn("工商银行舟山分行", admin.find("#banks").text)
+            admin.find("a.lang").click()
+            self.assertIn("Notices to the banks", admin.text)
+            admin.check("banks-en")
+            admin.find("a.lang").click()
+            self.pages.remove(admin)
+            admin.close()
+
+        # The bank answers 500; the operator takes a written loss report; the notice is parked.
+        operator = staff_token("dh01.operator")
+        admin_token = staff_token("admin")
+        card, account, id_number = self.active_card_with_account(operator)
+        self.assertRegex(account["maskedNumber"], r"^622202\*+\d{4}$")
+        bank_control("POST", "/control/mode", {"mode": "error"})
+        api("POST", f"/api/v1/cards/{card['id']}/loss", operator,
+            {"identity": {"idNumber": id_number, "documentChecked": True}})
+
+        def parked():
+            notices = api("GET", "/api/v1/bank-notices?state=parked&limit=100", admin_token)["items"]
+            return next((n for n in notices if n["cardId"] == card["id"]), None)
+
+        notice = eventually(self, parked, "the notice to be parked")
+        self.assertEqual(notice["kind"], "loss_written")
+        admin = self.browser()
+        admin.login("admin")
+        admin.open("/console/banks")
+        row = admin.find(f"#notice-{notice['id']}")
+        self.assertIn("已搁置", row.text)
+        self.assertIn("书面挂失", row.text)
+        self.assertIn("HTTP 500", row.find_element(By.CSS_SELECTOR, ".last-error").text)
+        self.assertEqual(row.find_element(By.CSS_SELECTOR, "a").get_attribute("href"),
+                         f"{BASE}/console/cards/{card['id']}")
+        admin.check("banks-parked")
+
+        # The bank answers again; the center retries; the notice is delivered.
+        bank_control("POST", "/control/mode", {"mode": "normal"})
+        admin.submit(f"#notice-{notice['id']} form.retry")
+        self.assertIn("通知已重新排队", admin.find("p.notice").text)
+
+        def delivered():
+            admin.open("/console/banks?bank=ICBC&state=delivered")
+            return admin.has(f"#notice-{notice['id']}") and "已送达" in admin.find(f"#notice-{notice['id']}").text
+
+        eventually(self, delivered, "the notice to be delivered")
+        admin.check("banks-delivered")
+
+        # Today's reconciliation from the form.
+        admin.open("/console/banks")
+        admin.choose("reconcile-bank", "ICBC")
+        self.assertEqual(admin.find("#reconcile-date").get_attribute("value"), china_today().isoformat())
+        admin.submit("#reconcile")
+        self.assertIn("对账已完成", admin.text)
+        result = admin.find("#reconciliation-result").text
+        self.assertIn("ICBC", result)
+        self.assertIn(china_today().isoformat(), result)
+        self.assertIn(china_today().isoformat(), admin.find("#reconciliations").text)
+        admin.check("banks-reconciled")
+
+        # The card's page: the account, masked, and the notice delivered.
+        admin.open(f"/console/cards/{card['id']}")
+        self.assertIn(account["maskedNumber"], admin.find("#bank-account").text)
+        self.assertIn("书面挂失", admin.find("#bank-notices").text)
+        self.assertIn("已送达", admin.find("#bank-notices").text)
+        admin.check("card-bank")
+
+        # The holder on a phone: the bank and the number masked, never in full.
+        at_bank = {a["cardNumber"]: a["accountNumber"] for a in bank_control("GET", "/control/state")["accounts"]}
+        holder = self.browser(PHONE)
+        holder.open("/portal/login").fill("cardNumber", DEMO_CARD).fill("password", QUERY_PASSWORD)
+        holder.submit("form[action='/portal/login']")
+        self.assertEqual(holder.path, "/portal")
+        bank_line = holder.find(".bank-account").text
+        self.assertIn("工商银行舟山分行", bank_line)
+        self.assertRegex(bank_line, r"622202\*+\d{4}")
+        self.assertIn("正常", bank_line)
+        source = holder.driver.page_source
+        self.assertIsNone(re.search(r"\d{16,19}", source), "a full account number on the portal")
+        for number in at_bank.values():
+            self.assertNotIn(number, source)
+        holder.check("portal-bank")
+        for name in ["banks", "banks-en"]:
+            for width in (DESK, PHONE):
+                self.assertIn((name, width), CHECKED, f"{name} is not checked at {width}px")
+
 
 
 class ElectronicCardTests(unittest.TestCase):

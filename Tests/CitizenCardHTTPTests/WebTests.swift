@@ -455,6 +455,7 @@ struct PageAccessTests {
         ("/console/grants", ["admin", "commissioner", "auditor"]),
         ("/console/feeds", ["admin", "commissioner", "auditor"]),
         ("/console/disclosures", ["admin", "commissioner", "auditor"]),
+        ("/console/banks", ["admin", "auditor"]),
         ("/console/account", ["clerk", "supervisor", "admin", "commissioner", "auditor"]),
     ]
 

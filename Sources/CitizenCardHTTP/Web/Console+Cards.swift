@@ -185,6 +185,14 @@ extension Web {
             }
         }
         if state == .applied && Permission.verifyApplications.roles.contains(role) { values["canVerify"] = true }
+        if let account = try await bankService.account(cardID: card.id, actor: actor) {
+            values["bankAccount"] = bankAccountValues(account, web: web)
+        }
+        if Permission.readBanks.roles.contains(role) {
+            let notices = try await bankService.notices(cardID: card.id, actor: actor)
+            values["bankNotices"] = notices.map { cardNoticeValues($0, web: web) }
+            values["hasBankNotices"] = !notices.isEmpty
+        }
         if state.slot == .held {
             let status = try await portal.queryPasswordStatus(cardID: card.id, actor: actor)
             var query: [String: Any] = ["isSet": status.isSet, "canSet": counter]

@@ -64,6 +64,7 @@ extension Web {
         registerGrantPages(router)
         registerSupervisionPages(router)
         registerCredentialPages(router)
+        registerBankPages(router)
     }
 
     func loginPage(

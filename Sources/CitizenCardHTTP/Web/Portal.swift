@@ -170,6 +170,14 @@ extension Web {
                     "balance": WebFormat.money(card.purseBalanceFen),
                     "canReportLoss": card.current && card.state == .active,
                 ]
+                if let bank = card.bankName {
+                    // The account's number as the service gives it: masked.
+                    values["bank"] = [
+                        "name": bank, "account": card.bankAccount ?? "",
+                        "state": card.bankAccountState.map { web.text("bankAccount.\($0)") } ?? "",
+                        "stateCode": card.bankAccountState ?? "",
+                    ]
+                }
                 if let loss = card.loss {
                     values["loss"] = [
                         "kind": web.text("lossKind.\(loss.kind.rawValue)"),

@@ -149,6 +149,7 @@ struct PageRenderer: Sendable {
             ("/console/grants", "nav.grants", .superviseDisclosures),
             ("/console/feeds", "nav.feeds", .superviseDisclosures),
             ("/console/disclosures", "nav.disclosures", .superviseDisclosures),
+            ("/console/banks", "nav.banks", .readBanks),
         ]
         // Every member of staff may change their own password.
         items.append(("/console/account", "nav.account", nil))
