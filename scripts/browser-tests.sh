@@ -58,7 +58,7 @@ PY
 export CITIZENCARD_BANK_URL="http://127.0.0.1:$bank_port"
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$binary" serve --data "$data" --port "$port" --demo-persons 60 >"$data/serve.log" 2>&1 &
+"$binary" serve --data "$data" --port "$port" --demo-persons 60 --no-demo-bank >"$data/serve.log" 2>&1 &
 server=$!
 
 for _ in $(seq 1 240); do
