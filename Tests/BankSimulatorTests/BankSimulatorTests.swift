@@ -274,8 +274,17 @@ struct BankSimulatorTests {
         try await withBank { bank in
             try await bank.control("mode", #"{"mode": "slow", "delayMs": 3000}"#)
             let body = try JSONEncoder().encode(Bank.notice("n-1", date: Self.day))
-            let outcome = await bank.send("/notices", body: body, timeoutSeconds: 1)
+            // A client of its own for the request that times out: the bank's other requests do not
+            // share a pool with a connection given up on mid-answer.
+            let impatient = try BankLink(trustRoots: [])
+            let outcome = await impatient.send(
+                .init(
+                    baseURL: bank.server.baseURL, path: "/notices", body: body, direction: .toBank,
+                    bankCode: Bank.code, timeoutSeconds: 1),
+                signature: BankSignature(secret: bank.secret), timestamp: bank.now)
+            await impatient.shutdown()
             #expect(outcome == .noAnswer(reason: "timeout"))
+            try await Task.sleep(for: .seconds(3))  // the slow answer has been written (to nobody)
             #expect(try await bank.state().notices.map(\.noticeId) == ["n-1"])
             try await bank.control("mode", #"{"mode": "normal"}"#)
             #expect(try await bank.deliver(Bank.notice("n-1", date: Self.day)).answer?.status == "duplicate")
