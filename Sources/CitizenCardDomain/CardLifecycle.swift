@@ -205,14 +205,17 @@ extension Card {
             next.successorID = successor
             next.replacementReason = why
             reason = why.rawValue
-        case (.active, .renew(let successor)):
+        case (.active, .renew(let successor)), (.preLost, .renew(let successor)), (.lost, .renew(let successor)):
+            // A card reported lost may be renewed instead of reissued once renewal is open
+            // (issue 21, R-18): the new card is the renewal, and the lost card stays lost until
+            // the new one is issued.
             try requireNoSuccessor()
             guard let expiresAt, context.now >= expiresAt.adding(days: -context.policy.renewalWindowDays) else {
                 throw CitizenCardError(
                     .notYetDue, "renewal opens \(context.policy.renewalWindowDays) days before expiry",
                     zh: "有效期届满前\(context.policy.renewalWindowDays)天内方可换发")
             }
-            target = .active
+            target = state
             next.successorID = successor
         case (.expired, .renew(let successor)):
             try requireNoSuccessor()

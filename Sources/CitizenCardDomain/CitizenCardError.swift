@@ -88,6 +88,9 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
         case bankSignatureInvalid = "bank_signature_invalid"
         /// The bank did not answer, or answered with an error (issue 20).
         case bankUnavailable = "bank_unavailable"
+        /// Related affairs of the card are not settled yet (an interrupted load, records parked in
+        /// the waiting period): the detail names each (issue 21, R-17).
+        case affairsPending = "affairs_pending"
         // Concurrency and the system.
         case conflict
         case unavailable
@@ -132,6 +135,7 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
             case .bankNotActive: "The bank is not a partner bank active today"
             case .bankSignatureInvalid: "The message is not signed by the bank, or is too old"
             case .bankUnavailable: "The bank did not answer; try again later"
+            case .affairsPending: "Related affairs of the card are not settled yet"
             case .grantInactive: "There is no active grant for this request"
             case .grantSuspended: "The grant is suspended"
             case .purposeRequired: "Say the purpose, case number and end user of the request"
@@ -180,6 +184,7 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
             case .bankNotActive: "该银行不是当前有效的合作银行"
             case .bankSignatureInvalid: "报文不是该银行签名的，或已过时"
             case .bankUnavailable: "银行未应答，请稍后再试"
+            case .affairsPending: "该卡尚有未了结的相关业务"
             case .grantInactive: "没有可用于此请求的有效授权"
             case .grantSuspended: "该授权已暂停"
             case .purposeRequired: "请说明请求的用途、案件编号和最终使用人"

@@ -21,6 +21,25 @@ extension API {
             return try JSONResponse.make(Page(items: try await cards.applyInBulk(body, actor: actor), next: nil))
         }
         let cardsPath = "\(Self.prefix)/cards"
+        routes.add(.get, "\(cardsPath)/expiring", .permission(.readCards)) { request, _, actor in
+            let days = try request.query("withinDays").map { text throws(CitizenCardError) in
+                guard let value = Int(text) else { throw CitizenCardError.invalid("withinDays", "a number of days") }
+                return value
+            }
+            let outlet = try request.query("outletId").map { text throws(CitizenCardError) in
+                guard let id = Outlet.ID(parsing: text) else { throw CitizenCardError.invalid("outletId", "a UUID") }
+                return id
+            }
+            let after = try request.query("after").map { text throws(CitizenCardError) in
+                guard let id = Card.ID(parsing: text) else { throw CitizenCardError.invalid("after", "a card id") }
+                return id
+            }
+            let limit = try request.queryLimit()
+            let items = try await cards.expiringCards(
+                withinDays: days ?? env.policy.renewalWindowDays, outletID: outlet, after: after, limit: limit,
+                actor: actor)
+            return try JSONResponse.make(Page(items: items, next: items.count == limit ? items.last?.id.rawValue : nil))
+        }
         routes.add(.get, cardsPath, .permission(.readCards)) { request, context, actor in
             guard let text = request.query("state"), let state = CardState(rawValue: text) else {
                 throw CitizenCardError.invalid(

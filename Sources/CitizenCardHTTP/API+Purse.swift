@@ -20,12 +20,38 @@ extension API {
         let closure = "\(Self.prefix)/cards/{cardId}/purse-closure"
         routes.add(.get, closure, .permission(.readCards)) { _, context, actor in
             try JSONResponse.make(
-                try await PurseClosureService(env).closure(of: try context.id("cardId"), actor: actor))
+                try await PurseClosureService(env).view(of: try context.id("cardId"), actor: actor))
         }
         routes.add(.post, "\(closure)/payout", .permission(.counterService)) { request, context, actor in
             let (body, _) = try await JSONBody.decode(PurseClosureService.Payout.self, request, context: context)
             return try JSONResponse.make(
                 try await PurseClosureService(env).payOut(try context.id("cardId"), body, actor: actor))
+        }
+        routes.add(.get, "\(Self.prefix)/cards/{cardId}/pending-affairs", .permission(.readCards)) {
+            _, context, actor in
+            try JSONResponse.make(
+                Page(items: try await cards.pendingAffairs(of: try context.id("cardId"), actor: actor), next: nil))
+        }
+        routes.add(.get, "\(Self.prefix)/purse-closures/due-refunds", .permission(.readCards)) { request, _, actor in
+            let days = try request.query("olderThanDays").map { text throws(CitizenCardError) in
+                guard let value = Int(text) else { throw CitizenCardError.invalid("olderThanDays", "a number of days") }
+                return value
+            }
+            return try JSONResponse.make(
+                Page(
+                    items: try await PurseClosureService(env).dueRefunds(
+                        olderThanDays: days ?? 0, limit: try request.queryLimit(), actor: actor), next: nil))
+        }
+        let suspense = "\(Self.prefix)/suspense"
+        routes.add(.get, suspense, .permission(.readSuspense)) { _, _, actor in
+            try JSONResponse.make(try await SuspenseService(env).overview(actor: actor))
+        }
+        routes.add(.post, "\(suspense)/decisions", .permission(.decideSuspense)) { request, context, actor in
+            let (body, bytes) = try await JSONBody.decode(
+                SuspenseService.DecisionRequest.self, request, context: context)
+            return try await idempotent(request, context, actor, body: bytes, status: .created) { key in
+                try await SuspenseService(env).decide(body, actor: actor, idempotency: key)
+            }
         }
         routes.add(.get, cardLoads, .permission(.readCards)) { _, context, actor in
             try JSONResponse.make(

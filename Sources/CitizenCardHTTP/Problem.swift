@@ -58,7 +58,7 @@ public struct Problem: Codable, Sendable {
             .insufficientBalance, .balanceLimit, .batchRefused, .bankNotActive:
             .unprocessableContent
         case .personExists, .applicationExists, .liveCardExists, .successorExists, .transitionNotAllowed, .notYetDue,
-            .batchNotOpen, .notClosable, .cardNotUsable, .conflict:
+            .batchNotOpen, .notClosable, .cardNotUsable, .affairsPending, .conflict:
             .conflict
         case .unavailable, .bankUnavailable: .serviceUnavailable
         case .internal: .internalServerError

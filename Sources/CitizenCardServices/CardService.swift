@@ -75,7 +75,7 @@ public struct CardService: Sendable {
         {
             changes.add(.banks(.insertBankAccount(account)))
         }
-        changes.add(.insertReceipt(receipt))
+        changes.charge(receipt)
         changes.add(.appendCardEvent(creationEvent(card, actor: actor, receipt: receipt)))
         changes.record(
             audit(
@@ -333,7 +333,7 @@ public struct CardService: Sendable {
         {
             changes.add(.banks(.insertBankAccount(account)))
         }
-        changes.add(.insertReceipt(receipt))
+        changes.charge(receipt)
         changes.add(.appendCardEvent(creationEvent(successor, actor: actor, receipt: receipt)))
         changes.record(
             audit(
@@ -412,6 +412,7 @@ public struct CardService: Sendable {
                 .invalidField, field: "reason", "record the death in the population database first",
                 zh: "请先在人口库登记死亡信息")
         }
+        try await requireNoPendingAffairs(card)
         let cancellation = Cancellation(
             reason: request.reason, applicant: request.applicant, relationship: request.relationship,
             documentReference: Masking.documentReference(document), at: env.clock.now())
@@ -499,6 +500,29 @@ public struct CardService: Sendable {
         let outlet = actor.role?.isOutletBound == true ? try actor.counterOutlet(requested: outletID) : outletID
         return try await env.fetch(
             try await env.store.cards(state: state, outletID: outlet, after: after, limit: limit)
+        ).map(CardView.init)
+    }
+
+    /// Renewal offered: the held cards without a new card in progress that expire in the
+    /// next `withinDays` days (1-366), soonest first; outlet-bound roles see their own outlet's
+    /// cards (the outlet that took the application), others one outlet or all. `after` is the
+    /// last card of the previous page.
+    public func expiringCards(
+        withinDays: Int, outletID: Outlet.ID?, after: Card.ID?, limit: Int, actor: Actor
+    ) async throws(CitizenCardError) -> [CardView] {
+        try actor.require(.readCards)
+        guard (1...366).contains(withinDays) else { throw CitizenCardError.invalid("withinDays", "1 to 366") }
+        let outlet = actor.role?.isOutletBound == true ? try actor.counterOutlet(requested: outletID) : outletID
+        var key: (Timestamp, Card.ID)?
+        if let after {
+            guard let card = try await env.fetch(try await env.store.card(id: after)), let expiresAt = card.expiresAt
+            else { throw CitizenCardError.invalid("after", "a card of the previous page") }
+            key = (expiresAt, card.id)
+        }
+        let now = env.clock.now()
+        return try await env.fetch(
+            try await env.store.cardsExpiring(
+                from: now, until: now.adding(days: withinDays), outletID: outlet, after: key, limit: limit)
         ).map(CardView.init)
     }
 

@@ -221,6 +221,10 @@ public enum Permission: String, Sendable, CaseIterable {
     case manageBanks = "manage_banks"
     /// The banks, the notice outbox and the reconciliations (no personal data: auditors too).
     case readBanks = "read_banks"
+    /// Release suspense money by a decision of the center (issue 21).
+    case decideSuspense = "decide_suspense"
+    /// The suspense accounts, unclaimed refunds and the decisions (no personal data).
+    case readSuspense = "read_suspense"
 
     public var roles: Set<Role> {
         switch self {
@@ -242,6 +246,8 @@ public enum Permission: String, Sendable, CaseIterable {
         case .closeCardCases: [.supervisor, .administrator]
         case .manageBanks: [.administrator]
         case .readBanks: [.administrator, .auditor]
+        case .decideSuspense: [.administrator]
+        case .readSuspense: [.administrator, .auditor]
         }
     }
 }

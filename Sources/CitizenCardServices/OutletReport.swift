@@ -210,6 +210,8 @@ public struct OutletDailyReport: Codable, Hashable, Sendable {
     /// Per funding (`cash`, `bank_transfer`, `old_card_refund`), always all three.
     public var loads: [LoadLine]
     public var cash: CashSummary
+    /// The outlet's cash account in the ledger on the day, tied out to `cash`.
+    public var ledger: CashLedgerTieOut
     /// 24 buckets, hour 0 to 23.
     public var hours: [HourBucket]
     /// `business.total` + loads approved + cash payouts.
@@ -222,6 +224,31 @@ public struct OutletDailyReport: Codable, Hashable, Sendable {
             payouts: cash.payouts.count, transactions: transactions, feesCashFen: cash.fees.amountFen,
             cashInFen: cash.inFen, cashOutFen: cash.outFen, cashBalanceFen: cash.balanceFen)
     }
+}
+
+/// The outlet's cash as the ledger has it for one day (`outlet:<id>:cash`), against the counter's
+/// own sums: every fee, cash load, reversal and cash payout of the counter is a ledger
+/// transfer on that account, so the two agree unless something moved money outside the counter's
+/// use cases.
+public struct CashLedgerTieOut: Codable, Hashable, Sendable {
+    public struct Line: Codable, Hashable, Sendable {
+        /// The kind of transfer (`fee`, `load`, `correction`, `refund_payout`, `cash_deposit` …).
+        public var kind: String
+        public var count: Int64
+        /// What the drawer gained by these transfers (negative: paid out).
+        public var netFen: Int64
+    }
+
+    /// Net postings on the outlet's cash account by kind of transfer, cash deposits included.
+    public var lines: [Line]
+    /// The counter's part: every kind but `cash_deposit`. Equal to `cash.balanceFen` when the
+    /// day ties out.
+    public var counterFen: Int64
+    /// Cash taken from the drawer to the bank on the day (positive).
+    public var depositedFen: Int64
+    /// `counterFen - cash.balanceFen`: 0 when the day ties out.
+    public var differenceFen: Int64
+    public var tiesOut: Bool
 }
 
 /// One outlet's days in a row, for a trend chart.

@@ -69,12 +69,23 @@ extension OutletReportService {
         let report = OutletDailyReport(
             outlet: outlet, date: date, from: from, until: until, generatedAt: now, complete: until <= now,
             business: business, operators: operators(activity, displayNames: displayNames),
-            fees: feeLines(activity), loads: loads, cash: cash, hours: hours,
+            fees: feeLines(activity), loads: loads, cash: cash, ledger: tieOut(activity, cash: cash), hours: hours,
             transactions: business.total + loads.reduce(0) { $0 + $1.approved.count } + cash.payouts.count)
         // Both ends of the data path: the hours add up to the day.
         assert(hours.reduce(0) { $0 + $1.transactions } == report.transactions)
         assert(hours.reduce(0) { $0 + $1.cashInFen - $1.cashOutFen } == cash.balanceFen)
         return report
+    }
+
+    static func tieOut(_ activity: OutletActivity, cash: CashSummary) -> CashLedgerTieOut {
+        let lines = activity.cashLedger.sorted { $0.kind.rawValue < $1.kind.rawValue }.map {
+            CashLedgerTieOut.Line(kind: $0.kind.rawValue, count: $0.count, netFen: $0.netFen)
+        }
+        let deposited = activity.cashLedger.filter { $0.kind == .cashDeposit }.reduce(0) { $0 - $1.netFen }
+        let counter = activity.cashLedger.filter { $0.kind != .cashDeposit }.reduce(0) { $0 + $1.netFen }
+        return CashLedgerTieOut(
+            lines: lines, counterFen: counter, depositedFen: deposited, differenceFen: counter - cash.balanceFen,
+            tiesOut: counter == cash.balanceFen)
     }
 
     static func feeLines(_ activity: OutletActivity) -> [FeeLine] {

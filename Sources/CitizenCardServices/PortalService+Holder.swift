@@ -27,6 +27,11 @@ extension PortalService {
         public var bankName: String?
         public var bankAccount: String?
         public var bankAccountState: String?
+        /// Renewal due: set when the card is held or expired, has no new card in
+        /// progress, and renewal is open (`renewalWindowDays` before expiry) or the card expired.
+        public var renewalOpensAt: Timestamp?
+        /// The refund of this card's closed purse, owed to the holder and not yet paid.
+        public var refundDueFen: Int64?
     }
 
     /// A load of the e-purse or a purchase with it.
@@ -86,8 +91,23 @@ extension PortalService {
         if !bankAccounts.isEmpty {
             for bank in try await env.fetch(try await env.store.banks()) { bankNames[bank.code] = bank.name }
         }
+        var refunds: [Card.ID: Int64] = [:]
+        for card in cards where card.state.slot == .closed {
+            if let closure = try await env.fetch(try await env.store.purseClosure(cardID: card.id)),
+                closure.kind == .refund, closure.status == .due, closure.amountFen > 0
+            {
+                refunds[card.id] = closure.amountFen
+            }
+        }
+        let now = env.clock.now()
+        let window = env.policy.renewalWindowDays
         let views = cards.map { stored in
             let card = effective(stored)
+            let opensAt = card.expiresAt?.adding(days: -window)
+            let renewable =
+                (card.state.slot == .held || card.state == .expired) && card.successorID == nil
+                && opensAt.map { now >= $0 } == true
+                && !cards.contains { $0.id != card.id && $0.state.slot != .closed }
             let account = AccountID.purse(card.id)
             return HolderCardView(
                 id: card.id, maskedNumber: Masking.cardNumber(card.number), kind: card.kind, state: card.state,
@@ -96,7 +116,8 @@ extension PortalService {
                 purseBalanceFen: account.normalBalance(signed: balances[account] ?? 0),
                 bankName: bankAccounts[card.id].map { bankNames[$0.bankCode] ?? $0.bankCode },
                 bankAccount: bankAccounts[card.id]?.maskedNumber,
-                bankAccountState: bankAccounts[card.id]?.state.rawValue)
+                bankAccountState: bankAccounts[card.id]?.state.rawValue,
+                renewalOpensAt: renewable ? opensAt : nil, refundDueFen: refunds[card.id])
         }
         let records = try await recentRecords(of: current.id)
         let activations = try await activationViews(of: current.id)

@@ -1,5 +1,5 @@
 public import CitizenCardDomain
-import Foundation
+public import Foundation
 import Ledger
 import Storage
 
@@ -86,18 +86,111 @@ public struct PurseClosureService: Sendable {
         return closure
     }
 
+    /// A refund paid out at the counter (R-17): how, to whom, and on what documents.
     public struct Payout: Codable, Sendable {
         /// `cash` at the actor's outlet or `bank_transfer`.
         public var channel: String
+        public var payee: Payee
+        /// For `bank_transfer`: the payee's account. Refused for `cash`.
+        public var bankAccount: BankAccount?
 
-        public init(channel: String) { self.channel = channel }
+        public init(channel: String, payee: Payee, bankAccount: BankAccount? = nil) {
+            self.channel = channel
+            self.payee = payee
+            self.bankAccount = bankAccount
+        }
     }
 
-    /// Pays a cancelled card's refund out at the counter.
+    public struct Payee: Codable, Sendable {
+        public var kind: RefundPayee.Kind
+        /// The payee's name as on their document; for the holder, the registered name is recorded
+        /// and this may be left out.
+        public var name: String?
+        /// The resident ID number on the payee's identity document.
+        public var idNumber: String
+        /// The operator confirms having checked the payee's identity document itself.
+        public var documentChecked: Bool
+        /// A relative's relationship to the deceased holder (required for `relative`).
+        public var relationship: Cancellation.Relationship?
+        /// The document that shows the relationship or the inheritance (required for `relative`
+        /// and `heir`): a household register, a notarised certificate of inheritance, a judgment.
+        public var documentReference: String?
+
+        public init(
+            kind: RefundPayee.Kind, name: String? = nil, idNumber: String, documentChecked: Bool,
+            relationship: Cancellation.Relationship? = nil, documentReference: String? = nil
+        ) {
+            self.kind = kind
+            self.name = name
+            self.idNumber = idNumber
+            self.documentChecked = documentChecked
+            self.relationship = relationship
+            self.documentReference = documentReference
+        }
+    }
+
+    public struct BankAccount: Codable, Sendable {
+        public var bankName: String
+        /// 8-30 digits.
+        public var accountNumber: String
+
+        public init(bankName: String, accountNumber: String) {
+            self.bankName = bankName
+            self.accountNumber = accountNumber
+        }
+    }
+
+    /// A closure as the API shows it: the closure and, once paid, who was paid (masked).
+    public struct ClosureView: Codable, Sendable {
+        public var closure: PurseClosure
+        public var payee: RefundPayee?
+
+        public func encode(to encoder: any Encoder) throws {
+            try closure.encode(to: encoder)
+            var container = encoder.container(keyedBy: Keys.self)
+            try container.encodeIfPresent(payee, forKey: .payee)
+        }
+
+        public init(from decoder: any Decoder) throws {
+            closure = try PurseClosure(from: decoder)
+            payee = try decoder.container(keyedBy: Keys.self).decodeIfPresent(RefundPayee.self, forKey: .payee)
+        }
+
+        init(closure: PurseClosure, payee: RefundPayee?) {
+            self.closure = closure
+            self.payee = payee
+        }
+
+        enum Keys: String, CodingKey { case payee }
+    }
+
+    public func view(of cardID: Card.ID, actor: Actor) async throws(CitizenCardError) -> ClosureView {
+        let closure = try await closure(of: cardID, actor: actor)
+        return ClosureView(
+            closure: closure, payee: try await env.fetch(try await env.store.refundPayee(cardID: cardID))?.payee)
+    }
+
+    /// The sealed details of a payee: bound to the card.
+    struct SealedPayee: Codable {
+        var name: String
+        var idNumber: String
+        var documentReference: String?
+        var accountNumber: String?
+    }
+
+    /// Pays a closed purse's refund out at the counter, to the holder on their identity document,
+    /// or — the holder's death registered — to a close relative or an heir on theirs and the
+    /// document of the relationship; in cash at the actor's outlet or to a bank account. The payee
+    /// is recorded (masked; the full details sealed) with the ledger transfer in one commit.
+    ///
+    /// - Throws: `not_found` (no closure yet), `transition_not_allowed` (a migration, or paid
+    ///   already), `invalid_field` (a field), `invalid_resident_id`, `identity_mismatch` (the
+    ///   holder's document is not theirs, or a relative shows the holder's), `person_deceased`
+    ///   (the holder was registered dead: a relative or an heir is paid), `relative_required`.
     public func payOut(
         _ cardID: Card.ID, _ payout: Payout, actor: Actor
     ) async throws(CitizenCardError)
-        -> PurseClosure
+        -> ClosureView
     {
         try actor.require(.counterService)
         let outlet = try actor.counterOutlet()
@@ -113,11 +206,19 @@ public struct PurseClosureService: Sendable {
             throw CitizenCardError(.transitionNotAllowed, "the refund was already paid", zh: "退款已支付")
         }
         let channel: PaymentChannel
-        switch payout.channel {
-        case "cash": channel = .cash(outlet: outlet)
-        case "bank_transfer": channel = .bankTransfer
+        switch (payout.channel, payout.bankAccount) {
+        case ("cash", nil): channel = .cash(outlet: outlet)
+        case ("cash", .some):
+            throw CitizenCardError.invalid("bankAccount", "a cash payout has no bank account", zh: "现金支付无需银行账户")
+        case ("bank_transfer", .some): channel = .bankTransfer
+        case ("bank_transfer", nil):
+            throw CitizenCardError.invalid("bankAccount", "name the payee's bank account", zh: "请填写收款银行账户")
         default: throw CitizenCardError.invalid("channel", "cash or bank_transfer")
         }
+        let (card, holderIndex) = try await CardService(env).loadWithHolder(cardID)
+        let holder = try RegistryService(env).open(try await RegistryService(env).load(card.personID))
+        let (payee, sealed) = try await checkedPayee(
+            payout, card: card, holder: holder, holderIndex: holderIndex, outlet: outlet, actor: actor)
         let now = env.clock.now()
         var next = closure
         next.status = .settled
@@ -127,17 +228,121 @@ public struct PurseClosureService: Sendable {
         next.version = closure.version + 1
         var changes = ChangeSet()
         changes.add(.updatePurseClosure(next, expectedVersion: closure.version))
+        changes.add(.insertRefundPayee(payee, sealed: sealed))
         changes.add(
             .postTransfer(
                 .refundPayout(
                     id: TransferID("refund-payout:\(cardID)"), paidBy: channel, amountFen: closure.amountFen, at: now,
-                    memo: "refund of a cancelled card"), policy: .standard))
+                    memo: "refund of a closed purse to the \(payee.kind.rawValue)"), policy: .standard))
         changes.record(
             AuditDraft(
                 at: now, actor: actor.name, action: "purse.refund.payout", subject: "card:\(cardID)",
-                purpose: "e-purse refund",
-                detail: #"{"amountFen":\#(closure.amountFen),"channel":"\#(payout.channel)"}"#))
+                personID: card.personID, purpose: "e-purse refund",
+                detail:
+                    #"{"amountFen":\#(closure.amountFen),"channel":"\#(payout.channel)","payee":"\#(payee.kind.rawValue)"}"#
+            ))
         try await env.commit(changes)
-        return next
+        return ClosureView(closure: next, payee: payee)
+    }
+
+    func checkedPayee(
+        _ payout: Payout, card: Card, holder: Person, holderIndex: Data, outlet: Outlet.ID, actor: Actor
+    ) async throws(CitizenCardError) -> (RefundPayee, Data) {
+        let request = payout.payee
+        guard request.documentChecked else {
+            throw CitizenCardError.invalid(
+                "payee.documentChecked", "check the payee's identity document first", zh: "请先核验领款人身份证件")
+        }
+        let presented = try PersonFields.residentID(
+            request.idNumber, today: env.today, field: "payee.idNumber", regions: env.regions)
+        let isHolder = env.vault.indexOf(presented) == holderIndex
+        let deceased = holder.attributes.lifeStatus == .deceased
+        var name: String
+        var document: String?
+        switch request.kind {
+        case .holder:
+            guard !deceased else {
+                throw CitizenCardError(
+                    .personDeceased, "the holder's death is registered: pay a close relative or an heir",
+                    zh: "持卡人已登记死亡，应向近亲属或继承人支付")
+            }
+            guard isHolder else { throw CitizenCardError(.identityMismatch) }
+            guard request.relationship == nil, request.documentReference == nil else {
+                throw CitizenCardError.invalid("payee", "the holder is paid on their identity document alone")
+            }
+            name = holder.details.name
+        case .relative, .heir:
+            guard deceased else {
+                throw CitizenCardError(
+                    .invalidField, field: "payee.kind",
+                    "the holder is alive: only the holder is paid; a death must be registered first",
+                    zh: "持卡人在世，退款只支付给本人；如已身故请先登记死亡信息")
+            }
+            guard !isHolder else {
+                throw CitizenCardError(
+                    .identityMismatch, "the payee's document is the holder's own", zh: "领款人证件为持卡人本人证件")
+            }
+            if request.kind == .relative, request.relationship == nil {
+                throw CitizenCardError(.relativeRequired, "state the relative's relationship to the holder")
+            }
+            let text = (request.name ?? "").trimmingSpaces
+            guard (1...50).contains(text.count) else {
+                throw CitizenCardError.invalid("payee.name", "the payee's name, 1-50 characters", zh: "请填写领款人姓名")
+            }
+            try TextRule.check(text, field: "payee.name", kind: .name)
+            name = text
+            let reference = (request.documentReference ?? "").trimmingSpaces
+            guard (1...100).contains(reference.count) else {
+                throw CitizenCardError.invalid(
+                    "payee.documentReference", "name the relationship or inheritance document (1-100 characters)",
+                    zh: "请填写亲属关系或继承证明文件编号")
+            }
+            try TextRule.check(reference, field: "payee.documentReference", kind: .line)
+            document = reference
+        }
+        var bankName: String?, accountNumber: String?, accountMasked: String?
+        if let account = payout.bankAccount {
+            let bank = account.bankName.trimmingSpaces
+            guard (1...50).contains(bank.count) else {
+                throw CitizenCardError.invalid("bankAccount.bankName", "1-50 characters", zh: "请填写开户银行")
+            }
+            try TextRule.check(bank, field: "bankAccount.bankName", kind: .line)
+            let digits = account.accountNumber.filter { $0 != " " }
+            guard (8...30).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+                throw CitizenCardError.invalid(
+                    "bankAccount.accountNumber", "8-30 digits", zh: "银行账号应为8至30位数字")
+            }
+            bankName = bank
+            accountNumber = digits
+            accountMasked = String(repeating: "*", count: digits.count - 4) + String(digits.suffix(4))
+        }
+        let payee = RefundPayee(
+            cardID: card.id, kind: request.kind, relationship: request.kind == .holder ? nil : request.relationship,
+            nameMasked: Masking.name(name), idNumberMasked: Masking.residentID(presented.number),
+            documentReferenceMasked: document.map(Masking.documentReference), channel: payout.channel,
+            bankName: bankName, accountMasked: accountMasked, paidAt: env.clock.now(), outletID: outlet,
+            actor: actor.name)
+        let details = SealedPayee(
+            name: name, idNumber: presented.number, documentReference: document, accountNumber: accountNumber)
+        do {
+            let sealed = try env.vault.sealer.seal(
+                try JSONEncoder().encode(details), context: "refund_payee:\(card.id.rawValue)")
+            return (payee, sealed)
+        } catch {
+            throw CitizenCardError(.internal, "sealing failed")
+        }
+    }
+
+    /// Refunds still owed of purses closed more than `olderThanDays` ago (0: all), oldest first:
+    /// the unclaimed refunds report, from which the center may decide (`SuspenseService`).
+    public func dueRefunds(
+        olderThanDays: Int, limit: Int, actor: Actor
+    ) async throws(CitizenCardError) -> [PurseClosure] {
+        try actor.require(.readCards)
+        guard (0...36_500).contains(olderThanDays) else {
+            throw CitizenCardError.invalid("olderThanDays", "0 to 36500")
+        }
+        let before = env.clock.now().adding(seconds: -Int64(olderThanDays) * 86_400 + 1)
+        return try await env.fetch(try await env.store.dueRefunds(closedBefore: before, limit: limit))
     }
 }

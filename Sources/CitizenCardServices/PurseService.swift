@@ -54,6 +54,25 @@ public struct PurseService: Sendable {
     /// The ledger's purse policy (cap: 1,000.00 yuan).
     var policy: LedgerPolicy { .standard }
 
+    /// The closed purse whose balance goes onto `card` with `old_card_refund` funding: the
+    /// migration to it after a reissue, replacement or renewal, or — for a card renewed after its
+    /// expired predecessor's purse was closed as a refund — that refund (issue 21: an expired
+    /// card's balance is migrated to the renewed card or refunded).
+    func oldCardClosure(of card: Card) async throws(CitizenCardError) -> PurseClosure? {
+        if let migration = try await env.fetch(try await env.store.purseClosure(successorID: card.id)),
+            migration.kind == .migration
+        {
+            return migration
+        }
+        guard let predecessorID = card.predecessorID,
+            let closure = try await env.fetch(try await env.store.purseClosure(cardID: predecessorID)),
+            closure.kind == .refund, closure.successorID == nil,
+            let predecessor = try await env.fetch(try await env.store.card(id: predecessorID)),
+            predecessor.state == .expired
+        else { return nil }
+        return closure
+    }
+
     public func approveLoad(
         _ cardID: Card.ID, _ request: LoadRequest, actor: Actor, idempotency: IdempotencyKey? = nil
     ) async throws(CitizenCardError) -> LoadView {
@@ -98,10 +117,7 @@ public struct PurseService: Sendable {
         var changes = ChangeSet()
         if request.funding == .oldCardRefund {
             // The money is the old card's closed purse: exactly its amount, once.
-            guard
-                let closure = try await env.fetch(try await env.store.purseClosure(successorID: cardID)),
-                closure.kind == .migration, closure.status == .due
-            else {
+            guard let closure = try await oldCardClosure(of: card), closure.status == .due else {
                 throw CitizenCardError.invalid(
                     "funding", "no old card's balance is waiting for this card", zh: "没有待转入此卡的旧卡余额")
             }
@@ -214,8 +230,7 @@ public struct PurseService: Sendable {
         var changes = ChangeSet()
         changes.add(.updatePurseLoad(next, expectedVersion: stored.version))
         if status == .reversed, stored.funding == .oldCardRefund,
-            let closure = try await env.fetch(try await env.store.purseClosure(successorID: stored.cardID)),
-            closure.settlement == "load:\(stored.id)"
+            let closure = try await oldCardClosure(of: card), closure.settlement == "load:\(stored.id)"
         {
             // The chip never got the old card's balance: it is owed again.
             var due = closure

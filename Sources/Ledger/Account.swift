@@ -49,12 +49,14 @@ public enum AccountCategory: String, Codable, Sendable, CaseIterable {
     /// `suspense:missing-records`: what cards spent in offline records that never reached the host
     /// and were written off; owed to merchants not known (docs/terminal-protocol.md).
     case missingRecords = "missing_records"
+    /// `income:unclaimed`: suspense money the center decided no one will claim (issue 21).
+    case unclaimedIncome = "unclaimed_income"
 
     public var kind: AccountKind {
         switch self {
         case .purse, .merchantPayable, .refundsPayable, .missingRecords: .liability
         case .outletCash, .bankSettlement: .asset
-        case .feeIncome, .commissionIncome: .income
+        case .feeIncome, .commissionIncome, .unclaimedIncome: .income
         case .operatorRisk: .expense
         }
     }
@@ -98,11 +100,13 @@ public struct AccountID: Hashable, Comparable, Sendable, Codable, CustomStringCo
     public static let operatorRisk = AccountID(validated: "risk:operator", category: .operatorRisk)
     public static let refundsPayable = AccountID(validated: "refunds:payable", category: .refundsPayable)
     public static let missingRecords = AccountID(validated: "suspense:missing-records", category: .missingRecords)
+    public static let unclaimedIncome = AccountID(validated: "income:unclaimed", category: .unclaimedIncome)
 
     /// Reads an account key back from storage or a request; nil if it is not one of the forms above.
     public init?(parsing text: String) {
         for fixed in [
             AccountID.bankSettlement, .feeIncome, .commissionIncome, .operatorRisk, .refundsPayable, .missingRecords,
+            .unclaimedIncome,
         ] where fixed.rawValue == text {
             self = fixed
             return

@@ -153,6 +153,18 @@ extension Transfer {
             postings: [.debit(.operatorRisk, fen: amountFen), .credit(.merchantPayable(merchant), fen: amountFen)])
     }
 
+    /// A suspense account's money released by a decision of the center: debit the suspense
+    /// account (`suspense:missing-records` or `refunds:payable`), credit the merchant's payable or
+    /// `income:unclaimed`.
+    public static func suspenseRelease(
+        id: TransferID, from suspense: AccountID, to target: AccountID, amountFen: Int64, at: Timestamp,
+        memo: String = ""
+    ) -> Transfer {
+        Transfer(
+            id: id, kind: .suspenseRelease, at: at, memo: memo,
+            postings: [.debit(suspense, fen: amountFen), .credit(target, fen: amountFen)])
+    }
+
     /// Cash deposit: an outlet's cash taken to the bank. Debit the bank, credit the outlet's cash.
     public static func cashDeposit(
         id: TransferID, outlet: Outlet.ID, amountFen: Int64, at: Timestamp, memo: String = ""

@@ -58,6 +58,9 @@ public enum TransferKind: String, Codable, Sendable, CaseIterable {
     /// Offline records that never reached the host written off: what the card spent in them,
     /// from its purse to `suspense:missing-records`.
     case missingRecordsWriteOff = "missing_records_write_off"
+    /// Money out of a suspense account by a decision of the center (`SuspenseDecision`): to the
+    /// merchant now known, or to unclaimed income.
+    case suspenseRelease = "suspense_release"
 }
 
 /// One line of a transfer: an account and a signed amount in fen, **debit positive, credit negative**.

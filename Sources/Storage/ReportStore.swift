@@ -1,4 +1,5 @@
 public import CitizenCardDomain
+public import Ledger
 
 /// The reads behind the outlet reports (R-44, docs/reports.md): what was done at one outlet in a
 /// window of time, summed by the database (`GROUP BY`), never row by row.
@@ -18,6 +19,9 @@ public protocol ReportStore: Sendable {
     ///   whenever they were approved, by funding, actor and bucket.
     /// - `payouts`: refunds paid out in cash at the outlet (settlement `cash:<outlet id>`, as
     ///   `PurseClosureService.payOut` records it) in the window (bucket of `settled_at`).
+    /// - `cashLedger`: the ledger's postings on the outlet's cash account (`outlet:<id>:cash`) in
+    ///   transfers made in the window, by kind of transfer (net, debit positive): what the outlet
+    ///   report ties out to.
     ///
     /// `until` must be after `from` and `bucketSeconds` positive (programmer errors otherwise).
     func outletActivity(
@@ -110,16 +114,32 @@ public struct OutletActivity: Hashable, Sendable {
         }
     }
 
+    /// The postings of one kind of transfer on the outlet's cash account.
+    public struct CashMovement: Hashable, Sendable {
+        public var kind: TransferKind
+        public var count: Int64
+        /// Debits minus credits: what the drawer gained.
+        public var netFen: Int64
+
+        public init(kind: TransferKind, count: Int64, netFen: Int64) {
+            self.kind = kind
+            self.count = count
+            self.netFen = netFen
+        }
+    }
+
     public var events: [EventCount]
     public var fees: [FeeTotal]
     public var loadsApproved: [LoadTotal]
     public var loadsReversed: [LoadTotal]
     public var payouts: [PayoutTotal]
+    public var cashLedger: [CashMovement]
 
     public init(
         events: [EventCount] = [], fees: [FeeTotal] = [], loadsApproved: [LoadTotal] = [],
-        loadsReversed: [LoadTotal] = [], payouts: [PayoutTotal] = []
+        loadsReversed: [LoadTotal] = [], payouts: [PayoutTotal] = [], cashLedger: [CashMovement] = []
     ) {
+        self.cashLedger = cashLedger
         self.events = events
         self.fees = fees
         self.loadsApproved = loadsApproved

@@ -56,6 +56,11 @@ public protocol CardStore: Sendable {
     /// Cards in a state, optionally of one outlet, oldest application first, after a card id.
     func cards(state: CardState, outletID: Outlet.ID?, after: Card.ID?, limit: Int) async throws(StorageError) -> [Card]
     func cards(batchID: ProductionBatch.ID) async throws(StorageError) -> [Card]
+    /// Held cards (active, pre-lost, lost) without a new card in progress that expire in
+    /// [from, until), of one outlet or all, by expiry time then id, after a (time, id) key.
+    func cardsExpiring(
+        from: Timestamp, until: Timestamp, outletID: Outlet.ID?, after: (Timestamp, Card.ID)?, limit: Int
+    ) async throws(StorageError) -> [Card]
     /// Cards with a time-based transition due at `time`: a pre-loss past its expiry or a held card
     /// past its validity.
     func cardsWithTransitionsDue(at time: Timestamp, limit: Int) async throws(StorageError) -> [Card]
@@ -216,6 +221,10 @@ public struct ChangeSet: Sendable {
             case insertPurseClosure(PurseClosure)
             /// `closure.version` must be `expectedVersion + 1`.
             case updatePurseClosure(PurseClosure, expectedVersion: Int64)
+            /// Who was paid a closed purse's refund, with the full details sealed (one per card).
+            case insertRefundPayee(RefundPayee, sealed: Data)
+            /// A decision of the center about suspense money (its transfer goes in the same commit).
+            case insertSuspenseDecision(SuspenseDecision)
         }
 
         /// Merchants, terminals, their uploads, records, chains, signals, exceptions and clearing.
@@ -313,6 +322,10 @@ extension ChangeSet.Change {
         .purse(.updatePurseLoad(a0, expectedVersion: a1))
     }
     public static func insertPurseClosure(_ a0: PurseClosure) -> Self { .purse(.insertPurseClosure(a0)) }
+    public static func insertRefundPayee(_ a0: RefundPayee, sealed a1: Data) -> Self {
+        .purse(.insertRefundPayee(a0, sealed: a1))
+    }
+    public static func insertSuspenseDecision(_ a0: SuspenseDecision) -> Self { .purse(.insertSuspenseDecision(a0)) }
     public static func updatePurseClosure(_ a0: PurseClosure, expectedVersion a1: Int64) -> Self {
         .purse(.updatePurseClosure(a0, expectedVersion: a1))
     }
@@ -440,9 +453,15 @@ public protocol AcquiringStore: Sendable {
     func purseClosure(cardID: Card.ID) async throws(StorageError) -> PurseClosure?
     /// The closure of the card this card succeeded, if any.
     func purseClosure(successorID: Card.ID) async throws(StorageError) -> PurseClosure?
-    /// Cards that left service (replaced, cancelled) at or before `leftBefore` — the time of their
-    /// last event — and whose purse is not closed yet.
+    /// Cards that left service (replaced, cancelled, expired) at or before `leftBefore` — the time
+    /// of their last event — and whose purse is not closed yet.
     func cardsAwaitingPurseClosure(leftBefore: Timestamp, limit: Int) async throws(StorageError) -> [Card]
+    /// Who was paid a card's refund (masked), and the sealed details.
+    func refundPayee(cardID: Card.ID) async throws(StorageError) -> (payee: RefundPayee, sealed: Data)?
+    /// Refunds still owed (`kind` refund, `due`) of purses closed before `closedBefore`, oldest first.
+    func dueRefunds(closedBefore: Timestamp, limit: Int) async throws(StorageError) -> [PurseClosure]
+    /// The center's suspense decisions, newest first.
+    func suspenseDecisions(limit: Int) async throws(StorageError) -> [SuspenseDecision]
 }
 
 /// A completed load as the purchase chain sees it.
@@ -729,6 +748,9 @@ public enum StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         case purchaseRecord = "purchase_record"
         case clearingResult = "clearing_result"
         case purseClosure = "purse_closure"
+        /// A second payee for one card's refund.
+        case refundPayee = "refund_payee"
+        case suspenseDecision = "suspense_decision"
         /// A second query credential for one card.
         case queryCredential = "query_credential"
         /// A catalogue code used before (codes are never reused).

@@ -30,6 +30,7 @@ enum PostgresSchema {
         Migration(name: "0014-departments", statements: departments),
         Migration(name: "0015-credentials", statements: credentials),
         Migration(name: "0016-banks", statements: banks),
+        Migration(name: "0017-end-of-life", statements: endOfLife),
     ]
 
     /// The sealed document reference of a cancellation (as `SQLiteSchema.cancellationDocuments`).

@@ -212,6 +212,8 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
         case "bank_accounts_number_index_key": .bankAccountNumber
         case "bank_inbound_notices_pkey": .bankInboundNotice
         case "bank_notices_notice_id_key", "bank_notices_card_id_sequence_key": .bankNotice
+        case "refund_payees_pkey": .refundPayee
+        case "suspense_decisions_pkey", "suspense_decisions_card": .suspenseDecision
         default: .other
         }
     }

@@ -161,7 +161,26 @@ extension Rows {
     }
 
     /// States whose card's purse is closed after the waiting period.
-    package static let closedPurseStates: [CardState] = [.replaced, .cancelled]
+    package static let closedPurseStates: [CardState] = [.replaced, .cancelled, .expired]
+
+    package static func refundPayee(_ row: some RowReader) throws -> RefundPayee {
+        RefundPayee(
+            cardID: try row.id("card_id"), kind: try row.value("kind", table: "refund_payees"),
+            relationship: try row.optionalValue("relationship", table: "refund_payees"),
+            nameMasked: try row.string("name_masked"), idNumberMasked: try row.string("id_number_masked"),
+            documentReferenceMasked: try row.optionalString("document_masked"), channel: try row.string("channel"),
+            bankName: try row.optionalString("bank_name"), accountMasked: try row.optionalString("account_masked"),
+            paidAt: try row.time("paid_at"), outletID: try row.id("outlet_id"), actor: try row.string("actor"))
+    }
+
+    package static func suspenseDecision(_ row: some RowReader) throws -> SuspenseDecision {
+        SuspenseDecision(
+            id: try row.id("id"), source: try row.value("source", table: "suspense_decisions"),
+            outcome: try row.value("outcome", table: "suspense_decisions"), amountFen: try row.int("amount_fen"),
+            merchantID: try row.optionalID("merchant_id"), cardID: try row.optionalID("card_id"),
+            decisionReference: try row.string("decision_reference"), reason: try row.string("reason"),
+            decidedAt: try row.time("decided_at"), actor: try row.string("actor"))
+    }
 }
 
 extension Rows {

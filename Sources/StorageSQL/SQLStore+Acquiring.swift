@@ -126,6 +126,31 @@ extension SQLStore {
             """)
     }
 
+    public func refundPayee(cardID: Card.ID) async throws(StorageError) -> (payee: RefundPayee, sealed: Data)? {
+        try await fetch("SELECT * FROM refund_payees WHERE card_id = \(cardID.rawValue)") {
+            (try Rows.refundPayee($0), try $0.data("sealed"))
+        }.first
+    }
+
+    public func dueRefunds(closedBefore: Timestamp, limit: Int) async throws(StorageError) -> [PurseClosure] {
+        try await fetch(
+            """
+            SELECT * FROM purse_closures
+            WHERE kind = 'refund' AND status = 'due' AND closed_at < \(closedBefore.secondsSinceEpoch)
+            ORDER BY closed_at, card_id\(SQL.byteOrder) LIMIT \(capped(max(limit, 1)))
+            """
+        ) { try Rows.purseClosure($0) }
+    }
+
+    public func suspenseDecisions(limit: Int) async throws(StorageError) -> [SuspenseDecision] {
+        try await fetch(
+            """
+            SELECT * FROM suspense_decisions ORDER BY decided_at DESC, id\(SQL.byteOrder) DESC
+            LIMIT \(capped(max(limit, 1)))
+            """
+        ) { try Rows.suspenseDecision($0) }
+    }
+
     // MARK: Hotlist
 
     public func hotlistVersion() async throws(StorageError) -> (version: Int64, publishedAt: Timestamp?) {

@@ -1,5 +1,6 @@
 public import CitizenCardDomain
 public import Storage
+import Ledger
 
 // The outlet reports' reads (`ReportStore`), written once for both backends.
 
@@ -26,6 +27,12 @@ extension Rows {
             status: try row.value("status", table: "purse_loads"),
             actor: try row.string("actor"), bucket: try row.int("bucket"), count: try row.int("n"),
             amountFen: try row.int("fen"))
+    }
+
+    package static func cashMovement(_ row: some RowReader) throws -> OutletActivity.CashMovement {
+        OutletActivity.CashMovement(
+            kind: try row.value("kind", table: "ledger_transfers"), count: try row.int("n"),
+            netFen: try row.int("fen"))
     }
 
     package static func payoutTotal(_ row: some RowReader) throws -> OutletActivity.PayoutTotal {
@@ -86,14 +93,23 @@ extension SQLStore {
             WHERE settlement = \(settlement) AND settled_at >= \(start) AND settled_at < \(end)
             GROUP BY bucket
             """,
+            // The ledger's side: what moved the outlet's cash account in the window, by kind of
+            // transfer (through its postings' account index, then each transfer's time).
+            """
+            SELECT t.kind, count(*) AS n, sum(p.amount_fen)\(SQL.int64) AS fen
+            FROM ledger_postings p JOIN ledger_transfers t ON t.id = p.transfer_id
+            WHERE p.account_id = \(AccountID.outletCash(outletID).rawValue) AND t.at >= \(start) AND t.at < \(end)
+            GROUP BY t.kind
+            """,
         ]
-        // One snapshot for the five sums: the parts agree with each other.
+        // One snapshot for the six sums: the parts agree with each other.
         let parts = try await fetchInSnapshot(queries) { index, row -> ActivityRow in
             switch index {
             case 0: .event(try Rows.eventCount(row))
             case 1: .fee(try Rows.feeTotal(row))
             case 2, 3: .load(try Rows.loadTotal(row))
-            default: .payout(try Rows.payoutTotal(row))
+            case 4: .payout(try Rows.payoutTotal(row))
+            default: .cash(try Rows.cashMovement(row))
             }
         }
         return OutletActivity(
@@ -101,14 +117,16 @@ extension SQLStore {
             fees: parts[1].compactMap { if case .fee(let row) = $0 { row } else { nil } },
             loadsApproved: parts[2].compactMap { if case .load(let row) = $0 { row } else { nil } },
             loadsReversed: parts[3].compactMap { if case .load(let row) = $0 { row } else { nil } },
-            payouts: parts[4].compactMap { if case .payout(let row) = $0 { row } else { nil } })
+            payouts: parts[4].compactMap { if case .payout(let row) = $0 { row } else { nil } },
+            cashLedger: parts[5].compactMap { if case .cash(let row) = $0 { row } else { nil } })
     }
 }
 
-/// A row of one of `outletActivity`'s five queries.
+/// A row of one of `outletActivity`'s six queries.
 private enum ActivityRow: Sendable {
     case event(OutletActivity.EventCount)
     case fee(OutletActivity.FeeTotal)
     case load(OutletActivity.LoadTotal)
     case payout(OutletActivity.PayoutTotal)
+    case cash(OutletActivity.CashMovement)
 }

@@ -129,6 +129,23 @@ extension SQLStore {
             """)
     }
 
+    public func cardsExpiring(
+        from: Timestamp, until: Timestamp, outletID: Outlet.ID?, after: (Timestamp, Card.ID)?, limit: Int
+    ) async throws(StorageError) -> [Card] {
+        let outlet: SQL = outletID.map { "AND outlet_id = \($0.rawValue)" } ?? ""
+        let key: SQL =
+            after.map {
+                "AND (expires_at > \($0.0.secondsSinceEpoch) OR (expires_at = \($0.0.secondsSinceEpoch) AND id > \($0.1.rawValue)))"
+            }
+            ?? ""
+        return try await fetchCards(
+            """
+            WHERE slot = 'held' AND successor_id IS NULL AND expires_at >= \(from.secondsSinceEpoch)
+                AND expires_at < \(until.secondsSinceEpoch) \(outlet) \(key)
+            ORDER BY expires_at, id\(SQL.byteOrder) LIMIT \(capped(limit))
+            """)
+    }
+
     public func cards(batchID: ProductionBatch.ID) async throws(StorageError) -> [Card] {
         try await fetchCards("WHERE batch_id = \(batchID.rawValue) ORDER BY id\(SQL.byteOrder)")
     }

@@ -295,6 +295,28 @@ extension Writes {
                     WHERE card_id = \(c.cardID.rawValue) AND version = \(expected)
                     """, rows: .one(conflict: "purse closure"))
             ])
+        case .insertRefundPayee(let p, let sealed):
+            .steps([
+                WriteStep(
+                    """
+                    INSERT INTO refund_payees (card_id, kind, relationship, name_masked, id_number_masked,
+                        document_masked, channel, bank_name, account_masked, paid_at, outlet_id, actor, sealed)
+                    VALUES (\(p.cardID.rawValue), \(p.kind.rawValue), \(p.relationship?.rawValue), \(p.nameMasked),
+                        \(p.idNumberMasked), \(p.documentReferenceMasked), \(p.channel), \(p.bankName),
+                        \(p.accountMasked), \(p.paidAt.secondsSinceEpoch), \(p.outletID.rawValue), \(p.actor), \(sealed))
+                    """)
+            ])
+        case .insertSuspenseDecision(let d):
+            .steps([
+                WriteStep(
+                    """
+                    INSERT INTO suspense_decisions (id, source, outcome, amount_fen, merchant_id, card_id,
+                        decision_reference, reason, decided_at, actor)
+                    VALUES (\(d.id.rawValue), \(d.source.rawValue), \(d.outcome.rawValue), \(d.amountFen),
+                        \(d.merchantID?.rawValue), \(d.cardID?.rawValue), \(d.decisionReference), \(d.reason),
+                        \(d.decidedAt.secondsSinceEpoch), \(d.actor))
+                    """)
+            ])
         }
     }
 

@@ -46,6 +46,9 @@ enum SQLiteSchema {
         migrator.registerMigration("0013-banks") { db in
             for statement in banks { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("0014-end-of-life") { db in
+            for statement in endOfLife { try db.execute(sql: statement) }
+        }
         return migrator
     }
 

@@ -103,7 +103,8 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
             ("status_list_publications.", .statusListVersion), ("credential_uses.", .credentialUse),
             ("banks.code", .bankCode), ("bank_accounts.card_id", .bankAccount),
             ("bank_accounts.number_index", .bankAccountNumber), ("bank_inbound_notices.", .bankInboundNotice),
-            ("bank_notices.", .bankNotice),
+            ("bank_notices.", .bankNotice), ("refund_payees.", .refundPayee),
+            ("suspense_decisions.", .suspenseDecision),
         ]
         return rules.first { message.contains($0.0) }?.1 ?? .other
     }

@@ -74,6 +74,7 @@ enum OutletReportText {
         lines += fees(report.fees)
         lines += loads(report.loads)
         lines += cash(report.cash)
+        lines += ledger(report.ledger)
         lines += hours(report.hours)
         return lines.joined(separator: "\n")
     }
@@ -198,6 +199,21 @@ enum OutletReportText {
             line("退款支付 refunds paid out", cash.payouts, sign: "-"),
             row(["  结余 balance", "", "\(Money(fen: cash.balanceFen))"], widths: widths), "",
         ]
+    }
+
+    /// The outlet's cash account in the ledger, tied out to the cash above.
+    static func ledger(_ tieOut: CashLedgerTieOut) -> [String] {
+        let widths = [34, 6, 14]
+        var lines = [row(["Ledger 账务 (outlet cash)", "count", "net"], widths: widths)]
+        for line in tieOut.lines {
+            lines.append(row(["  " + line.kind, "\(line.count)", "\(Money(fen: line.netFen))"], widths: widths))
+        }
+        lines.append(row(["  counter business 柜台业务", "", "\(Money(fen: tieOut.counterFen))"], widths: widths))
+        lines.append(
+            tieOut.tiesOut
+                ? "  ties out with the cash balance 与现金结余相符"
+                : "  DIFFERS from the cash balance by \(Money(fen: tieOut.differenceFen)) 与现金结余不符")
+        return lines + [""]
     }
 
     static func hours(_ buckets: [HourBucket]) -> [String] {

@@ -42,8 +42,8 @@ struct OutletReportTests {
         }
     }
 
-    /// The outlet's cash account in the ledger (normal balance: what is in the drawer from loads
-    /// and payouts; fees are not posted to the ledger).
+    /// The outlet's cash account in the ledger (normal balance: what is in the drawer from fees,
+    /// loads and payouts).
     func drawer(_ outlet: Outlet) async throws -> Int64 {
         let account = AccountID.outletCash(outlet.id)
         return account.normalBalance(signed: try await world.store.ledgerBalances([account])[account] ?? 0)
@@ -133,8 +133,14 @@ struct OutletReportTests {
         #expect(cash.fees == Tally(count: 1, amountFen: 2000) && cash.loads == Tally(count: 1, amountFen: 5000))
         #expect(cash.loadReversals == Tally() && cash.payouts == Tally())
         #expect(cash.inFen == 7000 && cash.outFen == 0 && cash.balanceFen == 7000)
-        // What the ledger's drawer account holds is the day's cash without the fees.
-        #expect(try await drawer(staff.outlet) == cash.balanceFen - cash.fees.amountFen)
+        // Every fee is in the books: the ledger's drawer holds the day's cash, fees included,
+        // fee income holds the fee, and the report ties out to the ledger.
+        #expect(try await drawer(staff.outlet) == cash.balanceFen)
+        let income = try await world.store.ledgerBalances([.feeIncome])[.feeIncome] ?? 0
+        #expect(AccountID.feeIncome.normalBalance(signed: income) == 2000)
+        #expect(report.ledger.tiesOut && report.ledger.counterFen == 7000 && report.ledger.differenceFen == 0)
+        #expect(report.ledger.lines.map(\.kind) == ["fee", "load"])
+        #expect(report.ledger.lines[0].count == 1 && report.ledger.lines[0].netFen == 2000)
     }
 
     @Test("cash out: a load never credited is given back on the day it is reversed, a refund on the day it is paid")
@@ -180,7 +186,7 @@ struct OutletReportTests {
             pending.load.id, cardState: state(try initialize(&secondChip, fen: 1)), actor: staff.clerk)
         at("2026-03-09T10:00:00")
         #expect(try await closures.closeDue() == 1)
-        _ = try await closures.payOut(third.id, .init(channel: "cash"), actor: staff.clerk)
+        _ = try await closures.payOut(third.id, fixtures.holderPayout(holder), actor: staff.clerk)
 
         let day = try await reports.daily(outletID: nil, date: Self.day, actor: staff.clerk)
         #expect(day.business.cancellations == 1)
@@ -198,8 +204,11 @@ struct OutletReportTests {
             outletID: nil, date: CalendarDate(year: 2026, month: 3, day: 9)!, actor: staff.clerk)
         #expect(payday.cash.payouts == Tally(count: 1, amountFen: 1000) && payday.cash.balanceFen == -1000)
         #expect(payday.transactions == 1 && payday.hours[10].payouts == 1 && payday.hours[10].cashOutFen == 1000)
-        // The days add up to the ledger's drawer: every movement counted once, on its own day.
-        let days = [day, next, payday].reduce(Int64(0)) { $0 + $1.cash.balanceFen - $1.cash.fees.amountFen }
+        // Each day ties out to the ledger, and the days add up to the ledger's drawer: every
+        // movement counted once, on its own day.
+        #expect([day, next, payday].allSatisfy { $0.ledger.tiesOut })
+        #expect(next.ledger.lines.map(\.kind) == ["correction"] && payday.ledger.lines.map(\.kind) == ["refund_payout"])
+        let days = [day, next, payday].reduce(Int64(0)) { $0 + $1.cash.balanceFen }
         #expect(try await drawer(staff.outlet) == days)
         #expect(days == 0)
     }

@@ -146,15 +146,22 @@ struct PurseClosureTests {
         #expect(closure.kind == .refund && closure.amountFen == 1000 && closure.status == .due)
         let cash = AccountID.outletCash(try #require(staff.clerk.outletID))
         let drawer = try await balance(cash)
-        let paid = try await closures.payOut(card.id, .init(channel: "cash"), actor: staff.clerk)
-        #expect(paid.status == .settled && paid.settlement?.hasPrefix("cash:") == true)
+        let paid = try await closures.payOut(card.id, fixtures.holderPayout(resident), actor: staff.clerk)
+        #expect(paid.closure.status == .settled && paid.closure.settlement?.hasPrefix("cash:") == true)
+        #expect(
+            paid.payee?.kind == .holder
+                && paid.payee?.idNumberMasked.hasSuffix(String(resident.idNumber.suffix(4))) == true)
+        #expect(paid.payee?.idNumberMasked.contains(resident.idNumber) == false)
         #expect(try await balance(cash) == drawer - 1000)
         #expect(try await balance(.refundsPayable) == 0)
         #expect(
-            await code { try await closures.payOut(card.id, .init(channel: "cash"), actor: staff.clerk) }
+            await code { try await closures.payOut(card.id, fixtures.holderPayout(resident), actor: staff.clerk) }
                 == .transitionNotAllowed)
         #expect(
-            await code { try await closures.payOut(card.id, .init(channel: "cheque"), actor: staff.clerk) } != nil)
+            await code {
+                try await closures.payOut(
+                    card.id, fixtures.holderPayout(resident, channel: "cheque"), actor: staff.clerk)
+            } != nil)
         #expect(try await world.store.ledgerAllBalances().values.reduce(0, +) == 0)
     }
 }

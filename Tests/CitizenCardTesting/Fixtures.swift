@@ -61,6 +61,11 @@ public struct Fixtures: Sendable {
         .init(idNumber: resident.idNumber, documentChecked: true)
     }
 
+    /// A cash refund paid to the holder on their own identity document.
+    public func holderPayout(_ resident: Resident, channel: String = "cash") -> PurseClosureService.Payout {
+        .init(channel: channel, payee: .init(kind: .holder, idNumber: resident.idNumber, documentChecked: true))
+    }
+
     /// An application (state `applied`) at the clerk's outlet.
     public func application(for given: Resident? = nil) async throws -> (Resident, CardView) {
         let resident: Resident

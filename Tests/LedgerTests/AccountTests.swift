@@ -20,6 +20,7 @@ struct AccountTests {
             (.operatorRisk, "risk:operator", .operatorRisk, .expense, .debit),
             (.refundsPayable, "refunds:payable", .refundsPayable, .liability, .credit),
             (.missingRecords, "suspense:missing-records", .missingRecords, .liability, .credit),
+            (.unclaimedIncome, "income:unclaimed", .unclaimedIncome, .income, .credit),
         ]
         #expect(Set(cases.map(\.2)) == Set(AccountCategory.allCases))
         for (account, key, category, kind, side) in cases {

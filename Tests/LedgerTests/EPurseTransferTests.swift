@@ -78,6 +78,11 @@ struct EPurseTransferTests {
                 .missingRecordsWriteOff(id: id, card: Self.card, amountFen: 250, at: Self.at), .missingRecordsWriteOff,
                 [purse: 250, "suspense:missing-records": -250]
             ),
+            (
+                .suspenseRelease(
+                    id: id, from: .missingRecords, to: .merchantPayable(Self.merchant), amountFen: 250, at: Self.at),
+                .suspenseRelease, ["suspense:missing-records": 250, payable: -250]
+            ),
         ]
         for (transfer, kind, postings) in cases {
             #expect(transfer.kind == kind)

@@ -84,6 +84,11 @@ extension Web {
                 "payouts": WebFormat.money(cash.payouts.amountFen), "in": WebFormat.money(cash.inFen),
                 "out": WebFormat.money(cash.outFen), "balance": WebFormat.money(cash.balanceFen),
             ],
+            "ledger": [
+                "counter": WebFormat.money(report.ledger.counterFen),
+                "deposited": WebFormat.money(report.ledger.depositedFen),
+                "difference": WebFormat.money(report.ledger.differenceFen), "tiesOut": report.ledger.tiesOut,
+            ],
             "hourChart": BarChart(
                 bars: report.hours.map { ("\($0.hour)", Double($0.transactions), "\($0.transactions)") },
                 labelEvery: 3

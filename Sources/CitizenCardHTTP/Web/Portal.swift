@@ -169,6 +169,8 @@ extension Web {
                     "issuedAt": WebFormat.date(card.issuedAt), "expiresAt": WebFormat.date(card.expiresAt),
                     "balance": WebFormat.money(card.purseBalanceFen),
                     "canReportLoss": card.current && card.state == .active,
+                    "renewalOpensAt": card.renewalOpensAt.map { WebFormat.date($0) as Any } ?? false,
+                    "refundDue": card.refundDueFen.map { WebFormat.money($0) as Any } ?? false,
                 ]
                 if let bank = card.bankName {
                     // The account's number as the service gives it: masked.
