@@ -12,6 +12,8 @@ public struct PurseLoad: Hashable, Codable, Sendable {
         case bankTransfer = "bank_transfer"
         /// The refunded balance of the holder's old card (after reissue or cancellation).
         case oldCardRefund = "old_card_refund"
+        /// The imported balance of one of the holder's old cards, folded into the purse.
+        case legacyBalance = "legacy_balance"
     }
 
     public enum Status: String, Hashable, Codable, Sendable, CaseIterable {

@@ -42,6 +42,13 @@ extension API {
                     items: try await PurseClosureService(env).dueRefunds(
                         olderThanDays: days ?? 0, limit: try request.queryLimit(), actor: actor), next: nil))
         }
+        routes.add(.get, "\(Self.prefix)/cards/{cardId}/legacy-cards", .permission(.readCards)) { _, context, actor in
+            try JSONResponse.make(
+                Page(items: try await LegacyService(env).cards(of: try context.id("cardId"), actor: actor), next: nil))
+        }
+        routes.add(.get, "\(Self.prefix)/legacy-cards/summary", .permission(.readReports)) { _, _, actor in
+            try JSONResponse.make(try await LegacyService(env).summary(actor: actor))
+        }
         let suspense = "\(Self.prefix)/suspense"
         routes.add(.get, suspense, .permission(.readSuspense)) { _, _, actor in
             try JSONResponse.make(try await SuspenseService(env).overview(actor: actor))

@@ -2,7 +2,7 @@ public import CitizenCardDomain
 import CardCrypto
 import Foundation
 import Ledger
-import Storage
+public import Storage
 
 /// Online loads (圈存) of a card's e-purse at an outlet (R-33, issue 5 part 2).
 ///
@@ -32,16 +32,19 @@ public struct PurseService: Sendable {
         public var transactionTime: String
         /// The card's 16-byte answer to INITIALIZE FOR LOAD (without the status word): 32 hex digits.
         public var initializeResponse: String
+        /// For `legacy_balance` funding: the holder's old card whose balance is folded in.
+        public var legacyCardId: LegacyCard.ID?
 
         public init(
             amountFen: Int64, funding: PurseLoad.Funding, terminalId: String, transactionTime: String,
-            initializeResponse: String
+            initializeResponse: String, legacyCardId: LegacyCard.ID? = nil
         ) {
             self.amountFen = amountFen
             self.funding = funding
             self.terminalId = terminalId
             self.transactionTime = transactionTime
             self.initializeResponse = initializeResponse
+            self.legacyCardId = legacyCardId
         }
     }
 
@@ -115,6 +118,19 @@ public struct PurseService: Sendable {
             terminalID: request.terminalId.uppercased(), transactionTime: request.transactionTime,
             mac2: mac2.description, approvedAt: now)
         var changes = ChangeSet()
+        var legacyKind: LegacyCardKind?
+        if request.funding == .legacyBalance {
+            let legacy = try await foldableLegacyCard(request, into: card, load: load.id, at: now)
+            legacyKind = legacy.kind
+            var folded = legacy
+            folded.foldedAt = now
+            folded.foldedCardID = card.id
+            folded.foldedLoadID = load.id
+            folded.version = legacy.version + 1
+            changes.add(.legacy(.updateLegacyCard(folded, expectedVersion: legacy.version)))
+        } else if request.legacyCardId != nil {
+            throw CitizenCardError.invalid("legacyCardId", "only a legacy_balance load names an old card")
+        }
         if request.funding == .oldCardRefund {
             // The money is the old card's closed purse: exactly its amount, once.
             guard let closure = try await oldCardClosure(of: card), closure.status == .due else {
@@ -137,7 +153,8 @@ public struct PurseService: Sendable {
         changes.add(
             .postTransfer(
                 .load(
-                    id: TransferID("load:\(load.id)"), card: cardID, funding: Self.funding(request.funding, outlet),
+                    id: TransferID("load:\(load.id)"), card: cardID,
+                    funding: Self.funding(request.funding, outlet, legacy: legacyKind),
                     amountFen: request.amountFen, at: now, memo: "load \(load.id)"),
                 policy: policy))
         changes.record(audit(load, card: card, action: "purse.load.approve", actor: actor))
@@ -240,6 +257,20 @@ public struct PurseService: Sendable {
             due.version = closure.version + 1
             changes.add(.updatePurseClosure(due, expectedVersion: closure.version))
         }
+        var legacyKind: LegacyCardKind?
+        if status == .reversed, stored.funding == .legacyBalance {
+            // The chip never got the old card's balance: the old card keeps it, to be folded again.
+            guard let legacy = try await env.fetch(try await env.store.legacyCard(foldedLoadID: stored.id)) else {
+                throw CitizenCardError(.internal, "the old card of a legacy load is missing")
+            }
+            legacyKind = legacy.kind
+            var unfolded = legacy
+            unfolded.foldedAt = nil
+            unfolded.foldedCardID = nil
+            unfolded.foldedLoadID = nil
+            unfolded.version = legacy.version + 1
+            changes.add(.legacy(.updateLegacyCard(unfolded, expectedVersion: legacy.version)))
+        }
         if status == .reversed {
             let amount = stored.amount.fen
             changes.add(
@@ -249,7 +280,8 @@ public struct PurseService: Sendable {
                         memo: "load \(stored.id) not credited",
                         postings: [
                             .debit(.purse(stored.cardID), fen: amount),
-                            .credit(Self.funding(stored.funding, stored.outletID).account, fen: amount),
+                            .credit(
+                                Self.funding(stored.funding, stored.outletID, legacy: legacyKind).account, fen: amount),
                         ]),
                     policy: policy))
         }
@@ -288,12 +320,42 @@ public struct PurseService: Sendable {
         CitizenCardError(.conflict, "the load is already \(load.status.rawValue)", zh: "该圈存已确认")
     }
 
-    static func funding(_ funding: PurseLoad.Funding, _ outlet: Outlet.ID) -> LoadFunding {
+    static func funding(_ funding: PurseLoad.Funding, _ outlet: Outlet.ID, legacy: LegacyCardKind?) -> LoadFunding {
         switch funding {
-        case .cash: .cash(outlet: outlet)
-        case .bankTransfer: .bankTransfer
-        case .oldCardRefund: .oldCardRefund
+        case .cash: return .cash(outlet: outlet)
+        case .bankTransfer: return .bankTransfer
+        case .oldCardRefund: return .oldCardRefund
+        case .legacyBalance:
+            guard let legacy else { preconditionFailure("a legacy load knows its old card's kind") }
+            return .legacy(legacy)
         }
+    }
+
+    /// The old card a `legacy_balance` load folds in: the holder's (the blind index of the ID
+    /// number the department's file gave), not folded yet, and exactly its balance.
+    func foldableLegacyCard(
+        _ request: LoadRequest, into card: Card, load: PurseLoad.ID, at now: Timestamp
+    ) async throws(CitizenCardError) -> LegacyCard {
+        guard let legacyID = request.legacyCardId else {
+            throw CitizenCardError.invalid("legacyCardId", "name the old card whose balance is folded in")
+        }
+        guard let legacy = try await env.fetch(try await env.store.legacyCard(id: legacyID)) else {
+            throw CitizenCardError.notFound("old card")
+        }
+        guard let (_, holderIndex) = try await env.fetch(try await env.store.cardWithHolderIndex(id: card.id)),
+            legacy.holderIndex == holderIndex
+        else {
+            throw CitizenCardError(
+                .identityMismatch, "the old card is not this card holder's", zh: "旧卡不属于此持卡人")
+        }
+        guard !legacy.isFolded else {
+            throw CitizenCardError(.transitionNotAllowed, "the old card's balance was folded in already", zh: "旧卡余额已转入")
+        }
+        guard legacy.balanceFen > 0, legacy.balanceFen == request.amountFen else {
+            throw CitizenCardError.invalid(
+                "amountFen", "the old card's balance is \(legacy.balanceFen) fen", zh: "旧卡余额为 \(legacy.balanceFen) 分")
+        }
+        return legacy
     }
 
     /// The host's view of the card's INITIALIZE FOR LOAD answer.

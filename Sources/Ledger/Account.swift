@@ -51,11 +51,17 @@ public enum AccountCategory: String, Codable, Sendable, CaseIterable {
     case missingRecords = "missing_records"
     /// `income:unclaimed`: suspense money the center decided no one will claim (issue 21).
     case unclaimedIncome = "unclaimed_income"
+    /// `legacy:<kind>`: the balances of the departments' old cards of one kind, imported and not
+    /// yet folded into a citizen card; the card-by-card detail is in `legacy_cards`.
+    case legacyBalances = "legacy_balances"
+    /// `legacy-funds:<kind>`: the old system's float for those balances, handed over to the
+    /// center at migration (what the opening entries are funded by).
+    case legacyFunds = "legacy_funds"
 
     public var kind: AccountKind {
         switch self {
-        case .purse, .merchantPayable, .refundsPayable, .missingRecords: .liability
-        case .outletCash, .bankSettlement: .asset
+        case .purse, .merchantPayable, .refundsPayable, .missingRecords, .legacyBalances: .liability
+        case .outletCash, .bankSettlement, .legacyFunds: .asset
         case .feeIncome, .commissionIncome, .unclaimedIncome: .income
         case .operatorRisk: .expense
         }
@@ -102,12 +108,26 @@ public struct AccountID: Hashable, Comparable, Sendable, Codable, CustomStringCo
     public static let missingRecords = AccountID(validated: "suspense:missing-records", category: .missingRecords)
     public static let unclaimedIncome = AccountID(validated: "income:unclaimed", category: .unclaimedIncome)
 
-    /// Reads an account key back from storage or a request; nil if it is not one of the forms above.
-    public init?(parsing text: String) {
-        for fixed in [
+    /// The accounts whose key has no owner segment.
+    static let fixedAccounts: [AccountID] =
+        [
             AccountID.bankSettlement, .feeIncome, .commissionIncome, .operatorRisk, .refundsPayable, .missingRecords,
             .unclaimedIncome,
-        ] where fixed.rawValue == text {
+        ] + LegacyCardKind.allCases.flatMap { [AccountID.legacyBalances($0), .legacyFunds($0)] }
+
+    /// The imported, unfolded balances of one kind of old card.
+    public static func legacyBalances(_ kind: LegacyCardKind) -> AccountID {
+        AccountID(validated: "legacy:\(kind.accountSegment)", category: .legacyBalances)
+    }
+
+    /// The float handed over for one kind of old card.
+    public static func legacyFunds(_ kind: LegacyCardKind) -> AccountID {
+        AccountID(validated: "legacy-funds:\(kind.accountSegment)", category: .legacyFunds)
+    }
+
+    /// Reads an account key back from storage or a request; nil if it is not one of the forms above.
+    public init?(parsing text: String) {
+        for fixed in Self.fixedAccounts where fixed.rawValue == text {
             self = fixed
             return
         }

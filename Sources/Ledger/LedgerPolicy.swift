@@ -50,6 +50,7 @@ public struct LedgerPolicy: Hashable, Sendable {
         purseCapFen: Int64 = LedgerPolicy.defaultPurseCapFen,
         limitsByCategory: [AccountCategory: BalanceLimits] = [
             .merchantPayable: .nonNegative, .refundsPayable: .nonNegative, .missingRecords: .nonNegative,
+            .legacyBalances: .nonNegative,
         ],
         limitsByAccount: [AccountID: BalanceLimits] = [:],
         postingsPerTransferMax: Int = LedgerPolicy.defaultPostingsPerTransferMax

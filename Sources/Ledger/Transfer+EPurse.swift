@@ -8,6 +8,8 @@ public enum LoadFunding: Hashable, Sendable {
     case bankTransfer
     /// The refund owed for a cancelled old card (``TransferKind/refund`` moved it to refunds payable).
     case oldCardRefund
+    /// The imported balance of one of the holder's old cards of a department.
+    case legacy(LegacyCardKind)
 
     /// The account the money comes from.
     public var account: AccountID {
@@ -15,6 +17,7 @@ public enum LoadFunding: Hashable, Sendable {
         case .cash(let outlet): .outletCash(outlet)
         case .bankTransfer: .bankSettlement
         case .oldCardRefund: .refundsPayable
+        case .legacy(let kind): .legacyBalances(kind)
         }
     }
 }
@@ -163,6 +166,16 @@ extension Transfer {
         Transfer(
             id: id, kind: .suspenseRelease, at: at, memo: memo,
             postings: [.debit(suspense, fen: amountFen), .credit(target, fen: amountFen)])
+    }
+
+    /// Opening entry of imported old cards' balances: debit the float of that kind, credit the
+    /// legacy liability of that kind.
+    public static func legacyOpening(
+        id: TransferID, kind: LegacyCardKind, amountFen: Int64, at: Timestamp, memo: String = ""
+    ) -> Transfer {
+        Transfer(
+            id: id, kind: .legacyOpening, at: at, memo: memo,
+            postings: [.debit(.legacyFunds(kind), fen: amountFen), .credit(.legacyBalances(kind), fen: amountFen)])
     }
 
     /// Cash deposit: an outlet's cash taken to the bank. Debit the bank, credit the outlet's cash.

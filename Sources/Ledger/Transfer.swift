@@ -61,6 +61,9 @@ public enum TransferKind: String, Codable, Sendable, CaseIterable {
     /// Money out of a suspense account by a decision of the center (`SuspenseDecision`): to the
     /// merchant now known, or to unclaimed income.
     case suspenseRelease = "suspense_release"
+    /// Old cards' balances opened in the ledger at their import: the float handed over to
+    /// the legacy liability of that kind.
+    case legacyOpening = "legacy_opening"
 }
 
 /// One line of a transfer: an account and a signed amount in fen, **debit positive, credit negative**.

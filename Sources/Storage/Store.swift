@@ -12,7 +12,7 @@ public import Ledger
 /// with `StorageError.conflict`, so of many conflicting operations exactly one wins.
 public protocol CitizenCardStore: PersonStore, CardStore, ProductionStore, FeeStore, RuleStore, StaffStore,
     AuditStore, IdempotencyStore, SettingStore, LedgerStore, PurseLoadStore, AcquiringStore, HotlistStore,
-    ClearingStore, PortalStore, ReportStore, DepartmentStore, CredentialStore, BankStore
+    ClearingStore, PortalStore, ReportStore, DepartmentStore, CredentialStore, BankStore, LegacyStore
 {
     /// Applies every change and appends every audit entry in one transaction.
     ///
@@ -142,6 +142,7 @@ public struct ChangeSet: Sendable {
         case department(Departments)
         case credentials(Credentials)
         case banks(Banks)
+        case legacy(Legacy)
 
         /// Persons and their photos.
         public enum Registry: Sendable {
@@ -748,6 +749,8 @@ public enum StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         case purchaseRecord = "purchase_record"
         case clearingResult = "clearing_result"
         case purseClosure = "purse_closure"
+        /// An old card's (kind, number) imported before.
+        case legacyCard = "legacy_card"
         /// A second payee for one card's refund.
         case refundPayee = "refund_payee"
         case suspenseDecision = "suspense_decision"

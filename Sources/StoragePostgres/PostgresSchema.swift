@@ -31,6 +31,7 @@ enum PostgresSchema {
         Migration(name: "0015-credentials", statements: credentials),
         Migration(name: "0016-banks", statements: banks),
         Migration(name: "0017-end-of-life", statements: endOfLife),
+        Migration(name: "0018-legacy-cards", statements: legacyCards),
     ]
 
     /// The sealed document reference of a cancellation (as `SQLiteSchema.cancellationDocuments`).

@@ -78,6 +78,19 @@ extension PostgresStore {
                 """, logger: logger)
         case .applyFeedChunk(let chunk):
             try await applyFeedChunk(chunk, connection, logger)
+        case .insertLegacyCards(let c):
+            guard !c.isEmpty else { return }
+            try await connection.query(
+                """
+                INSERT INTO legacy_cards (\(unescaped: Rows.legacyCardColumns))
+                SELECT id, kind, number, NULLIF(holder_index, ''::bytea), balance_fen, status, imported_at, source,
+                    NULL, NULL, NULL, version
+                FROM unnest(\(c.map(\.id.rawValue)), \(c.map(\.kind.rawValue)), \(c.map(\.number)),
+                    \(c.map { ByteBuffer(bytes: $0.holderIndex ?? Data()) }), \(c.map(\.balanceFen)),
+                    \(c.map(\.status.rawValue)), \(c.map(\.importedAt.secondsSinceEpoch)), \(c.map(\.source)),
+                    \(c.map(\.version)))
+                    AS r (id, kind, number, holder_index, balance_fen, status, imported_at, source, version)
+                """, logger: logger)
         }
     }
 

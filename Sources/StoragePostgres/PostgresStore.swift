@@ -213,6 +213,7 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
         case "bank_inbound_notices_pkey": .bankInboundNotice
         case "bank_notices_notice_id_key", "bank_notices_card_id_sequence_key": .bankNotice
         case "refund_payees_pkey": .refundPayee
+        case "legacy_cards_number", "legacy_cards_pkey": .legacyCard
         case "suspense_decisions_pkey", "suspense_decisions_card": .suspenseDecision
         default: .other
         }

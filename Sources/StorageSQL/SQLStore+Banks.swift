@@ -67,10 +67,13 @@ extension SQLStore {
     ) async throws(StorageError)
         -> [BankNotice]
     {
-        try await fetch(
+        // Optional filters as clauses, not `$1 IS NULL`: PostgreSQL cannot type a parameter that
+        // is only compared with NULL.
+        let bank: SQL = bankCode.map { "AND bank_code = \($0)" } ?? ""
+        let inState: SQL = state.map { "AND state = \($0.rawValue)" } ?? ""
+        return try await fetch(
             """
-            SELECT * FROM bank_notices
-            WHERE (\(bankCode) IS NULL OR bank_code = \(bankCode)) AND (\(state?.rawValue) IS NULL OR state = \(state?.rawValue))
+            SELECT * FROM bank_notices WHERE TRUE \(bank) \(inState)
             ORDER BY id DESC LIMIT \(Int64(limit))
             """
         ) { try Rows.bankNotice($0) }
@@ -128,9 +131,10 @@ extension SQLStore {
     }
 
     public func bankReconciliations(bankCode: String?, limit: Int) async throws(StorageError) -> [BankReconciliation] {
-        try await fetch(
+        let bank: SQL = bankCode.map { "WHERE bank_code = \($0)" } ?? ""
+        return try await fetch(
             """
-            SELECT * FROM bank_reconciliations WHERE (\(bankCode) IS NULL OR bank_code = \(bankCode))
+            SELECT * FROM bank_reconciliations \(bank)
             ORDER BY business_date DESC, bank_code LIMIT \(Int64(limit))
             """
         ) { try Rows.bankReconciliation($0) }

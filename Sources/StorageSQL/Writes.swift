@@ -33,6 +33,9 @@ public enum BulkWrite: Sendable {
     /// A feed file's chunk: person versions and message claims, a prepared loop on SQLite, two
     /// statements over column arrays on PostgreSQL.
     case applyFeedChunk(FeedChunk)
+    /// Imported old cards: a cached statement a row on SQLite, one statement over column arrays on
+    /// PostgreSQL (a million-row file goes in in batches of thousands).
+    case insertLegacyCards([LegacyCard])
 }
 
 /// The statements of every change, written once for both dialects.
@@ -54,6 +57,7 @@ public enum Writes {
         case .department(let change): try department(change, dialect: dialect)
         case .credentials(let change): try credentials(change, dialect: dialect)
         case .banks(let change): try banks(change, dialect: dialect)
+        case .legacy(let change): try legacy(change, dialect: dialect)
         }
     }
 

@@ -49,6 +49,9 @@ enum SQLiteSchema {
         migrator.registerMigration("0014-end-of-life") { db in
             for statement in endOfLife { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("0015-legacy-cards") { db in
+            for statement in legacyCards { try db.execute(sql: statement) }
+        }
         return migrator
     }
 

@@ -96,6 +96,18 @@ extension SQLiteStore {
             for row in publication.added { try add.execute(arguments: [row.asn, publication.version, row.reason]) }
         case .applyFeedChunk(let chunk):
             try applyFeedChunk(chunk, db)
+        case .insertLegacyCards(let cards):
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO legacy_cards (\(Rows.legacyCardColumns))
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?)
+                    """)
+            for c in cards {
+                try insert.execute(arguments: [
+                    c.id.rawValue, c.kind.rawValue, c.number, c.holderIndex, c.balanceFen, c.status.rawValue,
+                    c.importedAt.secondsSinceEpoch, c.source, c.version,
+                ])
+            }
         }
     }
 

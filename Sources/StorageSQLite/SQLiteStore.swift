@@ -104,7 +104,8 @@ public final class SQLiteStore: CitizenCardStore, @unchecked Sendable {
             ("banks.code", .bankCode), ("bank_accounts.card_id", .bankAccount),
             ("bank_accounts.number_index", .bankAccountNumber), ("bank_inbound_notices.", .bankInboundNotice),
             ("bank_notices.", .bankNotice), ("refund_payees.", .refundPayee),
-            ("suspense_decisions.", .suspenseDecision),
+            ("suspense_decisions.", .suspenseDecision), ("legacy_cards.kind, legacy_cards.number", .legacyCard),
+            ("legacy_cards.id", .legacyCard),
         ]
         return rules.first { message.contains($0.0) }?.1 ?? .other
     }

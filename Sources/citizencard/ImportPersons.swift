@@ -68,13 +68,22 @@ final class ProgressBar: @unchecked Sendable {
     init(enabled: Bool) { self.enabled = enabled }
 
     func show(_ progress: PersonImporter.Progress) {
+        show(
+            label: "", bytesRead: progress.bytesRead, bytesTotal: progress.bytesTotal, rows: progress.rowsRead,
+            elapsedSeconds: progress.elapsedSeconds)
+    }
+
+    func show(label: String, bytesRead: Int64, bytesTotal: Int64?, rows: Int, elapsedSeconds: Double) {
         guard enabled else { return }
-        let fraction = progress.bytesTotal.map { $0 > 0 ? Double(progress.bytesRead) / Double($0) : 1 } ?? 0
+        let fraction = bytesTotal.map { $0 > 0 ? Double(bytesRead) / Double($0) : 1 } ?? 0
         let width = 30
         let filled = Int(fraction * Double(width))
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-        let rate = progress.elapsedSeconds > 0 ? Int(Double(progress.rowsRead) / progress.elapsedSeconds) : 0
-        let line = String(format: "\r%@ %3d%%  %d rows  %d rows/s ", bar, Int(fraction * 100), progress.rowsRead, rate)
+        let rate = elapsedSeconds > 0 ? Int(Double(rows) / elapsedSeconds) : 0
+        let line = String(
+            format: "\r%@%@ %3d%%  %d rows  %d rows/s ", label.isEmpty ? "" : label + " ", bar, Int(fraction * 100),
+            rows,
+            rate)
         lock.withLock {
             FileHandle.standardError.write(Data(line.utf8))
             drawn = true

@@ -125,7 +125,7 @@ struct OutletReportTests {
         #expect(report.fees.map(\.item) == [.firstCard, .reissue])
         #expect(report.fees[0].receipts == 5 && report.fees[0].freeReceipts == 5 && report.fees[0].cash == Tally())
         #expect(report.fees[1].receipts == 1 && report.fees[1].cash == Tally(count: 1, amountFen: 2000))
-        #expect(report.loads.map(\.funding) == [.cash, .bankTransfer, .oldCardRefund])
+        #expect(report.loads.map(\.funding) == [.cash, .bankTransfer, .oldCardRefund, .legacyBalance])
         #expect(report.loads[0].approved == Tally(count: 1, amountFen: 5000))
         #expect(report.loads[0].completed == report.loads[0].approved)
         #expect(report.loads[0].pending == Tally() && report.loads[0].reversed == Tally())

@@ -21,6 +21,10 @@ struct AccountTests {
             (.refundsPayable, "refunds:payable", .refundsPayable, .liability, .credit),
             (.missingRecords, "suspense:missing-records", .missingRecords, .liability, .credit),
             (.unclaimedIncome, "income:unclaimed", .unclaimedIncome, .income, .credit),
+            (.legacyBalances(.transit), "legacy:transit", .legacyBalances, .liability, .credit),
+            (.legacyBalances(.socialSecurity), "legacy:social-security", .legacyBalances, .liability, .credit),
+            (.legacyFunds(.transit), "legacy-funds:transit", .legacyFunds, .asset, .debit),
+            (.legacyFunds(.socialSecurity), "legacy-funds:social-security", .legacyFunds, .asset, .debit),
         ]
         #expect(Set(cases.map(\.2)) == Set(AccountCategory.allCases))
         for (account, key, category, kind, side) in cases {

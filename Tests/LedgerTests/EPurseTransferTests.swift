@@ -83,6 +83,14 @@ struct EPurseTransferTests {
                     id: id, from: .missingRecords, to: .merchantPayable(Self.merchant), amountFen: 250, at: Self.at),
                 .suspenseRelease, ["suspense:missing-records": 250, payable: -250]
             ),
+            (
+                .legacyOpening(id: id, kind: .transit, amountFen: 5_000, at: Self.at), .legacyOpening,
+                ["legacy-funds:transit": 5_000, "legacy:transit": -5_000]
+            ),
+            (
+                .load(id: id, card: Self.card, funding: .legacy(.transit), amountFen: 700, at: Self.at), .load,
+                ["legacy:transit": 700, purse: -700]
+            ),
         ]
         for (transfer, kind, postings) in cases {
             #expect(transfer.kind == kind)

@@ -114,6 +114,7 @@ enum WebStrings {
         "funding.cash": ("现金", "Cash"),
         "funding.bank_transfer": ("银行转账", "Bank transfer"),
         "funding.old_card_refund": ("旧卡余额转入", "Old card's balance"),
+        "funding.legacy_balance": ("老卡余额并入", "Legacy card balance"),
         "park.bad_tac": ("TAC 校验失败", "TAC does not verify"),
         "park.replay": ("重复交易", "Replayed record"),
         "park.gap": ("交易序号不连续", "Counter gap"),
