@@ -46,6 +46,12 @@ extension API {
             try JSONResponse.make(
                 Page(items: try await LegacyService(env).cards(of: try context.id("cardId"), actor: actor), next: nil))
         }
+        routes.add(.get, "\(Self.prefix)/legacy-cards/stop-list", .permission(.readLegacyStopList)) {
+            request, _, actor in
+            try JSONResponse.make(
+                try await LegacyService(env).stopList(
+                    after: request.query("after"), limit: try request.queryLimit(), actor: actor))
+        }
         routes.add(.get, "\(Self.prefix)/legacy-cards/summary", .permission(.readReports)) { _, _, actor in
             try JSONResponse.make(try await LegacyService(env).summary(actor: actor))
         }

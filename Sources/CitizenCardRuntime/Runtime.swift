@@ -112,6 +112,7 @@ package struct Runtime {
         env.credentialKeys = credentialKeys
         env.credentialPolicy = credentialPolicy
         env.bankPolicy = bankPolicy
+        env.legacyPolicy = configuration.legacy ?? LegacyPolicy()
         return Runtime(
             configuration: configuration, env: env, store: store, dataDirectory: directory,
             databaseDescription: description, createdKeys: created, createdIssuerKeys: createdIssuerKeys,
@@ -185,6 +186,8 @@ package struct Configuration: Codable {
     package var credentials: CredentialPolicy?
     /// Talking to partner banks (docs/banks.md); optional, defaults apply.
     package var banks: BankPolicy?
+    /// The departments' old cards: the end of their coexistence (docs/legacy-cards.md); optional.
+    package var legacy: LegacyPolicy?
 
     package static let fileName = "citizencard.json"
 

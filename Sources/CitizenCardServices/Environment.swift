@@ -33,6 +33,8 @@ public struct ServiceEnvironment: Sendable {
     public var credentialPolicy = CredentialPolicy()
     /// How the center talks to partner banks.
     public var bankPolicy = BankPolicy()
+    /// The old cards' coexistence period (docs/legacy-cards.md).
+    public var legacyPolicy = LegacyPolicy()
     /// Wakes the bank outbox's sender after a commit that enqueued notices (one per server).
     public let bankOutbox = BankOutboxSignal()
 
@@ -225,6 +227,8 @@ public enum Permission: String, Sendable, CaseIterable {
     case decideSuspense = "decide_suspense"
     /// The suspense accounts, unclaimed refunds and the decisions (no personal data).
     case readSuspense = "read_suspense"
+    /// The old cards' stop list (no personal data): the center and the departments' systems.
+    case readLegacyStopList = "read_legacy_stop_list"
 
     public var roles: Set<Role> {
         switch self {
@@ -248,6 +252,7 @@ public enum Permission: String, Sendable, CaseIterable {
         case .readBanks: [.administrator, .auditor]
         case .decideSuspense: [.administrator]
         case .readSuspense: [.administrator, .auditor]
+        case .readLegacyStopList: [.administrator, .department]
         }
     }
 }

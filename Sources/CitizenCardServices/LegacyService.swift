@@ -49,6 +49,43 @@ public struct LegacyService: Sendable {
         return found.map(LegacyCardView.init)
     }
 
+    /// The old cards the old systems must refuse (Art 24): every card whose balance was folded
+    /// into a citizen card — at once, or the money could be spent twice — and, after the
+    /// coexistence period, every old card. A page in kind and number order.
+    public struct StopList: Codable, Hashable, Sendable {
+        public struct Entry: Codable, Hashable, Sendable {
+            public var kind: LegacyCardKind
+            public var number: String
+            /// `folded` or `coexistence_over`.
+            public var reason: String
+        }
+
+        public var coexistenceUntil: CalendarDate?
+        public var coexistenceOver: Bool
+        public var items: [Entry]
+        /// Pass as `after` for the next page (`kind:number`).
+        public var next: String?
+    }
+
+    public func stopList(after: String?, limit: Int, actor: Actor) async throws(CitizenCardError) -> StopList {
+        try actor.require(.readLegacyStopList)
+        var key: (LegacyCardKind, String)?
+        if let after {
+            let parts = after.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let kind = LegacyCardKind(rawValue: parts[0]), (1...20).contains(parts[1].count)
+            else { throw CitizenCardError.invalid("after", "kind:number of the previous page") }
+            key = (kind, parts[1])
+        }
+        let over = env.legacyPolicy.isOver(today: env.today)
+        let cards = try await env.fetch(try await env.store.legacyStopList(all: over, after: key, limit: limit))
+        return StopList(
+            coexistenceUntil: env.legacyPolicy.coexistenceUntil, coexistenceOver: over,
+            items: cards.map {
+                StopList.Entry(kind: $0.kind, number: $0.number, reason: $0.isFolded ? "folded" : "coexistence_over")
+            },
+            next: cards.count == limit ? cards.last.map { "\($0.kind.rawValue):\($0.number)" } : nil)
+    }
+
     public struct Summary: Codable, Hashable, Sendable {
         public struct Line: Codable, Hashable, Sendable {
             public var kind: LegacyCardKind

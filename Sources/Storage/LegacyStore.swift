@@ -14,6 +14,11 @@ public protocol LegacyStore: Sendable {
     func legacyCard(foldedLoadID: PurseLoad.ID) async throws(StorageError) -> LegacyCard?
     /// Counts and sums of the old cards, by kind, folded or not, and whether an ID number is known.
     func legacySummary() async throws(StorageError) -> [LegacySummaryLine]
+    /// The old cards the old systems must refuse, in kind and number order after a (kind, number):
+    /// those folded in, and — `all` once the coexistence period is over — every one.
+    func legacyStopList(
+        all: Bool, after: (LegacyCardKind, String)?, limit: Int
+    ) async throws(StorageError) -> [LegacyCard]
     /// Old cards not folded yet, of one kind or all, in id order after an id.
     func unclaimedLegacyCards(
         kind: LegacyCardKind?, after: LegacyCard.ID?, limit: Int

@@ -95,6 +95,20 @@ extension SQLStore {
         }
     }
 
+    public func legacyStopList(
+        all: Bool, after: (LegacyCardKind, String)?, limit: Int
+    ) async throws(StorageError) -> [LegacyCard] {
+        let which: SQL = all ? "TRUE" : "folded_load_id IS NOT NULL"
+        let key: SQL =
+            after.map { "AND (kind > \($0.0.rawValue) OR (kind = \($0.0.rawValue) AND number > \($0.1)))" } ?? ""
+        return try await fetch(
+            """
+            SELECT \(raw: Rows.legacyCardColumns) FROM legacy_cards WHERE \(which) \(key)
+            ORDER BY kind\(SQL.byteOrder), number\(SQL.byteOrder) LIMIT \(capped(max(limit, 1)))
+            """
+        ) { try Rows.legacyCard($0) }
+    }
+
     public func unclaimedLegacyCards(
         kind: LegacyCardKind?, after: LegacyCard.ID?, limit: Int
     ) async throws(StorageError) -> [LegacyCard] {

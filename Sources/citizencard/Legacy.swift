@@ -8,7 +8,7 @@ import Foundation
 struct LegacyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "legacy", abstract: "The departments' old transit and social-security cards.",
-        subcommands: [LegacyImport.self, LegacyReport.self])
+        subcommands: [LegacyImport.self, LegacyReport.self, LegacyStopList.self])
 }
 
 struct LegacyImport: AsyncParsableCommand {
@@ -113,5 +113,43 @@ struct LegacyReport: AsyncParsableCommand {
             }
         }
         if summary.lines.contains(where: { !$0.tiesOut }) { throw ExitCode(1) }
+    }
+}
+
+struct LegacyStopList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stop-list",
+        abstract:
+            "The old cards the old systems must refuse: folded ones at once, all after the coexistence period (CSV kind,number,reason)."
+    )
+
+    @OptionGroup var store: StoreOptions
+
+    @Option(help: "Write the list to this file instead of standard output.")
+    var out: String?
+
+    func run() async throws {
+        let runtime = try await Runtime.open(store, logger: makeLogger(label: "citizencard.legacy", level: .warning))
+        var lines = ["kind,number,reason"]
+        var after: String?
+        do {
+            repeat {
+                let page = try await LegacyService(runtime.env).stopList(
+                    after: after, limit: 10_000, actor: .commandLine("legacy stop-list"))
+                lines += page.items.map { "\($0.kind.rawValue),\($0.number),\($0.reason)" }
+                after = page.next
+            } while after != nil
+        } catch {
+            try? await runtime.store.close()
+            throw CommandFailure(description: "\(error)")
+        }
+        try? await runtime.store.close()
+        let text = lines.joined(separator: "\n") + "\n"
+        if let out {
+            try text.write(toFile: out, atomically: true, encoding: .utf8)
+            print("\(lines.count - 1) old cards to refuse: \(out)")
+        } else {
+            print(text, terminator: "")
+        }
     }
 }

@@ -209,6 +209,22 @@ struct LegacyCardTests {
         let summary = try #require(
             try await LegacyService(world.env).summary(actor: staff.admin).lines.first { $0.kind == .transit })
         #expect(summary.foldedCount == 1 && summary.foldedFen == 1800 && summary.unclaimedFen == 700 && summary.tiesOut)
+
+        // The old system must refuse the folded card at once; the other one after the coexistence period.
+        let legacyService = LegacyService(world.env)
+        let during = try await legacyService.stopList(after: nil, limit: 10, actor: staff.admin)
+        #expect(during.items.map(\.number) == ["T2000000000000001"] && during.items[0].reason == "folded")
+        #expect(!during.coexistenceOver && during.next == nil)
+        await #expect(throws: CitizenCardError.self) {
+            try await legacyService.stopList(after: nil, limit: 10, actor: staff.clerk)
+        }
+        var env = world.env
+        env.legacyPolicy = LegacyPolicy(
+            coexistenceUntil: world.clock.now().adding(days: -1).calendarDate(offsetSeconds: 8 * 3600))
+        let after = try await LegacyService(env).stopList(after: nil, limit: 1, actor: staff.admin)
+        #expect(after.coexistenceOver && after.items.count == 1 && after.next == "transit:T2000000000000001")
+        let rest = try await LegacyService(env).stopList(after: after.next, limit: 10, actor: staff.admin)
+        #expect(rest.items.map(\.number) == ["T2000000000000002"] && rest.items[0].reason == "coexistence_over")
         #expect(try await world.store.ledgerAllBalances().values.reduce(0, +) == 0)
     }
 }
