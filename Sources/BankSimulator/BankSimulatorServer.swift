@@ -74,6 +74,7 @@ public final class BankSimulatorServer: Sendable {
                 }
         } catch {
             await link.shutdown()
+            try? await handler.journalThreads.shutdownGracefully()
             ledger.close()
             throw BankSimulatorError(
                 "cannot listen on \(configuration.host):\(configuration.port): \(error)")
@@ -128,6 +129,7 @@ public final class BankSimulatorServer: Sendable {
         accepting.cancel()
         await accepting.value
         await handler.link.shutdown()
+        try? await handler.journalThreads.shutdownGracefully()
         handler.ledger.close()
     }
 
@@ -192,12 +194,18 @@ final class RequestHandler: Sendable {
     let ledger: SimulatorLedger
     let link: BankLink
     let signature: BankSignature
+    /// The journal's writes (an fsync each) run on a thread of the bank's own: on the process's
+    /// shared pool they could wait behind other work of a busy process (a test run's password
+    /// hashing), and a client would see a loopback bank hang.
+    let journalThreads: NIOThreadPool
 
     init(configuration: BankSimulatorConfiguration, ledger: SimulatorLedger, link: BankLink) {
         self.configuration = configuration
         self.ledger = ledger
         self.link = link
         self.signature = BankSignature(secret: configuration.secret)
+        self.journalThreads = NIOThreadPool(numberOfThreads: 1)
+        journalThreads.start()
     }
 
     /// Reads requests from one connection and answers them in order until it closes.
@@ -285,7 +293,7 @@ final class RequestHandler: Sendable {
                 return .answer(status: 400, body: Self.error("the body is not an account request"), delay: delay)
             }
             let ledger = self.ledger
-            guard let answer = try? await NIOThreadPool.singleton.runIfActive({ ledger.openAccount(account) }) else {
+            guard let answer = try? await journalThreads.runIfActive({ ledger.openAccount(account) }) else {
                 return .answer(status: 503, body: Self.error("the bank is stopping"), delay: delay)
             }
             result = (answer.status, Self.json(answer.answer))
@@ -294,7 +302,7 @@ final class RequestHandler: Sendable {
                 return .answer(status: 400, body: Self.error("the body is not a notice"), delay: delay)
             }
             let ledger = self.ledger
-            guard let answer = try? await NIOThreadPool.singleton.runIfActive({ ledger.receive(notice) }) else {
+            guard let answer = try? await journalThreads.runIfActive({ ledger.receive(notice) }) else {
                 return .answer(status: 503, body: Self.error("the bank is stopping"), delay: delay)
             }
             result = (answer.status, Self.json(answer.answer))
