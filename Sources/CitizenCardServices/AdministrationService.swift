@@ -274,7 +274,7 @@ public struct AdministrationService: Sendable {
         }
         if let password = change.password {
             try Self.checkPassword(password)
-            staff.passwordHash = Bcrypt.hash(password, cost: env.passwordCost)
+            staff.passwordHash = await PasswordHashing.hash(password, cost: env.passwordCost)
             fields.append("password")
         }
         guard !fields.isEmpty else { throw CitizenCardError.invalid("displayName", "the change changes nothing") }
@@ -340,7 +340,7 @@ public struct AdministrationService: Sendable {
             id: env.ids.make(), username: username,
             displayName: try PersonFields.name(request.displayName, field: "displayName"),
             role: request.role, outletID: request.outletId,
-            passwordHash: Bcrypt.hash(request.password, cost: env.passwordCost))
+            passwordHash: await PasswordHashing.hash(request.password, cost: env.passwordCost))
         var changes = ChangeSet()
         changes.add(.insertOperator(staff))
         changes.record(

@@ -33,7 +33,7 @@ public struct AuthService: Sendable {
             ? try await env.fetch(try await env.store.operator(username: name)) : nil
         guard password.utf8.count <= 72 else { throw CitizenCardError(.invalidCredentials) }
         let hash = found?.passwordHash ?? DecoyHash.at(cost: env.passwordCost)
-        let matches = Bcrypt.verify(password, hash: hash)
+        let matches = await PasswordHashing.verify(password, hash: hash)
         guard let staff = found, staff.active, matches else {
             env.logger.notice("login refused", metadata: ["username.length": "\(name.count)"])
             throw CitizenCardError(.invalidCredentials)
@@ -82,14 +82,14 @@ public struct AuthService: Sendable {
         guard let id = actor.operatorID,
             var staff = try await env.fetch(try await env.store.operator(id: id))
         else { throw CitizenCardError(.unauthenticated) }
-        guard current.utf8.count <= 72, Bcrypt.verify(current, hash: staff.passwordHash) else {
+        guard current.utf8.count <= 72, await PasswordHashing.verify(current, hash: staff.passwordHash) else {
             throw CitizenCardError(.invalidCredentials, field: "currentPassword")
         }
         try AdministrationService.checkPassword(new, field: "newPassword")
         guard new != current else {
             throw CitizenCardError.invalid("newPassword", "choose a different password", zh: "新密码不能与当前密码相同")
         }
-        staff.passwordHash = Bcrypt.hash(new, cost: env.passwordCost)
+        staff.passwordHash = await PasswordHashing.hash(new, cost: env.passwordCost)
         var changes = ChangeSet()
         changes.add(.updateOperator(staff))
         changes.add(.deleteSessions(operatorID: staff.id, keeping: token.map(Self.hash)))

@@ -96,7 +96,7 @@ public struct PortalService: Sendable {
                 zh: "只能为已发放且未注销的卡设置查询密码")
         }
         let now = env.clock.now()
-        let hash = Bcrypt.hash(password, cost: env.passwordCost)
+        let hash = await PasswordHashing.hash(password, cost: env.passwordCost)
         let stored = try await env.fetch(try await env.store.queryCredential(cardID: cardID))
         let credential =
             stored?.replacing(hash: hash, at: now, by: actor.name)
@@ -147,7 +147,8 @@ public struct PortalService: Sendable {
         }
         // One bcrypt whatever is unknown, so that the answer's time tells nothing.
         let matches =
-            password.utf8.count <= 72 && Bcrypt.verify(password, hash: credential?.passwordHash ?? decoyHash)
+            password.utf8.count <= 72
+            ? await PasswordHashing.verify(password, hash: credential?.passwordHash ?? decoyHash) : false
         guard let card = found, let credential else {
             try await auditFailure(found, reason: found == nil ? "unknown_card" : "no_password")
             throw CitizenCardError(.invalidCredentials)
@@ -222,7 +223,7 @@ public struct PortalService: Sendable {
         if let until = credential.lockedUntil, credential.isLocked(at: env.clock.now()) {
             throw lockedError(until: until)
         }
-        guard current.utf8.count <= 72, Bcrypt.verify(current, hash: credential.passwordHash) else {
+        guard current.utf8.count <= 72, await PasswordHashing.verify(current, hash: credential.passwordHash) else {
             try await recordWrongPassword(card, checked: credential, field: "currentPassword")
         }
         try QueryPassword.validate(new, field: "newPassword")
@@ -230,7 +231,7 @@ public struct PortalService: Sendable {
             throw CitizenCardError.invalid("newPassword", "choose a different password", zh: "新密码不能与原密码相同")
         }
         let next = credential.replacing(
-            hash: Bcrypt.hash(new, cost: env.passwordCost), at: env.clock.now(), by: principal.actorName)
+            hash: await PasswordHashing.hash(new, cost: env.passwordCost), at: env.clock.now(), by: principal.actorName)
         var changes = ChangeSet()
         changes.add(.updateQueryCredential(next, expectedVersion: credential.version))
         changes.add(.deletePortalSessions(cardID: card.id, keeping: principal.tokenHash))

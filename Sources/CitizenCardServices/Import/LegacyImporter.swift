@@ -9,12 +9,12 @@ import Storage
 /// `citizencard legacy import FILE.csv` (R-20, issue 21; docs/legacy-cards.md): the departments'
 /// old transit and social-security cards with their balances.
 ///
-/// Two passes over the file. The first reads and checks every row — its fields, no (kind, number)
+/// Two passes. The first reads and checks every row of the file — its fields, no (kind, number)
 /// twice in the file, and against what is stored: a card imported before with the same data is
 /// `unchanged`, one with other data `differs` — and sums the rows against the file's control line
 /// (`TOTAL,<rows>,<fen>`). Any problem, or totals that disagree, and nothing is written: money
-/// is never created from a file that does not add up. The second pass writes the new cards in
-/// batches, each one commit with its opening entry (`legacy_opening`: the float handed over,
+/// is never created from a file that does not add up. The second pass writes the new cards it
+/// kept (in memory: a million take some 100 MiB) in batches, each one commit with its opening entry (`legacy_opening`: the float handed over,
 /// `legacy-funds:<kind>`, to the old cards' liability, `legacy:<kind>`) and its audit entry, so the
 /// ledger always holds exactly the imported balances. A second run of the same file, or of the rest
 /// of it after a crash, imports only what is missing.
@@ -92,14 +92,26 @@ public struct LegacyImporter: Sendable {
         let out = try ResultWriter(url: results)
         defer { out.close() }
         var report = Report()
-        // Pass 1: check everything, write nothing.
+        // Pass 1: check everything, write nothing; keep the new rows (a million take some
+        // 100 MiB) so that the second pass does not read and check the file again.
         var known: [LegacyCardKind: Set<String>] = [:]
-        var existing: Set<String> = []
+        var accepted: [Row] = []
         var pending: [Row] = []
+        // A kind with no card stored yet (a first import) needs no look-up of its numbers.
+        let storedKinds: Set<LegacyCardKind>
+        do {
+            storedKinds = Set(try await env.store.legacySummary().map(\.kind))
+        } catch {
+            throw .storage(ServiceEnvironment.translate(error))
+        }
         func settle(_ rows: [Row], report: inout Report) async throws(Failure) {
             for kind in LegacyCardKind.allCases {
                 let ofKind = rows.filter { $0.kind == kind }
                 guard !ofKind.isEmpty else { continue }
+                guard storedKinds.contains(kind) else {
+                    accepted += ofKind
+                    continue
+                }
                 let stored: [LegacyCard]
                 do {
                     stored = try await env.store.legacyCards(kind: kind, numbers: ofKind.map(\.number))
@@ -108,11 +120,15 @@ public struct LegacyImporter: Sendable {
                 }
                 let byNumber = Dictionary(stored.map { ($0.number, $0) }) { first, _ in first }
                 for row in ofKind {
-                    guard let card = byNumber[row.number] else { continue }
+                    guard let card = byNumber[row.number] else {
+                        accepted.append(row)
+                        continue
+                    }
                     if card.balanceFen == row.balanceFen && card.holderIndex == row.holderIndex
                         && card.status == row.status
                     {
-                        existing.insert("\(kind.rawValue):\(row.number)")
+                        report.unchanged += 1
+                        out.write(line: row.line, number: row.number, kind: kind.rawValue, outcome: "unchanged", reason: "")
                     } else {
                         report.rejected += 1
                         out.write(
@@ -154,12 +170,15 @@ public struct LegacyImporter: Sendable {
             report.elapsedSeconds = PersonImporter.seconds(since: started)
             return report
         }
-        // Pass 2: write the new cards with their opening entries.
+        // Pass 2: write the new cards with their opening entries, a batch a commit.
         let now = env.clock.now()
-        var batch: [LegacyCard] = []
-        var lines: [Int] = []
-        func commit(_ cards: [LegacyCard], lines: [Int], report: inout Report) async throws(Failure) {
-            guard !cards.isEmpty else { return }
+        func commit(_ rows: ArraySlice<Row>, report: inout Report) async throws(Failure) {
+            guard !rows.isEmpty else { return }
+            let cards = rows.map { row in
+                LegacyCard(
+                    id: env.ids.make(), kind: row.kind, number: row.number, holderIndex: row.holderIndex,
+                    balanceFen: row.balanceFen, status: row.status, importedAt: now, source: source)
+            }
             var changes = ChangeSet()
             changes.add(.legacy(.insertLegacyCards(cards)))
             for kind in LegacyCardKind.allCases {
@@ -178,7 +197,7 @@ public struct LegacyImporter: Sendable {
                     purpose: "legacy card migration",
                     detail: RegistryService.json([
                         "cards": "\(cards.count)", "fen": "\(cards.reduce(Int64(0)) { $0 + $1.balanceFen })",
-                        "lines": "\(lines.first ?? 0)-\(lines.last ?? 0)",
+                        "lines": "\(rows.first?.line ?? 0)-\(rows.last?.line ?? 0)",
                     ])))
             do {
                 try await env.store.commit(changes)
@@ -187,32 +206,22 @@ public struct LegacyImporter: Sendable {
             }
             report.imported += cards.count
             report.importedFen += cards.reduce(0) { $0 + $1.balanceFen }
-            for (line, card) in zip(lines, cards) {
-                out.write(line: line, number: card.number, kind: card.kind.rawValue, outcome: "imported", reason: "")
+            for (row, card) in zip(rows, cards) {
+                out.write(line: row.line, number: card.number, kind: card.kind.rawValue, outcome: "imported", reason: "")
             }
         }
-        _ = try await pass(
-            path: path, started: started, number: 2, progress: progress, flushEvery: min(batchSize, 5_000)
-        ) { (result) throws(Failure) in
-            guard case .success(let row) = result else { return }
-            if existing.contains("\(row.kind.rawValue):\(row.number)") {
-                report.unchanged += 1
-                out.write(line: row.line, number: row.number, kind: row.kind.rawValue, outcome: "unchanged", reason: "")
-                return
+        var lastProgress = ContinuousClock.now
+        for start in stride(from: 0, to: accepted.count, by: batchSize) {
+            try await commit(accepted[start..<min(start + batchSize, accepted.count)], report: &report)
+            if ContinuousClock.now - lastProgress > .milliseconds(250) || start + batchSize >= accepted.count {
+                lastProgress = ContinuousClock.now
+                progress(
+                    Progress(
+                        pass: 2, bytesRead: Int64(min(start + batchSize, accepted.count)),
+                        bytesTotal: Int64(accepted.count), rowsRead: min(start + batchSize, accepted.count),
+                        elapsedSeconds: PersonImporter.seconds(since: started)))
             }
-            batch.append(
-                LegacyCard(
-                    id: env.ids.make(), kind: row.kind, number: row.number, holderIndex: row.holderIndex,
-                    balanceFen: row.balanceFen, status: row.status, importedAt: now, source: source))
-            lines.append(row.line)
-        } flush: { () throws(Failure) in
-            guard batch.count >= batchSize else { return }
-            let cards = batch, rows = lines
-            batch.removeAll(keepingCapacity: true)
-            lines.removeAll(keepingCapacity: true)
-            try await commit(cards, lines: rows, report: &report)
         }
-        try await commit(batch, lines: lines, report: &report)
         out.summary("imported \(report.imported), unchanged \(report.unchanged)")
         report.elapsedSeconds = PersonImporter.seconds(since: started)
         env.logger.info(
