@@ -128,7 +128,8 @@ public struct LegacyImporter: Sendable {
                         && card.status == row.status
                     {
                         report.unchanged += 1
-                        out.write(line: row.line, number: row.number, kind: kind.rawValue, outcome: "unchanged", reason: "")
+                        out.write(
+                            line: row.line, number: row.number, kind: kind.rawValue, outcome: "unchanged", reason: "")
                     } else {
                         report.rejected += 1
                         out.write(
@@ -207,7 +208,8 @@ public struct LegacyImporter: Sendable {
             report.imported += cards.count
             report.importedFen += cards.reduce(0) { $0 + $1.balanceFen }
             for (row, card) in zip(rows, cards) {
-                out.write(line: row.line, number: card.number, kind: card.kind.rawValue, outcome: "imported", reason: "")
+                out.write(
+                    line: row.line, number: card.number, kind: card.kind.rawValue, outcome: "imported", reason: "")
             }
         }
         var lastProgress = ContinuousClock.now
