@@ -28,17 +28,33 @@ public struct PurseClosureService: Sendable {
         self.waitingSeconds = waitingSeconds ?? env.policy.purseWaitingSeconds
     }
 
-    /// Closes every purse whose card left service at least the waiting period ago; returns how
-    /// many were closed. Run by the server's minute job.
-    public func closeDue(limit: Int = 500) async throws(CitizenCardError) -> Int {
+    /// Closes every purse whose card left service at least the waiting period ago, a page of
+    /// `limit` cards at a time in id order, until none is left or `maxCards` were closed; returns
+    /// how many were closed. Run by the server's minute job: a day when many cards leave service
+    /// at once (an expiry date shared by a whole issuing year) is closed in one run, not 500 a
+    /// minute.
+    public func closeDue(limit: Int = 500, maxCards: Int = 100_000) async throws(CitizenCardError) -> Int {
+        var closed = 0
+        var after: Card.ID?
+        while closed < maxCards {
+            let (page, last) = try await closePage(after: after, limit: min(limit, maxCards - closed))
+            closed += page
+            guard let last else { break }
+            after = last
+        }
+        return closed
+    }
+
+    /// One page of `closeDue`: how many it closed, and the last card it read (nil: none left).
+    func closePage(after: Card.ID?, limit: Int) async throws(CitizenCardError) -> (Int, Card.ID?) {
         let now = env.clock.now()
         var closed = 0
         // Only cards whose waiting period is over: the query never returns the same waiting card
         // again and again, so no due card is starved behind those still waiting.
         let leftBefore = now.adding(seconds: -waitingSeconds)
-        for card in try await env.fetch(
-            try await env.store.cardsAwaitingPurseClosure(leftBefore: leftBefore, limit: limit))
-        {
+        let due = try await env.fetch(
+            try await env.store.cardsAwaitingPurseClosure(leftBefore: leftBefore, after: after, limit: limit))
+        for card in due {
             let successor =
                 card.state == .replaced
                 ? try await env.fetch(try await env.store.cards(personID: card.personID)).first {
@@ -75,7 +91,7 @@ public struct PurseClosureService: Sendable {
                 throw ServiceEnvironment.translate(error)
             }
         }
-        return closed
+        return (closed, due.count == limit ? due.last?.id : nil)
     }
 
     public func closure(of cardID: Card.ID, actor: Actor) async throws(CitizenCardError) -> PurseClosure {

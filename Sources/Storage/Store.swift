@@ -456,7 +456,10 @@ public protocol AcquiringStore: Sendable {
     func purseClosure(successorID: Card.ID) async throws(StorageError) -> PurseClosure?
     /// Cards that left service (replaced, cancelled, expired) at or before `leftBefore` — the time
     /// of their last event — and whose purse is not closed yet.
-    func cardsAwaitingPurseClosure(leftBefore: Timestamp, limit: Int) async throws(StorageError) -> [Card]
+    /// In id order after `after`, so that a sweep never reads a page twice.
+    func cardsAwaitingPurseClosure(
+        leftBefore: Timestamp, after: Card.ID?, limit: Int
+    ) async throws(StorageError) -> [Card]
     /// Who was paid a card's refund (masked), and the sealed details.
     func refundPayee(cardID: Card.ID) async throws(StorageError) -> (payee: RefundPayee, sealed: Data)?
     /// Refunds still owed (`kind` refund, `due`) of purses closed before `closedBefore`, oldest first.

@@ -115,10 +115,13 @@ extension SQLStore {
         }.first
     }
 
-    public func cardsAwaitingPurseClosure(leftBefore: Timestamp, limit: Int) async throws(StorageError) -> [Card] {
+    public func cardsAwaitingPurseClosure(
+        leftBefore: Timestamp, after: Card.ID?, limit: Int
+    ) async throws(StorageError) -> [Card] {
         try await fetchCards(
             """
             WHERE state IN (\(raw: Rows.sqlList(Rows.closedPurseStates.map(\.rawValue))))
+                AND id > \(after?.rawValue ?? "")
                 AND NOT EXISTS (SELECT 1 FROM purse_closures c WHERE c.card_id = cards.id)
                 AND (SELECT e.at FROM card_events e WHERE e.card_id = cards.id AND e.sequence = cards.version)
                     <= \(leftBefore.secondsSinceEpoch)

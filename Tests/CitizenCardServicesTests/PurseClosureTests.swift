@@ -130,6 +130,25 @@ struct PurseClosureTests {
         #expect(await code { try await closures.closure(of: waiting.id, actor: staff.clerk) } == .notFound)
     }
 
+    @Test("one run closes every due purse, a page at a time, each once")
+    func onePass() async throws {
+        var cancelled: [CardView] = []
+        for _ in 0..<5 {
+            let (resident, card) = try await fixtures.activeCard()
+            _ = try await fixtures.cards.cancel(
+                card.id,
+                .init(
+                    reason: .holderRequest, applicant: .holder, documentReference: "ID card",
+                    identity: fixtures.identity(resident)), actor: staff.clerk)
+            cancelled.append(card)
+        }
+        world.clock.advance(days: 7)
+        #expect(try await closures.closeDue(limit: 2) == 5, "three pages of at most two")
+        #expect(try await closures.closeDue(limit: 2) == 0)
+        for card in cancelled { #expect(try await closures.closure(of: card.id, actor: staff.clerk).kind == .refund) }
+        #expect(try await closures.closeDue(limit: 2, maxCards: 3) == 0)
+    }
+
     @Test("cancellation: after the waiting period the balance is refunded, paid out once at the counter")
     func refund() async throws {
         let (resident, card) = try await fixtures.activeCard()
