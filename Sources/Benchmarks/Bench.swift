@@ -17,7 +17,7 @@ package struct Bench: AsyncParsableCommand {
         subcommands: [
             BenchImport.self, BenchLifecycle.self, BenchCrypto.self, BenchHotlist.self, BenchIngest.self,
             BenchClearing.self, BenchJSON.self, BenchDepartments.self, BenchCredentials.self, BenchBanks.self,
-            BenchLegacy.self,
+            BenchLegacy.self, BenchClosures.self,
         ])
 }
 

@@ -54,6 +54,12 @@ public struct PurseClosureService: Sendable {
         let leftBefore = now.adding(seconds: -waitingSeconds)
         let due = try await env.fetch(
             try await env.store.cardsAwaitingPurseClosure(leftBefore: leftBefore, after: after, limit: limit))
+        guard !due.isEmpty else { return (0, nil) }
+        // The page's balances in one read, its closures in one commit; if another sweep closed one
+        // of them meanwhile, the page is done card by card.
+        let accounts = due.map { AccountID.purse($0.id) }
+        let balances = try await env.fetch(try await env.store.ledgerBalances(accounts))
+        var pieces: [ChangeSet] = []
         for card in due {
             let successor =
                 card.state == .replaced
@@ -61,8 +67,7 @@ public struct PurseClosureService: Sendable {
                     $0.predecessorID == card.id
                 }?.id : nil
             let account = AccountID.purse(card.id)
-            let balance = account.normalBalance(
-                signed: try await env.fetch(try await env.store.ledgerBalances([account]))[account] ?? 0)
+            let balance = account.normalBalance(signed: balances[account] ?? 0)
             let closure = PurseClosure(
                 cardID: card.id, successorID: successor, kind: successor == nil ? .refund : .migration,
                 amountFen: balance, closedAt: now)
@@ -82,14 +87,26 @@ public struct PurseClosureService: Sendable {
                     detail:
                         #"{"kind":"\#(closure.kind.rawValue)","amountFen":\#(balance),"successor":"\#(successor?.rawValue ?? "")"}"#
                 ))
-            do throws(StorageError) {
-                try await env.store.commit(changes)
-                closed += 1
-            } catch .duplicate(.purseClosure) {
-                continue
-            } catch {
-                throw ServiceEnvironment.translate(error)
+            pieces.append(changes)
+        }
+        var page = ChangeSet()
+        for piece in pieces { page.append(piece) }
+        do throws(StorageError) {
+            try await env.store.commit(page)
+            closed = pieces.count
+        } catch .duplicate(.purseClosure) {
+            for piece in pieces {
+                do throws(StorageError) {
+                    try await env.store.commit(piece)
+                    closed += 1
+                } catch .duplicate(.purseClosure) {
+                    continue
+                } catch {
+                    throw ServiceEnvironment.translate(error)
+                }
             }
+        } catch {
+            throw ServiceEnvironment.translate(error)
         }
         return (closed, due.count == limit ? due.last?.id : nil)
     }

@@ -125,6 +125,11 @@ public struct ChangeSet: Sendable {
 
     public mutating func add(_ change: Change) { changes.append(change) }
     public mutating func record(_ entry: AuditDraft) { audit.append(entry) }
+    /// Everything of `other`, after what this holds: two outcomes committed as one.
+    public mutating func append(_ other: ChangeSet) {
+        changes += other.changes
+        audit += other.audit
+    }
 
     public enum Change: Sendable {
         case registry(Registry)
