@@ -27,7 +27,7 @@ start)
             || { cat "$dir/initdb.log" >&2; exit 1; }
     fi
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=300 -c max_locks_per_transaction=256 -c shared_buffers=256MB -c fsync=on" \
+        -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=1000 -c max_locks_per_transaction=256 -c shared_buffers=256MB -c fsync=on" \
         start >/dev/null
     as_owner "$bin/psql" -h 127.0.0.1 -p "$port" -U citizencard -d postgres -qAt \
         -c "SELECT 1 FROM pg_database WHERE datname = 'citizencard_test'" | grep -q 1 \
