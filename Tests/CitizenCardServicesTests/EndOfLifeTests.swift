@@ -435,4 +435,48 @@ struct EndOfLifeTests {
         _ = try await cards.issue(newCard.id, identity: fixtures.identity(other), actor: staff.clerk)
         #expect(try await cards.card(later.id, actor: staff.clerk).state == .replaced)
     }
+
+    @Test("a NUL, a control character or a huge text in a payee or a decision is refused; nothing is paid or moved")
+    func hostileText() async throws {
+        let (resident, card) = try await fixtures.activeCard()
+        var chip = try fixtures.chip(for: card)
+        try await fixtures.load(&chip, card: card, fen: 900)
+        _ = try await cancel(card, resident)
+        world.clock.advance(days: 7)
+        #expect(try await closures.closeDue() == 1)
+        var died = RegistryService.Correction(reason: "death registered")
+        died.lifeStatus = .deceased
+        _ = try await fixtures.registry.correct(resident.person.id, died, actor: staff.clerk)
+        let heir = fixtures.newIDNumber()
+        for (name, document) in [
+            ("李\u{0}四", "公证书 001"), ("李\u{7}四", "公证书 001"), (String(repeating: "李", count: 51), "公证书 001"),
+            ("李四", "公证书\u{0}001"), ("李四", "公证书\n001"), ("李四", String(repeating: "x", count: 101)),
+        ] {
+            let payout = PurseClosureService.Payout(
+                channel: "cash",
+                payee: .init(
+                    kind: .heir, name: name, idNumber: heir, documentChecked: true, documentReference: document))
+            #expect(await code { try await closures.payOut(card.id, payout, actor: staff.clerk) } == .invalidField)
+        }
+        let account = PurseClosureService.BankAccount(bankName: "银行\u{0}", accountNumber: "62220212345678")
+        let bank = PurseClosureService.Payout(
+            channel: "bank_transfer",
+            payee: .init(kind: .heir, name: "李四", idNumber: heir, documentChecked: true, documentReference: "公证书"),
+            bankAccount: account)
+        #expect(await code { try await closures.payOut(card.id, bank, actor: staff.clerk) } == .invalidField)
+        #expect(try await balance(.refundsPayable) == 900)
+        let suspense = SuspenseService(world.env)
+        for (reference, reason) in [
+            ("D\u{0}1", "ok"), ("D-1", "bad\u{1B}[31m"), (String(repeating: "D", count: 101), "ok"),
+        ] {
+            #expect(
+                await code {
+                    try await suspense.decide(
+                        .init(
+                            source: .unclaimedRefund, outcome: .unclaimedIncome, cardId: card.id,
+                            decisionReference: reference, reason: reason), actor: staff.admin)
+                } == .invalidField)
+        }
+        #expect(try await closures.closure(of: card.id, actor: staff.clerk).status == .due)
+    }
 }

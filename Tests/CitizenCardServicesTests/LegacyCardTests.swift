@@ -100,6 +100,8 @@ struct LegacyCardTests {
             ([good, "T1000000000000007,transit,,5,stolen"], nil, "status"),
             ([good, "t1000000000000001,transit,,100,active"], nil, "twice"),
             ([good, "T1000000000000008,transit,,5"], nil, "fields"),
+            ([good, "T10000000\u{0}0000009,transit,,5,active"], nil, "NUL"),
+            ([good, "T1000000000000010,transit,,5,active\u{7}"], nil, "control character"),
         ]
         for (index, (rows, control, why)) in cases.enumerated() {
             let path = try file(rows, control: control, name: "bad\(index).csv")

@@ -345,33 +345,20 @@ public struct LegacyImporter: Sendable {
 /// The per-row results: `line,card_number,kind,outcome,reason`, and a last `#` line that says what
 /// became of the file.
 final class ResultWriter: @unchecked Sendable {
-    let handle: FileHandle
-    private var buffer = Data()
+    let file: CSVReportFile
 
     init(url: URL) throws(LegacyImporter.Failure) {
-        guard FileManager.default.createFile(atPath: url.path, contents: nil),
-            let handle = try? FileHandle(forWritingTo: url)
-        else { throw .unreadable("cannot write the results \(url.path)") }
-        self.handle = handle
-        buffer.append(contentsOf: CSVFormat.record(["line", "card_number", "kind", "outcome", "reason"]).utf8)
+        guard let file = CSVReportFile(url: url, header: ["line", "card_number", "kind", "outcome", "reason"]) else {
+            throw .unreadable("cannot write the results \(url.path)")
+        }
+        self.file = file
     }
 
     func write(line: Int, number: String, kind: String, outcome: String, reason: String) {
-        buffer.append(contentsOf: CSVFormat.record(["\(line)", number, kind, outcome, reason]).utf8)
-        if buffer.count > 1 << 16 { flush() }
+        file.write(["\(line)", number, kind, outcome, reason])
     }
 
-    func summary(_ text: String) {
-        buffer.append(contentsOf: "# \(text)\n".utf8)
-    }
+    func summary(_ text: String) { file.writeLine("# \(text)") }
 
-    func flush() {
-        try? handle.write(contentsOf: buffer)
-        buffer.removeAll(keepingCapacity: true)
-    }
-
-    func close() {
-        flush()
-        try? handle.close()
-    }
+    func close() { file.close() }
 }

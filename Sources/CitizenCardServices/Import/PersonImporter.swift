@@ -204,27 +204,29 @@ public struct PersonImporter: Sendable {
     }
 }
 
-/// The error report: a CSV file `line,column,reason`, written as rows fail.
-final class ErrorReportWriter: @unchecked Sendable {
+/// A CSV report written as an import goes: a header, then rows, buffered (64 KiB) and flushed.
+final class CSVReportFile: @unchecked Sendable {
     let handle: FileHandle
     private(set) var count = 0
     private var buffer = Data()
 
-    init(url: URL) throws(PersonImporter.Failure) {
+    /// nil when the file cannot be created.
+    init?(url: URL, header: [String]) {
         guard FileManager.default.createFile(atPath: url.path, contents: nil),
             let handle = try? FileHandle(forWritingTo: url)
-        else { throw .unreadable("cannot write the error report \(url.path)") }
+        else { return nil }
         self.handle = handle
-        buffer.append(contentsOf: CSVFormat.record(ImportRowError.reportHeader).utf8)
+        buffer.append(contentsOf: CSVFormat.record(header).utf8)
     }
 
-    func write(_ errors: [ImportRowError]) {
-        for error in errors {
-            buffer.append(contentsOf: CSVFormat.record(error.reportFields).utf8)
-            count += 1
-        }
+    func write(_ fields: [String]) {
+        buffer.append(contentsOf: CSVFormat.record(fields).utf8)
+        count += 1
         if buffer.count > 1 << 16 { flush() }
     }
+
+    /// A line as it is (a `#` comment).
+    func writeLine(_ text: String) { buffer.append(contentsOf: (text + "\n").utf8) }
 
     func flush() {
         try? handle.write(contentsOf: buffer)
@@ -235,4 +237,24 @@ final class ErrorReportWriter: @unchecked Sendable {
         flush()
         try? handle.close()
     }
+}
+
+/// The error report: a CSV file `line,column,reason`, written as rows fail.
+final class ErrorReportWriter: @unchecked Sendable {
+    let file: CSVReportFile
+
+    init(url: URL) throws(PersonImporter.Failure) {
+        guard let file = CSVReportFile(url: url, header: ImportRowError.reportHeader) else {
+            throw .unreadable("cannot write the error report \(url.path)")
+        }
+        self.file = file
+    }
+
+    var count: Int { file.count }
+
+    func write(_ errors: [ImportRowError]) {
+        for error in errors { file.write(error.reportFields) }
+    }
+
+    func close() { file.close() }
 }
