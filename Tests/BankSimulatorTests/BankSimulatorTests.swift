@@ -51,7 +51,7 @@ final class Bank: Sendable {
 
     func send(
         _ path: String, method: String = "POST", body: Data = Data(), secret: Data? = nil,
-        direction: BankSignature.Direction = .toBank, timestamp: Int64? = nil, timeoutSeconds: Int64 = 60
+        direction: BankSignature.Direction = .toBank, timestamp: Int64? = nil, timeoutSeconds: Int64 = 180
     ) async -> BankLink.Outcome {
         await link.send(
             .init(
@@ -114,7 +114,7 @@ final class Bank: Sendable {
         request.method = .POST
         for header in headers { request.headers.add(name: header.name, value: header.value) }
         request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(180))
         _ = try await response.body.collect(upTo: 1 << 20)
         return Int(response.status.code)
     }
