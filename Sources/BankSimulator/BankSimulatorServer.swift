@@ -80,7 +80,10 @@ public final class BankSimulatorServer: Sendable {
                 "cannot listen on \(configuration.host):\(configuration.port): \(error)")
         }
         let port = serverChannel.channel.localAddress?.port ?? configuration.port
-        let accepting = Task {
+        // Every connection's task runs on threads of the bank's own (the child tasks inherit the
+        // preference): a process whose cooperative threads are all busy, or blocked in a
+        // synchronous call (a test run is such a process), still gets its answers from the bank.
+        let accepting = Task(executorPreference: BankThreads.shared) {
             await withDiscardingTaskGroup { group in
                 do {
                     try await serverChannel.executeThenClose { inbound in
@@ -162,6 +165,20 @@ final class ConnectionSet: Sendable {
     func closeAll() {
         let open = channels.withLock { Array($0.values) }
         for channel in open { channel.close(promise: nil) }
+    }
+}
+
+/// Runs the bank's tasks on Dispatch threads instead of Swift's cooperative pool, whose few
+/// threads (one per core) a busy process can hold for seconds at a time.
+final class BankThreads: TaskExecutor {
+    static let shared = BankThreads()
+
+    let queue = DispatchQueue(label: "bank-simulator", attributes: .concurrent)
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        queue.async { job.runSynchronously(on: executor) }
     }
 }
 

@@ -5,6 +5,7 @@ import BankProtocol
 import BankSimulator
 import Foundation
 import NIOCore
+import Synchronization
 import Testing
 
 /// A simulated bank on a loopback port with a journal in a temporary directory, and a link that
@@ -206,14 +207,14 @@ struct BankSimulatorTests {
         try await withBank { bank in
             let body = try JSONEncoder().encode(Bank.notice("n-1", date: Self.day))
             let wrongKey = await bank.send("/notices", body: body, secret: BankSignature.newSecret())
-            #expect(Self.status(wrongKey) == 401)
+            #expect(Self.status(wrongKey) == 401, "\(wrongKey)")
             let stale = await bank.send("/notices", body: body, timestamp: bank.now - 3600)
-            #expect(Self.status(stale) == 401)
+            #expect(Self.status(stale) == 401, "\(stale)")
             if case .answered(_, let answer) = stale {
                 #expect(String(decoding: answer, as: UTF8.self).contains("window"))
             }
             let reflected = await bank.send("/notices", body: body, direction: .toCenter)
-            #expect(Self.status(reflected) == 401)
+            #expect(Self.status(reflected) == 401, "\(reflected)")
 
             let signer = BankSignature(secret: bank.secret)
             let signed = signer.headers(
@@ -245,7 +246,7 @@ struct BankSimulatorTests {
                 json: BankMessages.AccountRequest(
                     requestId: "card-1", cardNumber: "6217000000000000001", name: "张三", idNumber: "1",
                     previousCardNumber: nil, businessDate: Self.day))
-            #expect(Self.status(account) == 500)
+            #expect(Self.status(account) == 500, "\(account)")
             let state = try await bank.state()
             #expect(state.mode == .error)
             #expect(state.notices.isEmpty)
@@ -255,6 +256,32 @@ struct BankSimulatorTests {
             #expect(try await bank.deliver(Bank.notice("n-1", date: Self.day)).answer?.status == "accepted")
         }
     }
+
+    /// The bug this catches: the bank served its connections on Swift's cooperative threads, so
+    /// a test process whose threads were all held by synchronous work left it silent for a minute.
+    @Test("answers while every cooperative thread of the process is blocked")
+    func answersWhileThePoolIsBlocked() async throws {
+        try await withBank { bank in
+            let url = bank.server.baseURL + "/control/state"
+            let threads = ProcessInfo.processInfo.activeProcessorCount
+            let release = DispatchSemaphore(value: 0)
+            let status = Mutex<UInt?>(nil)
+            // The request runs on a Dispatch thread and releases the blocked threads when answered
+            // (or after 20 s).
+            DispatchQueue.global().async {
+                let answer = try? HTTPClient.shared.get(url: url, deadline: .now() + .seconds(20)).wait()
+                status.withLock { $0 = answer.map { $0.status.code } }
+                for _ in 0..<threads { release.signal() }
+            }
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<threads { group.addTask { Self.block(release) } }
+            }
+            #expect(status.withLock { $0 } == 200)
+        }
+    }
+
+    /// Holds the calling thread until `semaphore` is signalled.
+    static func block(_ semaphore: DispatchSemaphore) { semaphore.wait() }
 
     @Test("mode drop: the connection closes without an answer, nothing recorded")
     func dropMode() async throws {
@@ -274,20 +301,43 @@ struct BankSimulatorTests {
         try await withBank { bank in
             try await bank.control("mode", #"{"mode": "slow", "delayMs": 3000}"#)
             let body = try JSONEncoder().encode(Bank.notice("n-1", date: Self.day))
-            // A client of its own for the request that times out: the bank's other requests do not
-            // share a pool with a connection given up on mid-answer.
-            let impatient = try BankLink(trustRoots: [])
-            let outcome = await impatient.send(
-                .init(
-                    baseURL: bank.server.baseURL, path: "/notices", body: body, direction: .toBank,
-                    bankCode: Bank.code, timeoutSeconds: 1),
-                signature: BankSignature(secret: bank.secret), timestamp: bank.now)
-            await impatient.shutdown()
-            #expect(outcome == .noAnswer(reason: "timeout"))
+            let headers = BankSignature(secret: bank.secret).headers(
+                direction: .toBank, bankCode: Bank.code, timestamp: bank.now, method: "POST", path: "/notices",
+                body: body)
+            // The impatient client's deadline runs on its event loop only (AsyncHTTPClient's async
+            // API cancels through an actor, which a busy test process may run too late), from a
+            // thread of its own.
+            let outcome = await Self.postWithDeadline(
+                bank.server.baseURL + "/notices", body: body, headers: headers, seconds: 1)
+            #expect(outcome == "deadline", "\(outcome)")
             try await Task.sleep(for: .seconds(3))  // the slow answer has been written (to nobody)
             #expect(try await bank.state().notices.map(\.noticeId) == ["n-1"])
             try await bank.control("mode", #"{"mode": "normal"}"#)
             #expect(try await bank.deliver(Bank.notice("n-1", date: Self.day)).answer?.status == "duplicate")
+        }
+    }
+
+    /// A POST with a deadline kept by the event loop, on a Dispatch thread: the status, or what
+    /// went wrong (`deadline` when it passed first).
+    static func postWithDeadline(
+        _ url: String, body: Data, headers: [(name: String, value: String)], seconds: Int64
+    ) async -> String {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                do {
+                    var request = try HTTPClient.Request(url: url, method: .POST)
+                    for header in headers { request.headers.add(name: header.name, value: header.value) }
+                    request.body = .bytes(body)
+                    let client = HTTPClient(eventLoopGroupProvider: .singleton)
+                    defer { try? client.syncShutdown() }
+                    let response = try client.execute(request: request, deadline: .now() + .seconds(seconds)).wait()
+                    continuation.resume(returning: "\(response.status.code)")
+                } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+                    continuation.resume(returning: "deadline")
+                } catch {
+                    continuation.resume(returning: "\(error)")
+                }
+            }
         }
     }
 
@@ -408,7 +458,7 @@ struct BankSimulatorTests {
 
                 let unknown = await bank.send(
                     "/control/report", body: Data(#"{"kind": "loss", "cardNumber": "6217000000000000009"}"#.utf8))
-                #expect(Self.status(unknown) == 404)
+                #expect(Self.status(unknown) == 404, "\(unknown)")
             }
         }
     }
