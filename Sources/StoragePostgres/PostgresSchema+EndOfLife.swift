@@ -36,4 +36,13 @@ extension PostgresSchema {
         "CREATE INDEX suspense_decisions_time ON suspense_decisions (decided_at)",
         "CREATE INDEX purse_closures_due ON purse_closures (closed_at) WHERE kind = 'refund' AND status = 'due'",
     ]
+
+    /// The purse-closure sweep's page index (as `SQLiteSchema.cardsLeftService`), in the byte order
+    /// the page query sorts and compares by.
+    static let cardsLeftService: [String] = [
+        """
+        CREATE INDEX cards_left_service ON cards (id COLLATE "C")
+        WHERE state IN ('replaced', 'cancelled', 'expired')
+        """
+    ]
 }

@@ -32,6 +32,7 @@ enum PostgresSchema {
         Migration(name: "0016-banks", statements: banks),
         Migration(name: "0017-end-of-life", statements: endOfLife),
         Migration(name: "0018-legacy-cards", statements: legacyCards),
+        Migration(name: "0019-cards-left-service", statements: cardsLeftService),
     ]
 
     /// The sealed document reference of a cancellation (as `SQLiteSchema.cancellationDocuments`).

@@ -116,7 +116,7 @@ extension SQLStore {
         return try await fetch(
             """
             SELECT \(raw: Rows.legacyCardColumns) FROM legacy_cards
-            WHERE folded_load_id IS NULL AND balance_fen > 0 \(kindClause) AND id > \(after?.rawValue ?? "")
+            WHERE folded_load_id IS NULL AND balance_fen > 0 \(kindClause) AND id\(SQL.byteOrder) > \(after?.rawValue ?? "")
             ORDER BY id\(SQL.byteOrder) LIMIT \(capped(max(limit, 1)))
             """
         ) { try Rows.legacyCard($0) }

@@ -62,7 +62,7 @@ extension SQLStore {
 
     public func persons(after: Person.ID?, limit: Int) async throws(StorageError) -> [SealedPerson] {
         try await fetch(
-            "SELECT * FROM persons WHERE id > \(after?.rawValue ?? "") ORDER BY id\(SQL.byteOrder) LIMIT \(capped(limit))"
+            "SELECT * FROM persons WHERE id\(SQL.byteOrder) > \(after?.rawValue ?? "") ORDER BY id\(SQL.byteOrder) LIMIT \(capped(limit))"
         ) { try Rows.person($0) }
     }
 
@@ -124,7 +124,7 @@ extension SQLStore {
         let outlet: SQL = outletID.map { "AND outlet_id = \($0.rawValue)" } ?? ""
         return try await fetchCards(
             """
-            WHERE state = \(state.rawValue) \(outlet) AND id > \(after?.rawValue ?? "")
+            WHERE state = \(state.rawValue) \(outlet) AND id\(SQL.byteOrder) > \(after?.rawValue ?? "")
             ORDER BY id\(SQL.byteOrder) LIMIT \(capped(limit))
             """)
     }
@@ -135,7 +135,7 @@ extension SQLStore {
         let outlet: SQL = outletID.map { "AND outlet_id = \($0.rawValue)" } ?? ""
         let key: SQL =
             after.map {
-                "AND (expires_at > \($0.0.secondsSinceEpoch) OR (expires_at = \($0.0.secondsSinceEpoch) AND id > \($0.1.rawValue)))"
+                "AND (expires_at > \($0.0.secondsSinceEpoch) OR (expires_at = \($0.0.secondsSinceEpoch) AND id\(SQL.byteOrder) > \($0.1.rawValue)))"
             }
             ?? ""
         return try await fetchCards(

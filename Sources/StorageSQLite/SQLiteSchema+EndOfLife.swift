@@ -38,4 +38,11 @@ extension SQLiteSchema {
         "CREATE INDEX suspense_decisions_time ON suspense_decisions (decided_at)",
         "CREATE INDEX purse_closures_due ON purse_closures (closed_at) WHERE kind = 'refund' AND status = 'due'",
     ]
+
+    /// The purse-closure sweep's page query (`cardsAwaitingPurseClosure`) walks the cards that
+    /// left service in id order: without this index it read every card of those states and sorted
+    /// them for each page. The WHERE is the query's, term for term (`Rows.closedPurseStates`).
+    static let cardsLeftService: [String] = [
+        "CREATE INDEX cards_left_service ON cards(id) WHERE state IN ('replaced', 'cancelled', 'expired')"
+    ]
 }

@@ -52,6 +52,9 @@ enum SQLiteSchema {
         migrator.registerMigration("0015-legacy-cards") { db in
             for statement in legacyCards { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("0016-cards-left-service") { db in
+            for statement in cardsLeftService { try db.execute(sql: statement) }
+        }
         return migrator
     }
 
