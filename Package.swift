@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        // The counter agent's link to the server (issue 21): WebSocket server and client.
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
@@ -101,6 +103,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The messages between the server and a counter agent (JSON over a WebSocket).
+        .target(name: "CounterAgentProtocol", swiftSettings: swiftSettings),
         // Card cryptography: PBOC 3DES and SM4 MACs, key diversification, session keys, issuer keyring.
         .target(name: "CardCrypto", dependencies: ["COpenSSL", "OwnerOnlyFiles"], swiftSettings: swiftSettings),
         // The software citizen card: ISO 7816-4 APDUs, the PSE, social-security data and the PBOC purse.
@@ -185,8 +189,10 @@ let package = Package(
                 "BankProtocol",
                 "CitizenCardDomain",
                 "CitizenCardServices",
+                "CounterAgentProtocol",
                 "Credentials",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 // Mutual TLS for department clients: the server's TLS and the client's certificate subject.
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -276,7 +282,13 @@ let package = Package(
                 "CardCrypto",
                 "SmartCard",
                 "CPCSCLite",
+                "CounterAgentProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // `citizencard counter-agent`: log-in over HTTPS, then the WebSocket to the server.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

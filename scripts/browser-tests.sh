@@ -73,5 +73,9 @@ export CITIZENCARD_URL="http://127.0.0.1:$port"
 demo_card=$(sed -n 's/.*Portal demo: card \([0-9]*\).*/\1/p' "$data/serve.log" | head -1)
 if [ -n "$demo_card" ]; then export CITIZENCARD_DEMO_CARD=$demo_card; fi
 export CHROMEDRIVER=${CHROMEDRIVER:-$(command -v chromedriver || echo /usr/bin/chromedriver)}
+# The counter's card reader (issue 21): the test runs its own pcscd, the software card and the
+# counter agent with this binary, whose card is made with this data directory's issuer keyring.
+export CITIZENCARD_BIN=$(realpath "$binary")
+export CITIZENCARD_DATA=$data
 python3 Tests/Browser/test_pages.py
 echo "screenshots: $SCREENSHOTS"

@@ -222,12 +222,33 @@ package struct CardEmulate: ParsableCommand {
     @Flag(help: "Print every command and response APDU to standard error (they may hold personal data).")
     package var trace = false
 
+    @Option(
+        help: ArgumentHelp(
+            "For tests: pull the card out when a command with this INS (2 hex digits) arrives, before the card sees it.",
+            visibility: .hidden))
+    package var removeBefore: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "For tests: pull the card out right after the card executed a command with this INS, before it answers.",
+            visibility: .hidden))
+    package var removeAfter: String?
+
     package func validate() throws {
         _ = try VPCDAddress(vpcd)
         guard connectAttempts >= 1 else { throw ValidationError("--connect-attempts must be at least 1") }
         guard retryInterval >= 0, retryInterval <= 60 else {
             throw ValidationError("--retry-interval must be 0…60 seconds")
         }
+        for (name, value) in [("--remove-before", removeBefore), ("--remove-after", removeAfter)] {
+            if let value, Self.instruction(value) == nil {
+                throw ValidationError("\(name) must be an INS byte: 2 hexadecimal digits, e.g. 52")
+            }
+        }
+    }
+
+    static func instruction(_ text: String) -> UInt8? {
+        text.utf8.count == 2 ? UInt8(text, radix: 16) : nil
     }
 
     package func run() throws {
@@ -243,9 +264,13 @@ package struct CardEmulate: ParsableCommand {
         }
         StopSignal.install()
         let emulator = Emulator(
-            url: url, address: address, connectAttempts: connectAttempts, retryInterval: retryInterval, trace: trace)
-        try emulator.run(&softwareCard)
-        say("Stopped (\(StopSignal.name)); the card is saved in \(url.path).")
+            url: url, address: address, connectAttempts: connectAttempts, retryInterval: retryInterval, trace: trace,
+            removeBefore: removeBefore.flatMap(Self.instruction), removeAfter: removeAfter.flatMap(Self.instruction))
+        if try emulator.run(&softwareCard) {
+            say("Removed from the reader (as asked); the card is saved in \(url.path).")
+        } else {
+            say("Stopped (\(StopSignal.name)); the card is saved in \(url.path).")
+        }
     }
 }
 
@@ -366,6 +391,10 @@ package struct Emulator {
     package let connectAttempts: Int
     package let retryInterval: Double
     package let trace: Bool
+    /// For tests: the card leaves the reader when a command with this INS arrives (before it is
+    /// executed), or right after one was executed (before its answer leaves).
+    package var removeBefore: UInt8? = nil
+    package var removeAfter: UInt8? = nil
 
     package enum Control: UInt8 {
         case powerOff = 0x00
@@ -374,8 +403,10 @@ package struct Emulator {
         case answerToReset = 0x04
     }
 
-    /// Runs until a stop signal; throws when vpcd cannot be reached or the card cannot be saved.
-    package func run(_ card: inout SoftwareCard) throws {
+    /// Runs until a stop signal (false) or a removal asked for (true); throws when vpcd cannot be
+    /// reached or the card cannot be saved.
+    @discardableResult
+    package func run(_ card: inout SoftwareCard) throws -> Bool {
         var attemptsLeft = connectAttempts
         var announcedWait = false
         while !StopSignal.requested {
@@ -398,16 +429,19 @@ package struct Emulator {
             announcedWait = false
             say("Card \(Hex.encode(card.asn)) inserted: connected to vpcd at \(address).")
             defer { close(connection) }
-            try serve(connection, card: &card)
+            if try serve(connection, card: &card) { return true }
             if !StopSignal.requested { say("vpcd closed the connection; reconnecting …") }
         }
+        return false
     }
 
-    /// Answers vpcd's messages until it disconnects or a stop signal arrives.
-    private func serve(_ socket: Int32, card: inout SoftwareCard) throws {
+    /// Answers vpcd's messages until it disconnects or a stop signal arrives (false), or until the
+    /// card is removed as asked (true).
+    private func serve(_ socket: Int32, card: inout SoftwareCard) throws -> Bool {
         while let header = receive(socket, count: 2) {
             let length = Int(header[0]) << 8 | Int(header[1])
-            guard let payload = receive(socket, count: length) else { return }
+            guard let payload = receive(socket, count: length) else { return false }
+            if length > 1, let removeBefore, payload[1] == removeBefore { return true }
             let before = card
             var answer: [UInt8]?
             if length == 1 {
@@ -429,10 +463,14 @@ package struct Emulator {
                     throw CommandFailure(description: "cannot save the card, stopping: \(error)")
                 }
             }
+            if length > 1, let removeAfter, payload[1] == removeAfter { return true }
             if let answer {
-                guard sendAll(socket, [UInt8(answer.count >> 8), UInt8(answer.count & 0xFF)] + answer) else { return }
+                guard sendAll(socket, [UInt8(answer.count >> 8), UInt8(answer.count & 0xFF)] + answer) else {
+                    return false
+                }
             }
         }
+        return false
     }
 
     /// A connected socket to the first candidate address that accepts, or nil.

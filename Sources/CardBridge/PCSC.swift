@@ -39,6 +39,7 @@ enum PCSCCode {
     static let noReadersAvailable = 0x8010_002E
     static let removedCard = 0x8010_0069
     static let resetCard = 0x8010_0068
+    static let notTransacted = 0x8010_0016
     static let readerUnavailable = 0x8010_0017
     static let unknownReader = 0x8010_0009
 }
@@ -140,10 +141,10 @@ package struct PCSCCard: CardChannel {
 
     package mutating func transmit(_ command: [UInt8]) throws(CardChannelError) -> [UInt8] {
         var code = send(command)
-        // A card that pcscd saw reset (inserted again, or reset by another client) just before our
-        // first command: reconnect once and send it again. Later, a reset would have lost our
-        // selection, so it is a failure.
-        if code.status == PCSCCode.resetCard, !answered {
+        // A card that pcscd saw reset (inserted again, or reset by another client, which also ends
+        // our transaction: "not transacted") just before our first command: reconnect once and
+        // send it again. Later, a reset would have lost our selection, so it is a failure.
+        if [PCSCCode.resetCard, PCSCCode.notTransacted].contains(code.status), !answered {
             var newProtocol: DWORD = 0
             let reconnected = Int(
                 SCardReconnect(

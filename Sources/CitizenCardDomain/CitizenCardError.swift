@@ -91,6 +91,10 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
         /// Related affairs of the card are not settled yet (an interrupted load, records parked in
         /// the waiting period): the detail names each (issue 21, R-17).
         case affairsPending = "affairs_pending"
+        /// The card in the counter's reader is not the card of the operation, or not a citizen card.
+        case cardMismatch = "card_mismatch"
+        /// No counter agent, no card in its reader, or the card did not answer.
+        case readerUnavailable = "reader_unavailable"
         // Concurrency and the system.
         case conflict
         case unavailable
@@ -136,6 +140,8 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
             case .bankSignatureInvalid: "The message is not signed by the bank, or is too old"
             case .bankUnavailable: "The bank did not answer; try again later"
             case .affairsPending: "Related affairs of the card are not settled yet"
+            case .cardMismatch: "The card in the reader is not the card of this operation"
+            case .readerUnavailable: "The counter's card reader is not available"
             case .grantInactive: "There is no active grant for this request"
             case .grantSuspended: "The grant is suspended"
             case .purposeRequired: "Say the purpose, case number and end user of the request"
@@ -185,6 +191,8 @@ public struct CitizenCardError: Error, Hashable, Sendable, CustomStringConvertib
             case .bankSignatureInvalid: "报文不是该银行签名的，或已过时"
             case .bankUnavailable: "银行未应答，请稍后再试"
             case .affairsPending: "该卡尚有未了结的相关业务"
+            case .cardMismatch: "读卡器中的卡不是本业务的卡"
+            case .readerUnavailable: "柜台读卡器不可用"
             case .grantInactive: "没有可用于此请求的有效授权"
             case .grantSuspended: "该授权已暂停"
             case .purposeRequired: "请说明请求的用途、案件编号和最终使用人"

@@ -1,3 +1,4 @@
+import CounterAgentProtocol
 import Hummingbird
 import CitizenCardServices
 import CitizenCardDomain
@@ -87,6 +88,14 @@ extension API {
             let (body, _) = try await JSONBody.decode(PurseService.CardState.self, request, context: context)
             return try JSONResponse.make(
                 try await purse.resolveLoad(try context.id("loadId"), cardState: body, actor: actor))
+        }
+        // The counter agents' WebSocket (docs/counter-agent.md): an upgrade with a counter
+        // operator's token is taken before the router; what reaches the router is not one.
+        routes.add(.get, CounterAgentMessage.path, .permission(.counterService)) { _, _, actor in
+            _ = try actor.counterOutlet()
+            throw CitizenCardError(
+                .malformedRequest, "this address takes a WebSocket upgrade from `citizencard counter-agent`",
+                zh: "此地址只接受 citizencard counter-agent 的 WebSocket 连接")
         }
     }
 }

@@ -17,9 +17,10 @@ public enum CitizenCardApp {
     /// - Parameter secureCookies: the pages' cookies get `Secure` (serve them over TLS, e.g.
     ///   behind a TLS-terminating proxy).
     /// - Parameter trustedProxies: whose `X-Forwarded-For` names the client (the log-in throttles).
+    /// - Parameter agents: the counter agents connected to this server (a new, empty hub if nil).
     public static func router(
         env: ServiceEnvironment, metrics: PrometheusCollectorRegistry? = nil, secureCookies: Bool = false,
-        trustedProxies: TrustedProxies = .none
+        trustedProxies: TrustedProxies = .none, agents: CounterAgentHub? = nil
     ) -> (
         Router<AppContext>, [Endpoint]
     ) {
@@ -48,9 +49,10 @@ public enum CitizenCardApp {
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics?.emitToBuffer() ?? [])))
         }
         let throttle = LoginThrottle(clock: env.clock, logger: env.logger)
+        let agents = agents ?? CounterAgentHub(logger: env.logger)
         API(env: env, throttle: throttle).register(registry)
         Web(
-            env: env, pages: PageRenderer(), throttle: throttle,
+            env: env, agents: agents, pages: PageRenderer(), throttle: throttle,
             portalThrottle: PortalThrottle(clock: env.clock, logger: env.logger), secureCookies: secureCookies,
             routes: routes
         )
@@ -83,14 +85,13 @@ public enum CitizenCardApp {
         requestTimeoutSeconds: Int64 = requestTimeoutSecondsDefault, tls: ServerTLS? = nil,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
+        let agents = CounterAgentHub(logger: logger)
         let (router, _) = router(
-            env: env, metrics: metrics, secureCookies: secureCookies || tls != nil, trustedProxies: trustedProxies)
-        let http: HTTPServerBuilder = .http1(
-            configuration: .init(
-                additionalChannelHandlers: [
-                    EdgeGuardHandler(bodyMax: bodyMax, requestSeconds: requestTimeoutSeconds)
-                ],
-                idleTimeout: .seconds(idleTimeoutSeconds)))
+            env: env, metrics: metrics, secureCookies: secureCookies || tls != nil, trustedProxies: trustedProxies,
+            agents: agents)
+        let http = CounterAgentEndpoint.serverBuilder(
+            agents: agents, auth: AuthService(env), bodyMax: bodyMax, requestTimeoutSeconds: requestTimeoutSeconds,
+            idleTimeoutSeconds: idleTimeoutSeconds)
         return Application(
             router: router,
             server: try tls.map { try .tls(http, tlsConfiguration: $0.configuration) } ?? http,

@@ -58,9 +58,9 @@ public struct Problem: Codable, Sendable {
             .insufficientBalance, .balanceLimit, .batchRefused, .bankNotActive:
             .unprocessableContent
         case .personExists, .applicationExists, .liveCardExists, .successorExists, .transitionNotAllowed, .notYetDue,
-            .batchNotOpen, .notClosable, .cardNotUsable, .affairsPending, .conflict:
+            .batchNotOpen, .notClosable, .cardNotUsable, .affairsPending, .cardMismatch, .conflict:
             .conflict
-        case .unavailable, .bankUnavailable: .serviceUnavailable
+        case .unavailable, .bankUnavailable, .readerUnavailable: .serviceUnavailable
         case .internal: .internalServerError
         }
     }

@@ -76,6 +76,16 @@ public struct PurseService: Sendable {
         return closure
     }
 
+    /// The amount of the predecessor's closed purse that `cardID` may be loaded with
+    /// (`old_card_refund`), while it waits; nil when there is none.
+    public func oldCardRefund(for cardID: Card.ID, actor: Actor) async throws(CitizenCardError) -> Money? {
+        try actor.require(.readCards)
+        guard let card = try await env.fetch(try await env.store.card(id: cardID)),
+            let closure = try await oldCardClosure(of: card), closure.status == .due, closure.amountFen > 0
+        else { return nil }
+        return Money(fen: closure.amountFen)
+    }
+
     public func approveLoad(
         _ cardID: Card.ID, _ request: LoadRequest, actor: Actor, idempotency: IdempotencyKey? = nil
     ) async throws(CitizenCardError) -> LoadView {

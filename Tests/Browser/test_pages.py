@@ -5,6 +5,7 @@ embedded database with its demo city. Run by scripts/browser-tests.sh (which sta
 screenshots go to $SCREENSHOTS.
 """
 
+import contextlib
 import datetime
 import json
 import os
@@ -65,6 +66,28 @@ def api(method, path, key, body=None, headers=None):
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json", **(headers or {})})
     with urllib.request.urlopen(request, timeout=20) as response:
         return json.loads(response.read())
+
+
+@contextlib.contextmanager
+def socket_pair():
+    """A port P with P and P + 1 free (vpcd listens on both), on every address as vpcd binds."""
+    import socket
+    while True:
+        port = random.randrange(20000, 60000, 2)
+        sockets = []
+        try:
+            for offset in (0, 1):
+                s = socket.socket()
+                s.bind(("0.0.0.0", port + offset))
+                sockets.append(s)
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+        if len(sockets) == 2:
+            yield port
+            return
 
 
 def china_today():
@@ -695,6 +718,140 @@ class BankPageTests(unittest.TestCase):
             for width in (DESK, PHONE):
                 self.assertIn((name, width), CHECKED, f"{name} is not checked at {width}px")
 
+
+
+BINARY = os.environ.get("CITIZENCARD_BIN", "")
+DATA = os.environ.get("CITIZENCARD_DATA", "")
+VPCD_DRIVER = next((path for path in ["/usr/lib/pcsc/drivers/serial/libifdvpcd.so",
+                                      "/usr/local/lib/pcsc/drivers/serial/libifdvpcd.so"]
+                    if os.path.exists(path)), None)
+
+
+def pcsc_readers():
+    """(reader name, card present) as opensc-tool lists them; [] while pcscd does not answer."""
+    listing = subprocess.run(["opensc-tool", "-l"], capture_output=True, text=True, timeout=30)
+    readers = []
+    for line in listing.stdout.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[0].isdigit() and "Virtual PCD" in line:
+            readers.append((line[line.index("Virtual PCD"):].strip(), fields[1] == "Yes"))
+    return readers
+
+
+def wait_for(condition, seconds, what):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class CounterPurseTests(unittest.TestCase):
+    """The e-purse at the counter (issue 21, part 5): pcscd with vsmartcard's vpcd, the software
+    card inserted by `citizencard card emulate`, and `citizencard counter-agent` connected to the
+    server as the clerk; the clerk loads and reads the card from its page, in Chinese at the desk
+    and in English on a phone."""
+
+    def setUp(self):
+        self.pages = []
+        self.processes = []
+        self.directory = tempfile.mkdtemp(prefix="citizencard-counter-")
+
+    def tearDown(self):
+        for page in self.pages:
+            page.close()
+        for process in reversed(self.processes):
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def start(self, arguments, name):
+        log = open(os.path.join(self.directory, name + ".log"), "w")
+        process = subprocess.Popen(arguments, stdout=log, stderr=subprocess.STDOUT, cwd=self.directory)
+        self.processes.append(process)
+        return process
+
+    def log(self, name):
+        with open(os.path.join(self.directory, name + ".log")) as file:
+            return file.read()
+
+    def pcsc(self):
+        """A pcscd of this test with one vpcd reader on free ports: its vpcd port."""
+        with socket_pair() as port:
+            pass
+        conf = os.path.join(self.directory, "reader.conf.d")
+        os.makedirs(conf)
+        with open(os.path.join(conf, "vpcd"), "w") as file:
+            file.write(f'FRIENDLYNAME "Virtual PCD"\nDEVICENAME   /dev/null:{port}\nLIBPATH      {VPCD_DRIVER}\n')
+        self.start(["pcscd", "--foreground", "--auto-exit", "-c", conf], "pcscd")
+        wait_for(lambda: any(name == "Virtual PCD 00 00" for name, _ in pcsc_readers()), 60, "the vpcd reader")
+        return port
+
+    def test_load_and_read_with_the_card_in_the_counters_reader(self):
+        if not (BINARY and DATA and VPCD_DRIVER):
+            self.skipTest("needs CITIZENCARD_BIN, CITIZENCARD_DATA (scripts/browser-tests.sh) and vsmartcard-vpcd")
+        if pcsc_readers():
+            self.skipTest("another pcscd is running")
+        request = urllib.request.Request(
+            BASE + "/api/v1/auth/login", method="POST",
+            data=json.dumps({"username": "dh01.operator", "password": PASSWORD}).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=20) as response:
+            token = json.loads(response.read())["token"]
+        cards = api("GET", "/api/v1/cards?state=active&limit=200", token)["items"]
+        card = [c for c in cards if c["number"] != DEMO_CARD][-1]
+        chip = os.path.join(self.directory, "chip.json")
+        made = subprocess.run([BINARY, "card", "new", "--asn", card["asn"], "--keyring",
+                               os.path.join(DATA, "keys", "issuer-keys.json"), "--out", chip],
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(made.returncode, 0, made.stderr)
+        port = self.pcsc()
+        self.start([BINARY, "card", "emulate", "--card", chip, "--vpcd", f"127.0.0.1:{port}"], "emulate")
+        wait_for(lambda: ("Virtual PCD 00 00", True) in pcsc_readers(), 60, "the card in the reader")
+        password = os.path.join(self.directory, "password")
+        with open(password, "w") as file:
+            file.write(PASSWORD + "\n")
+        self.start([BINARY, "counter-agent", "--server", BASE, "--user", "dh01.operator", "--password-file",
+                    password, "--reader", "Virtual PCD 00 00", "--terminal-id", "330900000088"], "agent")
+
+        clerk = self.browser()
+        clerk.login("dh01.operator")
+        page = f"/console/cards/{card['id']}"
+
+        def connected():
+            clerk.open(page)
+            return "330900000088" in clerk.find("#purse-reader").text
+        wait_for(connected, 60, "the counter agent: " + self.log("agent"))
+        clerk.check("card-purse")
+        clerk.fill("load-amount", "50.00").choose("load-funding", "cash").submit("#purse-load")
+        self.assertIn("圈存成功", clerk.text, self.log("agent"))
+        self.assertIn("已完成", clerk.find("#purse-loads").text)
+        clerk.submit("form[action$='/purse/read']")
+        chip_text = clerk.find("#purse-chip").text
+        self.assertIn("¥50.00", chip_text)
+        clerk.check("card-purse-read")
+        # A wrong amount is a message on the page, and nothing is loaded.
+        clerk.fill("load-amount", "12.345").submit("#purse-load")
+        self.assertIn("元", clerk.find("p.problem").text)
+        # On a phone, in English.
+        phone = self.browser(PHONE)
+        phone.login("dh01.operator").open(page)
+        phone.find("a.lang").click()
+        phone.open(page).check("card-purse-en")
+        self.assertIn("E-purse", phone.text)
+        phone.fill("load-amount", "20").submit("#purse-load")
+        self.assertIn("Loaded", phone.text)
+        phone.submit("form[action$='/purse/read']")
+        self.assertIn("¥70.00", phone.find("#purse-chip").text)
+        self.assertNotIn(card["asn"], self.log("agent"), "the agent prints no card data")
+
+    def browser(self, width=DESK):
+        page = Page(self, width)
+        self.pages.append(page)
+        return page
 
 
 class ElectronicCardTests(unittest.TestCase):

@@ -132,7 +132,8 @@ extension Web {
     }
 
     func cardPage(
-        _ card: CardView, web: WebRequest, done: String? = nil, error: CitizenCardError? = nil
+        _ card: CardView, web: WebRequest, done: String? = nil, error: CitizenCardError? = nil,
+        chip: CounterCardService.ChipView? = nil
     ) async throws -> Response {
         let actor = web.actor!
         let role = actor.role!
@@ -193,6 +194,7 @@ extension Web {
             values["bankNotices"] = notices.map { cardNoticeValues($0, web: web) }
             values["hasBankNotices"] = !notices.isEmpty
         }
+        if let purse = try await purseValues(card, web: web, chip: chip) { values["purse"] = purse }
         if state.slot == .held {
             let status = try await portal.queryPasswordStatus(cardID: card.id, actor: actor)
             var query: [String: Any] = ["isSet": status.isSet, "canSet": counter]

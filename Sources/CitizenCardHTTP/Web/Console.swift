@@ -57,6 +57,7 @@ extension Web {
         }
         registerPersonPages(router)
         registerCardPages(router)
+        registerPursePages(router)
         registerProductionPages(router)
         registerCenterPages(router)
         registerReportPages(router)

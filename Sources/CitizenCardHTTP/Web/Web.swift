@@ -11,6 +11,8 @@ import NIOHTTP1
 /// as the JSON API; the use cases check permissions again.
 struct Web: Sendable {
     let env: ServiceEnvironment
+    /// The counter agents: the card readers on the counters' PCs.
+    let agents: CounterAgentHub
     let pages: PageRenderer
     let throttle: LoginThrottle
     let portalThrottle: PortalThrottle

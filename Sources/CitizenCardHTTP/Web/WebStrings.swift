@@ -115,6 +115,41 @@ enum WebStrings {
         "funding.bank_transfer": ("银行转账", "Bank transfer"),
         "funding.old_card_refund": ("旧卡余额转入", "Old card's balance"),
         "funding.legacy_balance": ("老卡余额并入", "Legacy card balance"),
+        // The e-purse at the counter (the card in the counter's reader)
+        "purse.title": ("电子钱包", "E-purse"),
+        "purse.reader": ("读卡器", "Reader"),
+        "purse.terminal": ("终端号", "terminal"),
+        "purse.noAgent": (
+            "本柜台的读卡代理未连接：请在柜台电脑上运行 citizencard counter-agent。",
+            "No counter agent is connected for you: run citizencard counter-agent on this counter's PC."
+        ),
+        "purse.read": ("读卡", "Read the card"),
+        "purse.chip": ("卡内余额", "Balance on the chip"),
+        "purse.ledger": ("系统账户余额", "Balance in the books"),
+        "purse.differs": (
+            "两者不一致：请查看未确认的圈存和尚未上传的消费记录。",
+            "They differ: look for unsettled loads and purchases not uploaded yet."
+        ),
+        "purse.load": ("圈存", "Load"),
+        "purse.amount": ("金额（元）", "Amount (yuan)"),
+        "purse.funding": ("资金来源", "Paid by"),
+        "purse.loadSubmit": ("放卡圈存", "Load the card in the reader"),
+        "purse.oldCard": ("转入旧卡余额", "Move the old card's balance"),
+        "purse.legacy": ("并入老卡余额", "Fold in an old card's balance"),
+        "purse.loads": ("圈存记录", "Loads"),
+        "purse.status": ("状态", "Status"),
+        "purse.resolve": ("放卡确认", "Settle with the card in the reader"),
+        "load.approved": ("待卡片确认", "Awaiting the card"),
+        "load.completed": ("已完成", "Completed"),
+        "load.reversed": ("已冲正", "Reversed"),
+        "legacy.transit": ("老公交卡", "Old transit card"),
+        "legacy.social_security": ("老社保卡", "Old social-security card"),
+        "done.loaded": ("圈存成功，卡内余额已更新。", "Loaded: the balance on the chip is updated."),
+        "done.load-completed": ("圈存已确认：卡片已入账。", "The load is settled: the card was credited."),
+        "done.load-reversed": (
+            "圈存已冲正：卡片未入账，款项已退回来源。",
+            "The load is reversed: the card was not credited, and the money went back where it came from."
+        ),
         "park.bad_tac": ("TAC 校验失败", "TAC does not verify"),
         "park.replay": ("重复交易", "Replayed record"),
         "park.gap": ("交易序号不连续", "Counter gap"),
