@@ -242,6 +242,7 @@ let package = Package(
                 "CardCrypto",
                 "SmartCard",
                 "Hotlist",
+                "Ledger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

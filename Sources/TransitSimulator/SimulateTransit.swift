@@ -7,7 +7,7 @@ package import CommandSupport
 package import Foundation
 package import Hotlist
 package import SmartCard
-import Storage
+package import Storage
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -79,6 +79,12 @@ package struct SimulateTransit: AsyncParsableCommand {
     @Option(help: "Password of --admin-user. Env: CITIZENCARD_ADMIN_PASSWORD.")
     package var adminPassword: String?
 
+    @Option(
+        help:
+            "Old transit cards imported on migration day (the day before the first), about 70 % of them the residents', whose holders fold the balance in at the counter."
+    )
+    package var legacy = 0
+
     @Option(help: "Seed of the simulation's choices (who taps where, when, how much, which taps are fraud).")
     package var seed: UInt64 = 1
 
@@ -88,6 +94,7 @@ package struct SimulateTransit: AsyncParsableCommand {
         guard (1...366).contains(days) else { throw ValidationError("--days must be 1 to 366") }
         guard (1...50).contains(taps) else { throw ValidationError("--taps must be 1 to 50") }
         guard (0...1).contains(fraud) else { throw ValidationError("--fraud must be 0 to 1") }
+        guard (0...1_000_000).contains(legacy) else { throw ValidationError("--legacy must be 0 to 1000000") }
         if let server {
             guard !(adminPassword ?? ProcessInfo.processInfo.environment["CITIZENCARD_ADMIN_PASSWORD"] ?? "").isEmpty
             else {
@@ -145,6 +152,7 @@ package struct SimulateTransit: AsyncParsableCommand {
             env: env, link: link, clock: clock, firstDay: firstDay, cardCount: cards, terminalCount: terminals,
             dayCount: days, taps: taps, fraud: fraud, seed: seed, clears: server == nil,
             database: runtime.databaseDescription)
+        simulation.legacyCount = legacy
         try await simulation.setUp(createDemoCity: server == nil)
         let setupDone = ContinuousClock.now
         for day in 1...days { try await simulation.run(day: day) }
@@ -471,6 +479,10 @@ package struct TransitSimulation {
     package var activity = Activity()
     package var day = 0
     package var hotlistVersion: Int64 = 0
+    /// Old transit cards imported on migration day (`--legacy`), and what became of them.
+    package var legacyCount = 0
+    package var legacyPlans: [LegacyPlan] = []
+    package var legacyActivity = LegacyActivity()
 
     package init(
         env: ServiceEnvironment, link: any AcquirerLink, clock: SimulationClock, firstDay: CalendarDate,
@@ -516,6 +528,13 @@ package struct TransitSimulation {
         }
         try await setUpTerminals()
         try await setUpCards()
+        if legacyCount > 0 {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "citizencard-migration-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            try await setUpLegacy(in: directory)
+        }
         // Every terminal starts its first day with no hotlist.
         for index in terminals.indices {
             _ = try await link.signIn(key: terminals[index].key, hotlistVersion: 0)
@@ -685,7 +704,9 @@ package struct TransitSimulation {
 
     /// An online cash load at the card's outlet: INITIALIZE FOR LOAD on the chip, the host's
     /// approval (MAC2), CREDIT FOR LOAD on the chip, the host's check of the card's TAC.
-    package mutating func load(_ index: Int, fen: Int64) async throws {
+    package mutating func load(
+        _ index: Int, fen: Int64, funding: PurseLoad.Funding = .cash, legacyCardID: LegacyCard.ID? = nil
+    ) async throws {
         let counter = counters[cards[index].counter]
         let purse = PurseService(env)
         let time = localDigits(clock.now(), offsetSeconds: offset)
@@ -700,8 +721,9 @@ package struct TransitSimulation {
         let approval = try await purse.approveLoad(
             cards[index].id,
             .init(
-                amountFen: fen, funding: .cash, terminalId: counter.loadTerminal, transactionTime: time,
-                initializeResponse: Hex.encode(initialize.dropLast(2))), actor: counter.clerk)
+                amountFen: fen, funding: funding, terminalId: counter.loadTerminal, transactionTime: time,
+                initializeResponse: Hex.encode(initialize.dropLast(2)), legacyCardId: legacyCardID),
+            actor: counter.clerk)
         let credit = chip.process(
             [0x80, 0x52, 0x00, 0x00, 0x0B] + (try Hex.decode(time)) + (try Hex.decode(approval.mac2)) + [0x04])
         guard credit.count == 6, credit.suffix(2) == [0x90, 0x00] else {
@@ -710,6 +732,7 @@ package struct TransitSimulation {
         _ = try await purse.completeLoad(approval.load.id, tac: Hex.encode(credit.prefix(4)), actor: counter.clerk)
         cards[index].chip = chip
         cards[index].balanceFen += fen
+        guard funding == .cash else { return }
         activity.loads += 1
         activity.loadFen += fen
     }
@@ -721,6 +744,8 @@ package struct TransitSimulation {
         case reportLoss
         case farTap
         case finderTap
+        /// The holder folds an old card's balance in at the counter (`legacyPlans` index).
+        case foldLegacy(Int)
     }
 
     package struct Event {
@@ -772,6 +797,7 @@ package struct TransitSimulation {
                 }
             }
         }
+        for fold in legacyEvents(day: day) { add(fold.second, fold.card, .foldLegacy(fold.plan)) }
         return events.sorted { ($0.second, $0.sequence) < ($1.second, $1.sequence) }
     }
 
@@ -779,6 +805,7 @@ package struct TransitSimulation {
         self.day = day
         let date = CalendarDate(daysSinceEpoch: firstDay.daysSinceEpoch + Int64(day - 1))
         let before = activity
+        let foldedBefore = legacyActivity.folded
         // 05:30: every terminal signs in, fetches the hotlist changes and reports its new version.
         clock.set(at(day: day, second: 5 * 3600 + 1800))
         for index in terminals.indices { try await signIn(index) }
@@ -797,6 +824,7 @@ package struct TransitSimulation {
         clock.set(at(day: day + 1, second: 10))
         var line =
             "Day \(day) (\(date.iso8601)): taps \(activity.taps - before.taps), top-ups \(activity.loads - before.loads), cards reported lost \(activity.lostCards - before.lostCards), batches \(activity.batches - before.batches);"
+        if legacyCount > 0 { line += " old cards folded in \(legacyActivity.folded - foldedBefore);" }
         line += " the host answered "
         line += ["posted", "risk", "parked", "duplicate"].map {
             "\(activity.answered[$0, default: 0] - before.answered[$0, default: 0]) \($0)"
@@ -842,6 +870,8 @@ package struct TransitSimulation {
     package mutating func handle(_ event: Event) async throws {
         let index = event.card
         switch event.kind {
+        case .foldLegacy(let plan):
+            try await foldLegacy(plan)
         case .reportLoss:
             guard !cards[index].lost, cards[index].withheldOutstanding == 0 else { return }
             let counter = counters[cards[index].counter]
@@ -1223,6 +1253,10 @@ package struct TransitSimulation {
         say(
             "  purses of the run's cards: host \(Money(fen: shadowFen)), chips \(Money(fen: chipFen)); the difference \(Money(fen: shadowFen - chipFen)) = never delivered \(Money(fen: neverFen)) + parked gap/balance_mismatch \(Money(fen: parkedChainFen)) + charged to risk \(Money(fen: riskFen)) \(mark(shadowFen - chipFen == expected))"
         )
+
+        let legacyLines = try await summarizeLegacy()
+        for line in legacyLines.lines { say(line) }
+        if !legacyLines.ok { healthy = false }
 
         // What the simulator injected, next to what the database shows.
         let injected = activity.injected

@@ -756,6 +756,7 @@ class CounterPurseTests(unittest.TestCase):
     def setUp(self):
         self.pages = []
         self.processes = []
+        self.logs = []
         self.directory = tempfile.mkdtemp(prefix="citizencard-counter-")
 
     def tearDown(self):
@@ -767,9 +768,13 @@ class CounterPurseTests(unittest.TestCase):
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
+        for log in self.logs:
+            log.close()
 
     def start(self, arguments, name):
         log = open(os.path.join(self.directory, name + ".log"), "w")
+        self.logs.append(log)
         process = subprocess.Popen(arguments, stdout=log, stderr=subprocess.STDOUT, cwd=self.directory)
         self.processes.append(process)
         return process
@@ -916,6 +921,108 @@ class ElectronicCardTests(unittest.TestCase):
         holder.open("/portal/card-code")
         self.assertIn("Electronic card", holder.text)
         holder.check("portal-ecard-en")
+
+
+
+class MoneyPageTests(unittest.TestCase):
+    """The money pages (issue 21, part 5): the refunds due at the outlet, the center's merchants
+    and terminals (the key shown once), clearing of yesterday with the settlement files, the
+    fraud signals and the suspense accounts; at desk and phone width, and once in English."""
+
+    def setUp(self):
+        self.pages = []
+
+    def tearDown(self):
+        for page in self.pages:
+            page.close()
+
+    def browser(self, width=DESK):
+        page = Page(self, width)
+        self.pages.append(page)
+        return page
+
+    def test_refunds_merchants_clearing_signals_suspense(self):
+        code = f"BT{random.randrange(10000, 99999)}"
+        number = f"{random.randrange(16 ** 12):012X}"
+        psam = f"{random.randrange(16 ** 16):016X}"
+        yesterday = (china_today() - datetime.timedelta(days=1)).isoformat()
+        for width in (DESK, PHONE):
+            clerk = self.browser(width)
+            clerk.login("dh01.operator")
+            self.assertIn("待付退款", clerk.find("nav.menu").text)
+            self.assertNotIn("商户与终端", clerk.find("nav.menu").text)
+            clerk.open("/console/refunds").check("refunds")
+            self.assertIn("待付退款", clerk.find("h1").text)
+            clerk.open("/console/merchants")
+            self.assertIn("您的角色无权执行此操作", clerk.text)
+            admin = self.browser(width)
+            admin.login("admin")
+            admin.open("/console/merchants").check("merchants")
+            admin.open("/console/clearing").check("clearing")
+            admin.open("/console/fraud-signals").check("fraud-signals")
+            admin.open("/console/suspense").check("suspense")
+            self.assertTrue(admin.has("#suspense-decision"))
+        # The center registers a merchant and a terminal; the key is shown once.
+        admin.open("/console/merchants")
+        admin.fill("merchant-code", code).fill("merchant-name", "浏览器测试商户").fill("merchant-commission", "60")
+        admin.submit("#new-merchant")
+        self.assertIn("商户已登记", admin.text)
+        merchant_path = admin.path.split("?")[0]
+        admin.check("merchant")
+        admin.fill("terminal-number", number).fill("terminal-psam", psam).fill("terminal-location", "浏览器测试站")
+        admin.fill("terminal-latitude", "29.985").fill("terminal-longitude", "122.207")
+        admin.submit("#new-terminal")
+        self.assertIn("终端已登记", admin.text)
+        key = admin.find("#issued-key").text
+        self.assertTrue(key)
+        self.assertNotIn(key, admin.driver.current_url)
+        admin.check("merchant-key")
+        admin.open(merchant_path)
+        self.assertNotIn(key, admin.text, "the key is shown once")
+        self.assertIn(number, admin.find("#terminals").text)
+        admin.submit(f"#terminal-{number} form")
+        self.assertIn("终端已停用", admin.text)
+        admin.submit(f"#terminal-{number} form")
+        self.assertIn("终端已重新启用", admin.text)
+        # Clearing for yesterday, and a merchant's settlement file when there is one.
+        admin.open("/console/clearing")
+        admin.driver.execute_script("document.getElementById('clearing-date').value = arguments[0]", yesterday)
+        admin.submit("#clearing-run")
+        self.assertIn(yesterday, admin.find("h1").text)
+        self.assertIn("清分", admin.find("p.notice").text)
+        self.assertFalse(admin.has("p.problem"), admin.text)
+        admin.check("clearing-run")
+        files = [a.get_attribute("href") for a in admin.driver.find_elements(By.CSS_SELECTOR, "#settlements a[download]")]
+        if files:
+            cookie = admin.driver.get_cookie("cc_session")["value"]
+            request = urllib.request.Request(files[0], headers={"Cookie": f"cc_session={cookie}"})
+            with urllib.request.urlopen(request, timeout=20) as response:
+                self.assertTrue(response.headers["Content-Type"].startswith("text/csv"))
+                self.assertTrue(response.read().decode().startswith("business_date,merchant_code"))
+        admin.open("/console/clearing")
+        self.assertIn(yesterday, admin.find("#clearing-runs").text)
+        # The answers at desk width too (the forms above ran at phone width).
+        desk = self.browser(DESK)
+        desk.login("admin")
+        desk.open(merchant_path).check("merchant")
+        desk.open("/console/clearing")
+        desk.driver.execute_script("document.getElementById('clearing-date').value = arguments[0]", yesterday)
+        desk.submit("#clearing-run")
+        # A day with purchases is answered from its stored figures; a day without any is cleared afresh.
+        self.assertIn("清分", desk.find("p.notice").text)
+        desk.check("clearing-run")
+        # A day that is not over is refused on the page.
+        admin.driver.execute_script(
+            "document.getElementById('clearing-date').removeAttribute('max');"
+            "document.getElementById('clearing-date').value = arguments[0]", china_today().isoformat())
+        admin.submit("#clearing-run")
+        self.assertIn("只能对已结束的营业日清分", admin.text)
+        # In English once.
+        admin.find("a.lang").click()
+        self.assertIn("Clearing", admin.find("h1").text)
+        admin.open("/console/suspense")
+        self.assertIn("Refunds payable", admin.text)
+        admin.check("suspense-en")
 
 
 if __name__ == "__main__":

@@ -66,9 +66,9 @@ struct CardAuthenticationPCSCTests {
             if: PCSC.available,
             "needs opensc-tool, pcscd and vsmartcard's vpcd driver, and a running pcscd or the right to start one (Debian: apt-get install pcscd vsmartcard-vpcd opensc)"
         ),
-        .timeLimit(.minutes(5)))
+        .timeLimit(.minutes(10)))
     func authenticate() throws {
-        let lock = try PCSC.Lock.acquire(timeout: 240)
+        let lock = try PCSC.Lock.acquire(timeout: 480)
         defer { lock.release() }
         let scratch = TemporaryDirectory("citizencard-pcsc-auth")
         defer { withExtendedLifetime(scratch) {} }
@@ -158,7 +158,7 @@ struct CardAuthenticationPCSCTests {
             if: PCSC.available,
             "needs opensc-tool, pcscd and vsmartcard's vpcd driver, and a running pcscd or the right to start one (Debian: apt-get install pcscd vsmartcard-vpcd opensc)"
         ),
-        .timeLimit(.minutes(5)))
+        .timeLimit(.minutes(10)))
     func productionCardData() async throws {
         // The center: a resident, an approved application, a production batch, its personalisation file.
         let world = try await TestWorld()
@@ -173,7 +173,7 @@ struct CardAuthenticationPCSCTests {
         let transport = try world.env.issuerKeys.masterKey(.transport, version: 1)
         let chipCard = try SoftwareCard(personalisation: record.chip, transportKey: transport)
 
-        let lock = try PCSC.Lock.acquire(timeout: 240)
+        let lock = try PCSC.Lock.acquire(timeout: 480)
         defer { lock.release() }
         let scratch = TemporaryDirectory("citizencard-pcsc-holder")
         defer { withExtendedLifetime(scratch) {} }

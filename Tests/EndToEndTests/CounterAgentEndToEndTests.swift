@@ -72,9 +72,9 @@ struct CounterAgentEndToEndTests {
             if: PCSC.available,
             "needs opensc-tool, pcscd and vsmartcard's vpcd driver, and a running pcscd or the right to start one (Debian: apt-get install pcscd vsmartcard-vpcd opensc)"
         ),
-        .timeLimit(.minutes(8)))
+        .timeLimit(.minutes(10)))
     func counterLoads() async throws {
-        let lock = try PCSC.Lock.acquire(timeout: 240)
+        let lock = try PCSC.Lock.acquire(timeout: 480)
         defer { lock.release() }
         let scratch = try Scratch()
         let server = try Server(scratch: scratch, arguments: ["--demo-persons", "12", "--no-demo-bank"])

@@ -153,9 +153,9 @@ struct PCSCTests {
             if: PCSC.available,
             "needs opensc-tool, pcscd and vsmartcard's vpcd driver, and a running pcscd or the right to start one (Debian: apt-get install pcscd vsmartcard-vpcd opensc)"
         ),
-        .timeLimit(.minutes(5)))
+        .timeLimit(.minutes(10)))
     func openscTool() throws {
-        let lock = try PCSC.Lock.acquire(timeout: 240)
+        let lock = try PCSC.Lock.acquire(timeout: 480)
         defer { lock.release() }
         let scratch = TemporaryDirectory("citizencard-pcsc")
         defer { withExtendedLifetime(scratch) {} }

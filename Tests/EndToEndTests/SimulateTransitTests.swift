@@ -52,10 +52,17 @@ struct SimulateTransitTests {
             #expect(shown?.hasSuffix("✓") == true, "\(line): \(output)")
         }
 
-        // A second run on the same data directory takes the next free days and balances too.
-        let again = try scratch.run(arguments)
+        // A second run on the same data directory takes the next free days and balances too; it
+        // starts with migration day: old transit cards imported, folded in, the rest explained.
+        let again = try scratch.run(arguments + ["--legacy", "15"])
         #expect(again.status == 0, "\(again.output)\(again.errors)")
         #expect(again.output.contains("from 2026-06-03") && again.output.contains("sum 0 ✓"), "\(again.output)")
+        #expect(again.output.contains("Migration day: 15 old transit cards imported"), "\(again.output)")
+        let legacyLines = again.output.split(separator: "\n").filter {
+            $0.contains("old transit cards (all imports)") || $0.contains("unclaimed = legacy:transit")
+                || $0.contains("this run: imported 15")
+        }
+        #expect(legacyLines.count == 3 && legacyLines.allSatisfy { $0.contains("✓") }, "\(again.output)")
         let verify = try scratch.run(["audit", "verify", "--data", data])
         #expect(verify.status == 0, "\(verify.output)\(verify.errors)")
 

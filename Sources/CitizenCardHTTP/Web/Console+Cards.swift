@@ -195,6 +195,7 @@ extension Web {
             values["hasBankNotices"] = !notices.isEmpty
         }
         if let purse = try await purseValues(card, web: web, chip: chip) { values["purse"] = purse }
+        if let closure = try await closureValues(card, web: web) { values["closure"] = closure }
         if state.slot == .held {
             let status = try await portal.queryPasswordStatus(cardID: card.id, actor: actor)
             var query: [String: Any] = ["isSet": status.isSet, "canSet": counter]

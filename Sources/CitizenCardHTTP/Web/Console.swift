@@ -66,6 +66,8 @@ extension Web {
         registerSupervisionPages(router)
         registerCredentialPages(router)
         registerBankPages(router)
+        registerMoneyPages(router)
+        registerAcquiringPages(router)
     }
 
     func loginPage(

@@ -150,6 +150,11 @@ struct PageRenderer: Sendable {
             ("/console/feeds", "nav.feeds", .superviseDisclosures),
             ("/console/disclosures", "nav.disclosures", .superviseDisclosures),
             ("/console/banks", "nav.banks", .readBanks),
+            ("/console/refunds", "nav.refunds", .readCards),
+            ("/console/merchants", "nav.merchants", .acquiring),
+            ("/console/clearing", "nav.clearing", .acquiring),
+            ("/console/fraud-signals", "nav.fraudSignals", .acquiring),
+            ("/console/suspense", "nav.suspense", .readSuspense),
         ]
         // Every member of staff may change their own password.
         items.append(("/console/account", "nav.account", nil))

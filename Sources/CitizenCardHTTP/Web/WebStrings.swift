@@ -33,7 +33,14 @@ enum WebStrings {
         strings["field.\(field)"].map { language == .zh ? $0.0 : $0.1 } ?? field
     }
 
-    static let strings: [String: (String, String)] = [
+    /// Every text: the pages' own and the money pages' (`WebStrings+Money.swift`); a key twice is a
+    /// programmer's error.
+    static let strings: [String: (String, String)] = core.merging(money) {
+        (_: (String, String), _: (String, String)) -> (String, String) in
+        preconditionFailure("a page text's key is defined twice")
+    }
+
+    private static let core: [String: (String, String)] = [
         // Frame
         "app.name": ("市民卡业务系统", "Citizen Card"),
         "app.console": ("网点业务", "Outlet console"),
