@@ -432,7 +432,8 @@ let package = Package(
         .testTarget(
             name: "TransitSimulatorTests",
             dependencies: [
-                "TransitSimulator", "CitizenCardTesting",
+                "TransitSimulator", "CitizenCardTesting", "CitizenCardRuntime", "Storage", "Ledger",
+                "CitizenCardDomain", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

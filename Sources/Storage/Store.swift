@@ -469,6 +469,9 @@ public protocol AcquiringStore: Sendable {
     func refundPayee(cardID: Card.ID) async throws(StorageError) -> (payee: RefundPayee, sealed: Data)?
     /// Refunds still owed (`kind` refund, `due`) of purses closed before `closedBefore`, oldest first.
     func dueRefunds(closedBefore: Timestamp, limit: Int) async throws(StorageError) -> [PurseClosure]
+    /// Every purse closure, counted and summed by kind and status: the due ones are what
+    /// `refunds:payable` holds.
+    func purseClosureTotals() async throws(StorageError) -> [PurseClosureTotal]
     /// The center's suspense decisions, newest first.
     func suspenseDecisions(limit: Int) async throws(StorageError) -> [SuspenseDecision]
 }
@@ -802,5 +805,20 @@ public enum StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         case .ledger(let error): "ledger: \(error)"
         case .invalidValue: "invalid value: the database refused a value as data"
         }
+    }
+}
+
+/// Purse closures of one kind and status: how many, and their amount.
+public struct PurseClosureTotal: Hashable, Sendable {
+    public var kind: PurseClosure.Kind
+    public var status: PurseClosure.Status
+    public var count: Int64
+    public var amountFen: Int64
+
+    public init(kind: PurseClosure.Kind, status: PurseClosure.Status, count: Int64, amountFen: Int64) {
+        self.kind = kind
+        self.status = status
+        self.count = count
+        self.amountFen = amountFen
     }
 }

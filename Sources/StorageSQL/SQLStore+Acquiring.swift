@@ -148,6 +148,20 @@ extension SQLStore {
         ) { try Rows.purseClosure($0) }
     }
 
+    public func purseClosureTotals() async throws(StorageError) -> [PurseClosureTotal] {
+        try await fetch(
+            """
+            SELECT kind, status, count(*)\(SQL.int64) AS n, sum(amount_fen)\(SQL.int64) AS fen
+            FROM purse_closures GROUP BY kind, status ORDER BY kind, status
+            """
+        ) { row in
+            PurseClosureTotal(
+                kind: try row.value("kind", table: "purse_closures"),
+                status: try row.value("status", table: "purse_closures"), count: try row.int("n"),
+                amountFen: try row.int("fen"))
+        }
+    }
+
     public func suspenseDecisions(limit: Int) async throws(StorageError) -> [SuspenseDecision] {
         try await fetch(
             """

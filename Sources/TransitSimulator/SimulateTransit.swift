@@ -85,6 +85,18 @@ package struct SimulateTransit: AsyncParsableCommand {
     )
     package var legacy = 0
 
+    @Option(
+        help:
+            "Cards issued ten years before a day of the run, so that they expire in it; their holders renew them before or after the expiry, come for the refund, or do not."
+    )
+    package var expiring = 0
+
+    @Option(
+        help:
+            "Residents who die on a day of the run: the civil affairs bureau's feed, cancellation by a relative, the refund to an heir."
+    )
+    package var deaths = 0
+
     @Option(help: "Seed of the simulation's choices (who taps where, when, how much, which taps are fraud).")
     package var seed: UInt64 = 1
 
@@ -95,6 +107,13 @@ package struct SimulateTransit: AsyncParsableCommand {
         guard (1...50).contains(taps) else { throw ValidationError("--taps must be 1 to 50") }
         guard (0...1).contains(fraud) else { throw ValidationError("--fraud must be 0 to 1") }
         guard (0...1_000_000).contains(legacy) else { throw ValidationError("--legacy must be 0 to 1000000") }
+        guard expiring >= 0, deaths >= 0, expiring + deaths <= cards else {
+            throw ValidationError("--expiring and --deaths must be 0 or more, and together at most --cards")
+        }
+        if server != nil && (expiring > 0 || deaths > 0) {
+            throw ValidationError(
+                "--expiring and --deaths run in this process only: the server would close purses on its own clock")
+        }
         if let server {
             guard !(adminPassword ?? ProcessInfo.processInfo.environment["CITIZENCARD_ADMIN_PASSWORD"] ?? "").isEmpty
             else {
@@ -153,6 +172,8 @@ package struct SimulateTransit: AsyncParsableCommand {
             dayCount: days, taps: taps, fraud: fraud, seed: seed, clears: server == nil,
             database: runtime.databaseDescription)
         simulation.legacyCount = legacy
+        simulation.expiringCount = expiring
+        simulation.deathCount = deaths
         try await simulation.setUp(createDemoCity: server == nil)
         let setupDone = ContinuousClock.now
         for day in 1...days { try await simulation.run(day: day) }
@@ -236,6 +257,8 @@ package protocol AcquirerLink: Sendable {
 /// The use cases in this process; terminals authenticate with their keys as they would over HTTP.
 package struct LocalLink: AcquirerLink {
     package let env: ServiceEnvironment
+
+    package init(env: ServiceEnvironment) { self.env = env }
     package var admin: Actor { .commandLine("simulate") }
 
     package func terminal(_ key: String) async throws -> Actor { try await AuthService(env).authenticate(token: key) }
@@ -412,21 +435,28 @@ package struct TransitSimulation {
     }
 
     package struct SimCard {
-        var id: Card.ID
-        var asn: String
-        var idNumber: String
-        var counter: Int
-        var chip: SoftwareCard
-        var balanceFen: Int64 = 0
-        var lost = false
+        package var id: Card.ID
+        package var asn: String
+        package var idNumber: String
+        package var counter: Int
+        package var chip: SoftwareCard
+        package var balanceFen: Int64 = 0
+        package var lost = false
         /// The last tap: where and when (seconds), for the travel rule of the holder.
-        var lastPlace: (Double, Double)?
-        var lastTapAt: Int64?
-        var lastTapFar = false
+        package var lastPlace: (Double, Double)?
+        package var lastTapAt: Int64?
+        package var lastTapFar = false
         /// Withheld records not delivered (yet): the host's chain of this card has a hole.
-        var withheldOutstanding = 0
+        package var withheldOutstanding = 0
         /// Counters of the genuine records uploaded.
-        var uploaded: [Int] = []
+        package var uploaded: [Int] = []
+        /// When the card expires; from then on terminals refuse it.
+        package var expiresAt: Timestamp?
+        /// The holder no longer uses the card: a renewed card took its place, or the holder died.
+        package var retired = false
+        /// The renewed card that took its place (an index of `cards`).
+        package var successor: Int?
+        package var deceased = false
     }
 
     package struct Pending {
@@ -483,6 +513,13 @@ package struct TransitSimulation {
     package var legacyCount = 0
     package var legacyPlans: [LegacyPlan] = []
     package var legacyActivity = LegacyActivity()
+    /// Cards that expire within the run (`--expiring`) and residents who die in it (`--deaths`).
+    package var expiringCount = 0
+    package var deathCount = 0
+    /// The department that reports the deaths.
+    package var department: Actor?
+    package var lifeSteps: [ScheduledStep] = []
+    package var lifeActivity = LifeActivity()
 
     package init(
         env: ServiceEnvironment, link: any AcquirerLink, clock: SimulationClock, firstDay: CalendarDate,
@@ -528,6 +565,7 @@ package struct TransitSimulation {
         }
         try await setUpTerminals()
         try await setUpCards()
+        try await setUpDeaths()
         if legacyCount > 0 {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
                 "citizencard-migration-\(UUID().uuidString)")
@@ -623,12 +661,25 @@ package struct TransitSimulation {
     package static let given = Array("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏辉建国海波宁晨浩宇欣怡舟岚渔帆")
     package static let regions = ["330902", "330903", "330921", "330922"]
 
-    /// N residents taken to an active card through the use cases, a chip each and a first load.
+    /// N residents taken to an active card through the use cases, a chip each and a first load;
+    /// those of `--expiring` ten years before their expiry on a day of the run.
     package mutating func setUpCards() async throws {
+        let loadsBefore = (activity.loads, activity.loadFen)
+        try await makeCards(cardCount - expiringCount)
+        try await setUpExpiring()
+        let outlets = Set(cards.map(\.counter)).count
+        say(
+            "\(cards.count) residents with active cards at \(outlets) outlets; chips personalised; purses loaded with \(Money(fen: activity.loadFen - loadsBefore.1)) in \(activity.loads - loadsBefore.0) online loads."
+        )
+    }
+
+    /// `count` residents taken to an active card at the simulation clock's time, through the use
+    /// cases, each with a personalised chip and a first load.
+    package mutating func makeCards(_ count: Int) async throws {
         let registry = RegistryService(env)
         let service = CardService(env)
         var applied: [(card: Card.ID, idNumber: String, counter: Int)] = []
-        for index in 0..<cardCount {
+        for index in cards.count..<(cards.count + count) {
             let counter = index % counters.count
             var person: PersonView?
             var idNumber = ""
@@ -669,25 +720,18 @@ package struct TransitSimulation {
             _ = try await production.deliver(batch.batch.id, actor: admin)
             start += chunk.count
         }
-        let issueDate = String(localDigits(clock.now(), offsetSeconds: offset).prefix(8))
-        let expiry = String(Int(issueDate.prefix(4))! + 10) + issueDate.dropFirst(4)
         for (cardID, idNumber, counter) in applied {
             let issued = try await service.issue(
                 cardID, identity: .init(idNumber: idNumber, documentChecked: true), actor: counters[counter].clerk
             ).card
-            let holder = CardHolder(
-                name: "持卡人", socialSecurityNumber: idNumber, cardSerialNumber: issued.number, bankCardNumber: "",
-                issueDate: issueDate, expiryDate: expiry, photoReference: "")
-            let chip = try SoftwareCard.personalise(
-                asn: try Hex.decode(issued.asn), holder: holder, keyring: env.issuerKeys)
+            let chip = try personalise(issued, idNumber: idNumber)
             cards.append(
-                SimCard(id: issued.id, asn: issued.asn.uppercased(), idNumber: idNumber, counter: counter, chip: chip))
+                SimCard(
+                    id: issued.id, asn: issued.asn.uppercased(), idNumber: idNumber, counter: counter, chip: chip,
+                    expiresAt: issued.expiresAt))
             // 10-200 yuan, so that some cards need a top-up within the run.
             try await load(cards.count - 1, fen: Int64(random.int(1...20)) * 1_000)
         }
-        say(
-            "\(cards.count) residents with active cards at \(Set(applied.map(\.counter)).count) outlets; chips personalised; purses loaded with \(Money(fen: activity.loadFen)) in \(activity.loads) online loads."
-        )
     }
 
     /// The registered person; nil when the ID number is taken (by an earlier run).
@@ -746,6 +790,8 @@ package struct TransitSimulation {
         case finderTap
         /// The holder folds an old card's balance in at the counter (`legacyPlans` index).
         case foldLegacy(Int)
+        /// A step at the end of a card's life: renewal, a death, a refund (`--expiring`, `--deaths`).
+        case endOfLife(EndOfLifeStep)
     }
 
     package struct Event {
@@ -775,6 +821,7 @@ package struct TransitSimulation {
             events.append(Event(second: second, sequence: events.count, card: card, kind: kind))
         }
         for index in cards.indices {
+            if cards[index].retired { continue }
             if cards[index].lost {
                 // Whoever found the card tries it once a day; terminals with the new hotlist refuse it.
                 add(randomSecond(), index, .finderTap)
@@ -798,6 +845,7 @@ package struct TransitSimulation {
             }
         }
         for fold in legacyEvents(day: day) { add(fold.second, fold.card, .foldLegacy(fold.plan)) }
+        for step in endOfLifeEvents(day: day) { add(step.second, step.card, .endOfLife(step.step)) }
         return events.sorted { ($0.second, $0.sequence) < ($1.second, $1.sequence) }
     }
 
@@ -806,6 +854,7 @@ package struct TransitSimulation {
         let date = CalendarDate(daysSinceEpoch: firstDay.daysSinceEpoch + Int64(day - 1))
         let before = activity
         let foldedBefore = legacyActivity.folded
+        let lifeBefore = lifeActivity
         // 05:30: every terminal signs in, fetches the hotlist changes and reports its new version.
         clock.set(at(day: day, second: 5 * 3600 + 1800))
         for index in terminals.indices { try await signIn(index) }
@@ -815,16 +864,25 @@ package struct TransitSimulation {
             let end = Int64(hour + 1) * 3600
             while next < events.count && events[next].second < end {
                 clock.set(at(day: day, second: events[next].second))
-                try await handle(events[next])
+                do {
+                    try await handle(events[next])
+                } catch {
+                    throw CommandFailure(
+                        description:
+                            "day \(day), \(events[next].kind) of card \(events[next].card) (\(cards[events[next].card].id)): \(error)"
+                    )
+                }
                 next += 1
             }
             clock.set(at(day: day, second: end - 1))
             try await flush(deliverWithheld: hour >= 6)
+            try await hourlyJobs()
         }
         clock.set(at(day: day + 1, second: 10))
         var line =
             "Day \(day) (\(date.iso8601)): taps \(activity.taps - before.taps), top-ups \(activity.loads - before.loads), cards reported lost \(activity.lostCards - before.lostCards), batches \(activity.batches - before.batches);"
         if legacyCount > 0 { line += " old cards folded in \(legacyActivity.folded - foldedBefore);" }
+        line += endOfLifeDayLine(since: lifeBefore)
         line += " the host answered "
         line += ["posted", "risk", "parked", "duplicate"].map {
             "\(activity.answered[$0, default: 0] - before.answered[$0, default: 0]) \($0)"
@@ -872,8 +930,10 @@ package struct TransitSimulation {
         switch event.kind {
         case .foldLegacy(let plan):
             try await foldLegacy(plan)
+        case .endOfLife(let step):
+            try await perform(step, card: index)
         case .reportLoss:
-            guard !cards[index].lost, cards[index].withheldOutstanding == 0 else { return }
+            guard !cards[index].lost, cards[index].withheldOutstanding == 0, inUse(index) else { return }
             let counter = counters[cards[index].counter]
             _ = try await CardService(env).reportWrittenLoss(
                 cards[index].id, identity: .init(idNumber: cards[index].idNumber, documentChecked: true),
@@ -965,6 +1025,13 @@ package struct TransitSimulation {
     package mutating func tap(_ index: Int, at terminal: Int, _ second: Int64) async throws -> PurchaseRecord? {
         if terminals[terminal].hotlist.contains(cards[index].asn) {
             activity.refusedHotlist += 1
+            return nil
+        }
+        // Its holder died or uses the renewed card now.
+        if cards[index].retired { return nil }
+        // The terminal reads the expiry date on the chip and refuses an expired card.
+        if let expiresAt = cards[index].expiresAt, at(day: day, second: second) >= expiresAt {
+            lifeActivity.refusedExpired += 1
             return nil
         }
         let fen = Int64(random.int(10...50)) * 10
@@ -1250,9 +1317,20 @@ package struct TransitSimulation {
             }
         }
         let expected = neverFen + parkedChainFen + riskFen
-        say(
-            "  purses of the run's cards: host \(Money(fen: shadowFen)), chips \(Money(fen: chipFen)); the difference \(Money(fen: shadowFen - chipFen)) = never delivered \(Money(fen: neverFen)) + parked gap/balance_mismatch \(Money(fen: parkedChainFen)) + charged to risk \(Money(fen: riskFen)) \(mark(shadowFen - chipFen == expected))"
-        )
+        let life = try await summarizeEndOfLife(balances: balances)
+        if life.closedFen == 0 {
+            say(
+                "  purses of the run's cards: host \(Money(fen: shadowFen)), chips \(Money(fen: chipFen)); the difference \(Money(fen: shadowFen - chipFen)) = never delivered \(Money(fen: neverFen)) + parked gap/balance_mismatch \(Money(fen: parkedChainFen)) + charged to risk \(Money(fen: riskFen)) \(mark(shadowFen - chipFen == expected))"
+            )
+        } else {
+            // A closed purse's balance left the purse account (refunds payable); the old chip keeps it.
+            let host = shadowFen + life.closedFen
+            say(
+                "  purses of the run's cards: host \(Money(fen: shadowFen)) + closed purses \(Money(fen: life.closedFen)) = \(Money(fen: host)), chips \(Money(fen: chipFen)); the difference \(Money(fen: host - chipFen)) = never delivered \(Money(fen: neverFen)) + parked gap/balance_mismatch \(Money(fen: parkedChainFen)) + charged to risk \(Money(fen: riskFen)) \(mark(host - chipFen == expected))"
+            )
+        }
+        for line in life.lines { say(line) }
+        if !life.ok { healthy = false }
 
         let legacyLines = try await summarizeLegacy()
         for line in legacyLines.lines { say(line) }
@@ -1305,7 +1383,7 @@ package struct TransitSimulation {
             "  not injected: balance_mismatch \(reasons["balance_mismatch", default: 0]), unknown_card \(reasons["unknown_card", default: 0]) \(mark(reasons["balance_mismatch", default: 0] == 0 && reasons["unknown_card", default: 0] == 0))"
         )
         say(
-            "  terminals refused \(activity.refusedHotlist) taps of hotlisted cards; \(activity.refusedBalance) taps refused for balance; \(activity.skippedLost) taps of lost cards not made; \(activity.skippedTravel) taps skipped (no terminal within reach); \(activity.fallbacks) frauds made a forged TAC instead (the card had a withheld record)"
+            "  terminals refused \(activity.refusedHotlist) taps of hotlisted cards; \(activity.refusedBalance) taps refused for balance; \(activity.skippedLost) taps of lost cards not made; \(lifeActivity.refusedExpired) taps of expired cards refused; \(activity.skippedTravel) taps skipped (no terminal within reach); \(activity.fallbacks) frauds made a forged TAC instead (the card had a withheld record)"
         )
         say(
             healthy

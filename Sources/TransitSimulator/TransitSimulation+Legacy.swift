@@ -110,7 +110,8 @@ extension TransitSimulation {
     package mutating func foldLegacy(_ planIndex: Int) async throws {
         guard let index = legacyPlans[planIndex].card, !legacyPlans[planIndex].folded else { return }
         let balance = legacyPlans[planIndex].balanceFen
-        guard !cards[index].lost, cards[index].balanceFen + balance <= LedgerPolicy.standard.purseCapFen else {
+        guard !cards[index].lost, inUse(index), cards[index].balanceFen + balance <= LedgerPolicy.standard.purseCapFen
+        else {
             legacyActivity.postponed += 1
             return
         }

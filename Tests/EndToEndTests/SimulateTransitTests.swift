@@ -63,6 +63,20 @@ struct SimulateTransitTests {
                 || $0.contains("this run: imported 15")
         }
         #expect(legacyLines.count == 3 && legacyLines.allSatisfy { $0.contains("✓") }, "\(again.output)")
+        // A month more: cards expire and are renewed or refunded, residents die and heirs are paid;
+        // every closed purse is explained and refunds payable equal the closures due.
+        let month = try scratch.run([
+            "simulate", "transit", "--cards", "12", "--terminals", "2", "--days", "30", "--taps", "1", "--expiring",
+            "8", "--deaths", "2", "--seed", "3", "--data", data,
+        ])
+        #expect(month.status == 0, "\(month.output)\(month.errors)")
+        #expect(month.output.contains("sum 0 ✓") && month.output.contains("Books balance"), "\(month.output)")
+        let lifeLines = month.output.split(separator: "\n").filter {
+            $0.contains(" = onto the renewed card ") || $0.contains("refunds payable in the ledger")
+                || $0.contains("purses of the run's cards")
+        }
+        #expect(lifeLines.count == 3 && lifeLines.allSatisfy { $0.contains("✓") }, "\(month.output)")
+        #expect(month.output.contains("end of the run's cards: expired "), "\(month.output)")
         let verify = try scratch.run(["audit", "verify", "--data", data])
         #expect(verify.status == 0, "\(verify.output)\(verify.errors)")
 
