@@ -464,8 +464,10 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "CitizenCardTesting", "Storage", "CitizenCardDomain", "CitizenCardServices", "CardCrypto", "SmartCard",
-                "citizencard",
+                "citizencard", "CounterAgentProtocol",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -64,7 +64,9 @@ public actor CounterAgentHub {
                 let decoded = try? JSONDecoder().decode(CounterAgentMessage.Hello.self, from: Data(text.utf8)),
                 decoded.type == "hello", decoded.version == CounterAgentMessage.version,
                 decoded.terminalId.utf8.count == 12, CounterAgentMessage.isHex(decoded.terminalId, maxBytes: 6),
-                (1...200).contains(decoded.reader.count)
+                (1...200).contains(decoded.reader.count),
+                // The reader's name reaches pages and the log: one line of plain text.
+                (try? TextRule.check(decoded.reader, field: "reader", kind: .line)) != nil
             else {
                 try? await outbound.close(.protocolError, reason: "the first message must be a valid hello")
                 return
