@@ -22,6 +22,9 @@ package struct BenchLegacy: AsyncParsableCommand {
     @Option(help: "Working directory (default: a new temporary directory, removed afterwards).")
     package var workDirectory: String?
 
+    @Option(help: "Write PostgreSQL schemas of their own in this database instead of SQLite.")
+    package var postgres: String?
+
     package func run() async throws {
         let directory = URL(
             fileURLWithPath: workDirectory ?? NSTemporaryDirectory() + "citizencard-bench-legacy-\(getpid())")
@@ -30,29 +33,74 @@ package struct BenchLegacy: AsyncParsableCommand {
         let csv = directory.appendingPathComponent("legacy.csv")
         print("generating \(rows) old cards …")
         try Self.writeFile(rows: rows, to: csv)
-        let options = try BenchData.storeOptions(data: directory.appendingPathComponent("data"))
+        let options = try BenchData.storeOptions(
+            data: directory.appendingPathComponent("data"), postgres: postgres, schema: "bench_legacy_\(getpid())")
         let runtime = try await Runtime.open(
             options, logger: makeLogger(label: "bench", level: .warning), cacheMebibytes: Runtime.importCacheMebibytes)
         let report = try await LegacyImporter(runtime.env).run(
             path: csv.path, results: directory.appendingPathComponent("results.csv"), actor: .commandLine("bench"))
         let peak = BenchData.peakResidentBytes()
         let summary = try await LegacyService(runtime.env).summary(actor: .commandLine("bench"))
+        let database = runtime.databaseDescription
         try await runtime.store.close()
         guard report.complete, report.imported == rows else {
             throw CommandFailure(description: "the import did not take the whole file: \(report)")
         }
-        let baseline = try Self.bareInsert(rows: rows, at: directory.appendingPathComponent("baseline.sqlite"))
+        let baseline =
+            if let postgres {
+                try await Self.bareInsert(
+                    rows: rows,
+                    options: try BenchData.storeOptions(
+                        data: directory.appendingPathComponent("bare"), postgres: postgres,
+                        schema: "bench_legacy_bare_\(getpid())"))
+            } else {
+                try Self.bareInsert(rows: rows, at: directory.appendingPathComponent("baseline.sqlite"))
+            }
         let rate = Double(rows) / report.elapsedSeconds, baselineRate = Double(rows) / baseline
         print(
             """
 
-            legacy import of \(rows) old cards (both passes, opening entries, results file), SQLite, synchronous=FULL
+            legacy import of \(rows) old cards (both passes, opening entries, results file), \(database)
               citizencard legacy import: \(String(format: "%8.1f", report.elapsedSeconds)) s  \(Int(rate)) rows/s  (\(report.importedFen) fen)
               bare insert, same rows:    \(String(format: "%8.1f", baseline)) s  \(Int(baselineRate)) rows/s
               ratio import/bare:         \(String(format: "%.2f", rate / baselineRate))  (goal >= 0.4)
               ledger ties out:           \(summary.lines.allSatisfy(\.tiesOut))
               peak memory (import):      \(peak / 1_048_576) MiB
             """)
+    }
+
+    /// On PostgreSQL: the same rows committed through the store's writer (its multi-row INSERT into
+    /// `legacy_cards`), in batches of the import's size, into a schema of their own: no parsing,
+    /// checks, ledger, audit or results file. Returns the seconds spent in the commits.
+    static func bareInsert(rows: Int, options: StoreOptions) async throws -> Double {
+        let runtime = try await Runtime.open(options, logger: makeLogger(label: "bench", level: .warning))
+        let ids = UUIDv7Generator()
+        var random = SplitMix64(seed: 20_261_207)
+        var seconds = 0.0
+        var done = 0
+        while done < rows {
+            let count = min(LegacyImporter.batchSizeDefault, rows - done)
+            let cards = (0..<count).map { offset in
+                var index: Data?
+                if (done + offset) % 2 == 0 {
+                    var data = Data(capacity: 16)
+                    for _ in 0..<2 { withUnsafeBytes(of: random.next()) { data.append(contentsOf: $0) } }
+                    index = data
+                }
+                return LegacyCard(
+                    id: LegacyCard.ID(rawValue: ids.next()), kind: .transit,
+                    number: "T\(String(format: "%016d", done + offset))", holderIndex: index, balanceFen: 100,
+                    status: .active, importedAt: Timestamp(secondsSinceEpoch: 0), source: "legacy.csv sha256:0")
+            }
+            var changes = ChangeSet()
+            changes.add(.legacy(.insertLegacyCards(cards)))
+            let start = ContinuousClock.now
+            try await runtime.store.commit(changes)
+            seconds += BenchData.milliseconds(since: start) / 1000
+            done += count
+        }
+        try await runtime.store.close()
+        return seconds
     }
 
     /// Half the cards name a holder; balances 0 to 99.99 yuan.
