@@ -233,7 +233,7 @@ actor ReaderBridge {
             guard let command = request.command, CounterAgentMessage.isHex(command, maxBytes: 261),
                 command.utf8.count >= 8
             else { return .init(id: request.id, error: .reader, message: "the command is not an APDU") }
-            let bytes = Self.bytes(command)
+            let bytes = CounterAgentMessage.bytes(command)
             return await onQueue { bridge in bridge.transmit(bytes, id: request.id) }
         case .end:
             await end()
@@ -281,26 +281,13 @@ actor ReaderBridge {
         do {
             let response = try connected.transmit(command)
             card = connected
-            return .init(id: id, response: Self.hex(response))
+            return .init(id: id, response: CounterAgentMessage.hex(response))
         } catch {
             card = connected
             let reason = connected.lastFailure?.description ?? "the card did not answer"
-            return .init(id: id, error: .noAnswer, message: "command \(Self.hex(Array(command.prefix(2)))): \(reason)")
+            return .init(
+                id: id, error: .noAnswer,
+                message: "command \(CounterAgentMessage.hex(Array(command.prefix(2)))): \(reason)")
         }
     }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { String($0, radix: 16, uppercase: true).leftPadded() }.joined()
-    }
-
-    static func bytes(_ hex: String) -> [UInt8] {
-        let utf8 = Array(hex.utf8)
-        return stride(from: 0, to: utf8.count, by: 2).compactMap {
-            UInt8(String(decoding: utf8[$0..<$0 + 2], as: UTF8.self), radix: 16)
-        }
-    }
-}
-
-extension String {
-    fileprivate func leftPadded() -> String { count == 1 ? "0" + self : self }
 }

@@ -135,11 +135,11 @@ actor AgentConnection: CounterReader {
     }
 
     func transmit(_ command: [UInt8]) async throws(CounterReaderError) -> [UInt8] {
-        let result = await request(.transmit, command: Self.hex(command))
+        let result = await request(.transmit, command: CounterAgentMessage.hex(command))
         if let error = result.error { throw .noAnswer(result.message ?? error.rawValue) }
         guard let response = result.response, CounterAgentMessage.isHex(response, maxBytes: 258), response.count >= 4
         else { throw .noAnswer("the agent's answer is not an APDU response") }
-        return Self.bytes(response)
+        return CounterAgentMessage.bytes(response)
     }
 
     func end() async {
@@ -191,29 +191,5 @@ actor AgentConnection: CounterReader {
     func close(reason: String) async {
         fail(reason: reason)
         try? await outbound.close(.normalClosure, reason: reason)
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789ABCDEF".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// Hex (checked by `isHex`) to bytes.
-    static func bytes(_ hex: String) -> [UInt8] {
-        func value(_ c: UInt8) -> UInt8 {
-            switch c {
-            case 48...57: c - 48
-            case 65...70: c - 55
-            default: c - 87
-            }
-        }
-        let utf8 = Array(hex.utf8)
-        return stride(from: 0, to: utf8.count, by: 2).map { value(utf8[$0]) << 4 | value(utf8[$0 + 1]) }
     }
 }

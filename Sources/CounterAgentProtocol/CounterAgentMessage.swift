@@ -81,6 +81,31 @@ public enum CounterAgentMessage {
         }
     }
 
+    /// Bytes as upper-case hex, as the messages carry APDUs.
+    public static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789ABCDEF".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Hex already checked by `isHex` (either case) to bytes.
+    public static func bytes(_ hex: String) -> [UInt8] {
+        func value(_ c: UInt8) -> UInt8 {
+            switch c {
+            case 48...57: c - 48
+            case 65...70: c - 55
+            default: c - 87
+            }
+        }
+        let utf8 = Array(hex.utf8)
+        return stride(from: 0, to: utf8.count - 1, by: 2).map { value(utf8[$0]) << 4 | value(utf8[$0 + 1]) }
+    }
+
     /// Whether `text` is an even number of hex digits, at most `maxBytes` bytes' worth.
     public static func isHex(_ text: String, maxBytes: Int) -> Bool {
         let utf8 = text.utf8

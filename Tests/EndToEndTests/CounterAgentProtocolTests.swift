@@ -42,6 +42,21 @@ struct CounterAgentProtocolTests {
         return String(decoding: (try? JSONEncoder().encode(hello)) ?? Data(), as: UTF8.self)
     }
 
+    @Test("APDU hex: bytes round-trip through the messages' hex, either case; isHex refuses odd, foreign or long text")
+    func hexRoundTrip() {
+        var generator = SystemRandomNumberGenerator()
+        for length in [0, 1, 2, 5, 258] {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let text = CounterAgentMessage.hex(bytes)
+            #expect(CounterAgentMessage.isHex(text, maxBytes: 258))
+            #expect(CounterAgentMessage.bytes(text) == bytes && CounterAgentMessage.bytes(text.lowercased()) == bytes)
+        }
+        for bad in ["9", "900", "90 0", "9G00", "９０", "90\u{0}0"] {
+            #expect(!CounterAgentMessage.isHex(bad, maxBytes: 258), "\(bad)")
+        }
+        #expect(!CounterAgentMessage.isHex(String(repeating: "00", count: 259), maxBytes: 258))
+    }
+
     @Test(
         "a bad hello, an oversized frame or a message that is not a result closes the agent; an unasked result is ignored"
     )
