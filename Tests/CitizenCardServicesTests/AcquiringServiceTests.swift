@@ -36,22 +36,6 @@ struct AcquiringServiceTests {
 
     func zeroSum() async throws -> Bool { try await world.store.ledgerAllBalances().values.reduce(0, +) == 0 }
 
-    func expectError(
-        _ code: CitizenCardError.Code, _ body: () async throws -> some Any,
-        sourceLocation: SourceLocation = #_sourceLocation
-    ) async -> CitizenCardError? {
-        do {
-            _ = try await body()
-            Issue.record("expected \(code.rawValue)", sourceLocation: sourceLocation)
-        } catch let error as CitizenCardError {
-            #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
-            return error
-        } catch {
-            Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
-        }
-        return nil
-    }
-
     /// A load authorised by the issuer keys directly, for a chip the store does not know.
     func hostLoad(_ chip: inout SoftwareCard, asn: String, fen: UInt32) throws {
         let terminal = try TerminalID(hex: "330900000001")

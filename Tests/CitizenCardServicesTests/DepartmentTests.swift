@@ -24,20 +24,6 @@ struct DepartmentTests {
         fixtures = Fixtures(world: world, staff: staff)
     }
 
-    func expectError(
-        _ code: CitizenCardError.Code, sourceLocation: SourceLocation = #_sourceLocation,
-        _ body: () async throws -> some Any
-    ) async {
-        do {
-            _ = try await body()
-            Issue.record("expected \(code.rawValue)", sourceLocation: sourceLocation)
-        } catch let error as CitizenCardError {
-            #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
-        } catch {
-            Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
-        }
-    }
-
     // MARK: Clients and keys
 
     @Test("a key is shown once, stored as a hash, rotated with an overlap and revoked at once")

@@ -21,20 +21,6 @@ struct LifecycleServiceTests {
         fixtures = Fixtures(world: world, staff: staff)
     }
 
-    func expectError(
-        _ code: CitizenCardError.Code, _ body: () async throws -> some Any,
-        sourceLocation: SourceLocation = #_sourceLocation
-    ) async {
-        do {
-            _ = try await body()
-            Issue.record("expected \(code.rawValue)", sourceLocation: sourceLocation)
-        } catch let error as CitizenCardError {
-            #expect(error.code == code, sourceLocation: sourceLocation)
-        } catch {
-            Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
-        }
-    }
-
     @Test("a first application is free, gets a receipt, and waits for verification")
     func firstApplication() async throws {
         let resident = try await fixtures.resident()

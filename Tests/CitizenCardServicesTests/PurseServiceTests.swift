@@ -155,17 +155,4 @@ struct PurseServiceTests {
         }
     }
 
-    func expectError(
-        _ code: CitizenCardError.Code, _ body: () async throws -> some Any,
-        sourceLocation: SourceLocation = #_sourceLocation
-    ) async {
-        do {
-            _ = try await body()
-            Issue.record("expected \(code.rawValue)", sourceLocation: sourceLocation)
-        } catch let error as CitizenCardError {
-            #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
-        } catch {
-            Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
-        }
-    }
 }

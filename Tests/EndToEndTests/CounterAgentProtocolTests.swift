@@ -42,6 +42,30 @@ struct CounterAgentProtocolTests {
         return String(decoding: (try? JSONEncoder().encode(hello)) ?? Data(), as: UTF8.self)
     }
 
+    @Test(
+        "counter-agent refuses bad options with a message naming the option, before it connects",
+        arguments: [
+            (["--server", "ftp://x", "--terminal-id", "330900000001"], "--server"),
+            (["--server", "http://127.0.0.1:1/?a=b", "--terminal-id", "330900000001"], "--server"),
+            (["--server", "http://127.0.0.1:1", "--terminal-id", "33090000000"], "--terminal-id"),
+            (["--server", "http://127.0.0.1:1", "--terminal-id", "33090000000G"], "--terminal-id"),
+            (
+                ["--server", "http://127.0.0.1:1", "--terminal-id", "330900000001", "--retry-interval", "0"],
+                "--retry-interval"
+            ),
+            (
+                ["--server", "http://127.0.0.1:1", "--terminal-id", "330900000001", "--retry-interval", "601"],
+                "--retry-interval"
+            ),
+            (["--server", "http://127.0.0.1:1", "--terminal-id", "330900000001", "--ca-file", "ca.pem"], "--ca-file"),
+            (["--terminal-id", "330900000001"], "--server"),
+        ])
+    func refusedOptions(arguments: [String], option: String) throws {
+        let scratch = try Scratch()
+        let run = try scratch.run(["counter-agent", "--user", "dh01.operator"] + arguments)
+        #expect(run.status != 0 && run.errors.contains(option), "\(run.status) \(run.errors)")
+    }
+
     @Test("APDU hex: bytes round-trip through the messages' hex, either case; isHex refuses odd, foreign or long text")
     func hexRoundTrip() {
         var generator = SystemRandomNumberGenerator()
