@@ -800,12 +800,7 @@ class CounterPurseTests(unittest.TestCase):
             self.skipTest("needs CITIZENCARD_BIN, CITIZENCARD_DATA (scripts/browser-tests.sh) and vsmartcard-vpcd")
         if pcsc_readers():
             self.skipTest("another pcscd is running")
-        request = urllib.request.Request(
-            BASE + "/api/v1/auth/login", method="POST",
-            data=json.dumps({"username": "dh01.operator", "password": PASSWORD}).encode(),
-            headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=20) as response:
-            token = json.loads(response.read())["token"]
+        token = staff_token("dh01.operator")
         cards = api("GET", "/api/v1/cards?state=active&limit=200", token)["items"]
         card = [c for c in cards if c["number"] != DEMO_CARD][-1]
         chip = os.path.join(self.directory, "chip.json")
@@ -905,12 +900,7 @@ class ElectronicCardTests(unittest.TestCase):
         clerk.fill("code", "CC1:NOT-A-CODE").submit("#check-code")
         self.assertIn("不是有效的电子卡码", clerk.text)
         self.assertFalse(clerk.has("#portrait"))
-        request = urllib.request.Request(
-            BASE + "/api/v1/auth/login", method="POST",
-            data=json.dumps({"username": "dh01.operator", "password": PASSWORD}).encode(),
-            headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=20) as response:
-            token = json.loads(response.read())["token"]
+        token = staff_token("dh01.operator")
         answer = api("POST", "/api/v1/credentials/verification", token, {"code": code})
         self.assertEqual(answer["verdict"], "valid", answer)
         self.assertEqual(answer["claims"]["cardNumber"][:4], DEMO_CARD[:4])
