@@ -225,8 +225,11 @@ let package = Package(
                 "CitizenCardServices",
                 "CardCrypto",
                 "Credentials",
+                "OwnerOnlyFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

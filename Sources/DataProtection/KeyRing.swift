@@ -42,6 +42,19 @@ public struct KeyRing: Sendable {
         return KeyRing(keys: keys + [key], currentID: id, indexKey: indexKey)
     }
 
+    /// A check value of each key (by id, and `index` for the index key): the first 8 bytes of
+    /// HMAC-SHA256 under the key of a fixed text, in hex. It names a key without revealing it, so
+    /// that a backup can say which keys open it and a restore can refuse other keys.
+    public var checkValues: [String: String] {
+        func check(_ key: SymmetricKey) -> String {
+            let mac = HMAC<SHA256>.authenticationCode(for: Data("citizencard key check".utf8), using: key)
+            return mac.prefix(8).map { String(format: "%02X", $0) }.joined()
+        }
+        var values = Dictionary(uniqueKeysWithValues: keys.map { ($0.id, check($0.symmetricKey)) })
+        values["index"] = check(indexKey)
+        return values
+    }
+
     public var sealer: Sealer { Sealer(keyRing: self) }
     public var blindIndex: BlindIndex { BlindIndex(key: indexKey) }
 

@@ -9,7 +9,8 @@ struct CitizenCardCommand: AsyncParsableCommand {
         commandName: "citizencard",
         abstract: "CitizenCard: the information system behind a city's citizen card (市民卡).",
         subcommands: [
-            Serve.self, Migrate.self, Import.self, Audit.self, Staff.self, Keys.self, CardCommand.self,
+            Serve.self, Migrate.self, Backup.self, Restore.self, Import.self, Audit.self, Staff.self, Keys.self,
+            CardCommand.self,
             CounterAgentCommand.self,
             Clearing.self,
             BankCommand.self, LegacyCommand.self,

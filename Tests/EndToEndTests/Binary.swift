@@ -68,7 +68,10 @@ final class Server: @unchecked Sendable {
         try self.init(directory: scratch.url, arguments: arguments, environment: scratch.environment)
     }
 
-    init(directory: URL, arguments: [String] = [], environment: [String: String] = [:]) throws {
+    /// - Parameter dataDirectory: the server's data directory; by default `directory/data`.
+    init(
+        directory: URL, arguments: [String] = [], environment: [String: String] = [:], dataDirectory: URL? = nil
+    ) throws {
         self.directory = directory
         output = directory.appendingPathComponent("serve.out")
         errors = directory.appendingPathComponent("serve.err")
@@ -76,7 +79,8 @@ final class Server: @unchecked Sendable {
         FileManager.default.createFile(atPath: errors.path, contents: nil)
         process.executableURL = Binary.url
         process.arguments =
-            ["serve", "--data", directory.appendingPathComponent("data").path, "--port", "0"] + arguments
+            ["serve", "--data", (dataDirectory ?? directory.appendingPathComponent("data")).path, "--port", "0"]
+            + arguments
         process.currentDirectoryURL = directory
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = try FileHandle(forWritingTo: output)
