@@ -2,6 +2,7 @@ public import Hummingbird
 public import CitizenCardServices
 public import Logging
 import CitizenCardDomain
+import Storage
 import Foundation
 import ServiceLifecycle
 import HummingbirdCore
@@ -115,6 +116,10 @@ enum Health {
         var backend: String
         var databaseMilliseconds: Double
         var time: Timestamp
+        /// With several database hosts: the primary, and the switches to a new one.
+        var primary: String?
+        var primarySwitches: Int?
+        var lastPrimarySwitchSeconds: Double?
     }
 
     /// 200 while a trivial query answers; 503 `unavailable` otherwise (load balancers take the
@@ -124,10 +129,16 @@ enum Health {
         try await env.checkDatabase()
         let elapsed = ContinuousClock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        return Status(
+        var status = Status(
             status: "ok", database: "ok", backend: env.backendName,
             databaseMilliseconds: (milliseconds * 1000).rounded() / 1000,
             time: env.clock.now())
+        if let cluster = env.store as? any PrimaryReporting, let primary = cluster.primaryDescription {
+            status.primary = primary
+            status.primarySwitches = cluster.primarySwitches
+            status.lastPrimarySwitchSeconds = cluster.lastPrimarySwitchSeconds
+        }
+        return status
     }
 }
 

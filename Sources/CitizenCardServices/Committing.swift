@@ -22,7 +22,7 @@ extension ServiceEnvironment {
         do {
             _ = try await store.setting("schema")
         } catch {
-            throw CitizenCardError(.unavailable, "the database does not answer")
+            throw CitizenCardError(.unavailable, "the database does not answer", retryAfterSeconds: 1)
         }
     }
 

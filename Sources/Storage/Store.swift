@@ -822,3 +822,13 @@ public struct PurseClosureTotal: Hashable, Sendable {
         self.amountFen = amountFen
     }
 }
+
+/// A store on a cluster of database nodes (issue 22): which node is the primary, and the last
+/// switch to a new one, for `/health` and `/metrics`.
+public protocol PrimaryReporting: Sendable {
+    /// `host:port` of the primary; nil with a single host.
+    var primaryDescription: String? { get }
+    /// Seconds from the first failure seen to the new primary's pool, of the last switch.
+    var lastPrimarySwitchSeconds: Double? { get }
+    var primarySwitches: Int { get }
+}

@@ -244,7 +244,7 @@ extension PostgresStore {
             }
             states = try await statesRead
         } catch {
-            throw Self.mapped(error)
+            throw failed(error)
         }
         var stored = partStored
         let counted = PurchaseIntake.narrowed(keys, by: states).filter(\.mayBeCountedUnderCardCounter)

@@ -68,7 +68,7 @@ extension PostgresStore: SQLStore {
             }
             return nil
         } catch {
-            throw Self.mapped(error)
+            throw failed(error)
         }
     }
 
@@ -88,7 +88,7 @@ extension PostgresStore: SQLStore {
                 return verifier.finish(heads: heads)
             }
         } catch {
-            throw Self.mapped(error)
+            throw failed(error)
         }
     }
 }

@@ -16,8 +16,9 @@ import Metrics
 /// and then reported as `conflict`. Audit entries are chained under a row lock on their lane of `audit_heads`,
 /// taken last in the transaction so that it is held as briefly as possible.
 public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
-    let client: PostgresClient
-    let runner: Task<Void, Never>
+    /// The pool of the primary: of the one host, or of the primary among several (failover).
+    let pool: PrimaryPool
+    var client: PostgresClient { pool.client }
     let logger: Logger
     public let description: String
     let metrics = StoreMetrics(backend: "postgres")
@@ -25,7 +26,8 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
     /// Transactions retried after a serialisation failure or a deadlock before giving up.
     public static let retryCountMax = 5
 
-    /// Connects to `url` (`postgres://user:password@host:port/database`, optional `?schema=NAME`),
+    /// Connects to `url` (`postgres://user:password@host:port/database`, optional `?schema=NAME`;
+    /// several hosts as libpq takes them, `host1:port1,host2:port2`, of which the primary is used),
     /// and applies pending migrations.
     /// - Parameter connectSeconds: how long the first connection may take before the database is
     ///   reported unavailable (the pool itself would keep retrying).
@@ -35,15 +37,44 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
         async throws(StorageError) -> PostgresStore
     {
         let parsed = try PostgresURL(url)
-        var configuration = PostgresClient.Configuration(
-            host: parsed.host, port: parsed.port, username: parsed.user, password: parsed.password,
-            database: parsed.database, tls: try parsed.tls())
-        configuration.options.maximumConnections = connectionsMax
+        let tls = try parsed.tls()
+        let makeConfiguration: @Sendable (PostgresURL.Host) throws(StorageError) -> PostgresClient.Configuration = {
+            host in
+            var configuration = PostgresClient.Configuration(
+                host: host.name, port: host.port, username: parsed.user, password: parsed.password,
+                database: parsed.database, tls: tls)
+            configuration.options.maximumConnections = connectionsMax
+            if let schema = parsed.schema {
+                configuration.options.additionalStartupParameters = [("search_path", schema)]
+            }
+            return configuration
+        }
         Gauge(label: "citizencard_db_pool_connections_max", dimensions: [("backend", "postgres")]).record(
             connectionsMax)
-        if let schema = parsed.schema { configuration.options.additionalStartupParameters = [("search_path", schema)] }
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        let store = PostgresStore(client: client, logger: logger, description: parsed.redacted)
+        var first = parsed.hosts[0]
+        if parsed.hosts.count > 1 {
+            // The primary among the hosts; the first that answers as one.
+            let finder = try PrimaryPool(
+                hosts: parsed.hosts, first: first, logger: logger, makeConfiguration: makeConfiguration)
+            var found: PostgresURL.Host?
+            let deadline = ContinuousClock.now + .seconds(connectSeconds)
+            while found == nil && ContinuousClock.now < deadline {
+                for host in parsed.hosts where found == nil {
+                    if await finder.isPrimary(host) { found = host }
+                }
+                if found == nil { try? await Task.sleep(for: .milliseconds(250)) }
+            }
+            await finder.close()
+            guard let found else {
+                throw .unavailable(reason: "no primary among \(parsed.redacted) within \(connectSeconds) s")
+            }
+            first = found
+        }
+        let pool = try PrimaryPool(
+            hosts: parsed.hosts, first: first, logger: logger, makeConfiguration: makeConfiguration)
+        let client = pool.client
+        let store = PostgresStore(pool: pool, logger: logger, description: parsed.redacted)
+        pool.startMonitor()
         // Let the pool's run loop start before the first lease (it warns otherwise).
         for _ in 0..<20 { await Task.yield() }
         do {
@@ -66,22 +97,26 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
             }
             try await store.migrate()
         } catch {
-            store.runner.cancel()
+            await pool.close()
             throw Self.mapped(error)
         }
         return store
     }
 
-    init(client: PostgresClient, logger: Logger, description: String) {
-        self.client = client
+    init(pool: PrimaryPool, logger: Logger, description: String) {
+        self.pool = pool
         self.logger = logger
         self.description = description
-        self.runner = Task { await client.run() }
     }
 
     public func close() async throws {
-        runner.cancel()
-        _ = await runner.value
+        await pool.close()
+    }
+
+    /// `error` as a `StorageError`; a sign that the primary is lost starts the search for it.
+    func failed(_ error: any Error) -> StorageError {
+        pool.lost(error)
+        return Self.mapped(error)
     }
 
     // MARK: Migrations
@@ -250,13 +285,15 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
     /// Runs `attempt` again after a serialisation failure or a deadlock, up to `retryCountMax`
     /// times with a short random pause; any other error, or the last one, as a `StorageError`.
     func retrying<T>(_ attempt: () async throws -> T) async throws(StorageError) -> T {
+        // While the primary is being looked for, at once: 503 and Retry-After, not a long wait.
+        if pool.searching { throw .unavailable(reason: "the database primary is being switched") }
         var failures = 0
         while true {
             do {
                 return try await attempt()
             } catch {
                 failures += 1
-                guard Self.isRetryable(error) && failures <= Self.retryCountMax else { throw Self.mapped(error) }
+                guard Self.isRetryable(error) && failures <= Self.retryCountMax else { throw failed(error) }
                 try? await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * failures))))
             }
         }
@@ -266,6 +303,7 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
 
     /// Runs a query and maps each row.
     func reading<T>(_ query: PostgresQuery, _ map: (Columns) throws -> T) async throws(StorageError) -> [T] {
+        if pool.searching { throw .unavailable(reason: "the database primary is being switched") }
         do {
             var result: [T] = []
             for try await row in try await client.query(query, logger: logger) {
@@ -273,7 +311,7 @@ public final class PostgresStore: CitizenCardStore, @unchecked Sendable {
             }
             return result
         } catch {
-            throw Self.mapped(error)
+            throw failed(error)
         }
     }
 }
@@ -298,11 +336,20 @@ struct Columns: RowReader {
 }
 
 /// `postgres://user:password@host:port/database?schema=NAME`, parsed; `redacted` hides the password.
+/// Several hosts as libpq takes them: `host1:port1,host2:port2` (the store uses the primary;
+/// `target_session_attrs` may say `read-write` or `primary`, which is what it does anyway).
 struct PostgresURL {
+    struct Host: Hashable, Sendable, CustomStringConvertible {
+        var name: String
+        var port: Int
+        var description: String { "\(name):\(port)" }
+    }
+
     var user: String
     var password: String?
-    var host: String
-    var port: Int
+    var hosts: [Host]
+    var host: String { hosts[0].name }
+    var port: Int { hosts[0].port }
     var database: String
     var schema: String?
     /// libpq's `sslmode`: disable, prefer (the default: encrypted when the server offers it),
@@ -314,7 +361,31 @@ struct PostgresURL {
     static let sslModes = ["disable", "prefer", "require", "verify-ca", "verify-full"]
 
     init(_ text: String) throws(StorageError) {
-        guard let components = URLComponents(string: text),
+        // Several hosts: URLComponents takes one, so the URL is read with the first and the
+        // others are parsed from the authority here.
+        var single = text
+        var extra: [Host] = []
+        if let schemeEnd = text.range(of: "://") {
+            let rest = text[schemeEnd.upperBound...]
+            let authority = rest.prefix { $0 != "/" && $0 != "?" }
+            let at = authority.lastIndex(of: "@")
+            let hostList = at.map { authority[authority.index(after: $0)...] } ?? authority[...]
+            let parts = hostList.split(separator: ",", omittingEmptySubsequences: false)
+            if parts.count > 1 {
+                guard parts.count <= 8 else { throw .unavailable(reason: "at most 8 hosts") }
+                for part in parts.dropFirst() {
+                    let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
+                    guard (1...2).contains(pieces.count), !pieces[0].isEmpty,
+                        pieces[0].utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "@") }),
+                        pieces.count == 1 || (Int(pieces[1]).map { (1...65535).contains($0) } ?? false)
+                    else { throw .unavailable(reason: "expected host1:port1,host2:port2 in the URL") }
+                    extra.append(Host(name: String(pieces[0]), port: pieces.count == 2 ? Int(pieces[1])! : 5432))
+                }
+                single.replaceSubrange(
+                    hostList.startIndex..<hostList.endIndex, with: parts[0])
+            }
+        }
+        guard let components = URLComponents(string: single),
             ["postgres", "postgresql"].contains(components.scheme ?? ""),
             let host = components.host, !host.isEmpty, let user = components.user, !user.isEmpty
         else { throw .unavailable(reason: "expected postgres://user[:password]@host[:port]/database") }
@@ -322,8 +393,8 @@ struct PostgresURL {
         guard !database.isEmpty else { throw .unavailable(reason: "the URL names no database") }
         self.user = user
         self.password = components.password
-        self.host = host
-        self.port = components.port ?? 5432
+        self.hosts = [Host(name: host, port: components.port ?? 5432)] + extra
+        guard Set(hosts).count == hosts.count else { throw .unavailable(reason: "a host is named twice") }
         self.database = database
         if let schema = components.queryItems?.first(where: { $0.name == "schema" })?.value {
             guard !schema.isEmpty,
@@ -340,8 +411,15 @@ struct PostgresURL {
             sslMode = mode
         }
         sslRootCertificate = components.queryItems?.first(where: { $0.name == "sslrootcert" })?.value
-        for item in components.queryItems ?? [] where !["schema", "sslmode", "sslrootcert"].contains(item.name) {
-            throw .unavailable(reason: "unknown URL parameter \(item.name) (schema, sslmode, sslrootcert)")
+        if let attributes = components.queryItems?.first(where: { $0.name == "target_session_attrs" })?.value,
+            !["read-write", "primary"].contains(attributes)
+        {
+            throw .unavailable(reason: "target_session_attrs must be read-write or primary: the store writes")
+        }
+        for item in components.queryItems ?? []
+        where !["schema", "sslmode", "sslrootcert", "target_session_attrs"].contains(item.name) {
+            throw .unavailable(
+                reason: "unknown URL parameter \(item.name) (schema, sslmode, sslrootcert, target_session_attrs)")
         }
     }
 
@@ -362,7 +440,10 @@ struct PostgresURL {
         return sslMode == "prefer" ? .prefer(configuration) : .require(configuration)
     }
 
-    var redacted: String { "PostgreSQL \(user)@\(host):\(port)/\(database)\(schema.map { " schema \($0)" } ?? "")" }
+    var redacted: String {
+        let list = hosts.map(\.description).joined(separator: ",")
+        return "PostgreSQL \(user)@\(list)/\(database)\(schema.map { " schema \($0)" } ?? "")"
+    }
 }
 
 extension PostgresStore: SchemaDescribing {

@@ -243,6 +243,17 @@ struct EndToEndTests {
             ("postgres://u@127.0.0.1/db?sslmode=sometimes", "sslmode must be one of"),
             ("postgres://u@127.0.0.1/db?ssl=true", "unknown URL parameter ssl"),
             ("postgres://u@127.0.0.1/db?sslmode=verify-full&sslrootcert=/nonexistent.pem", "cannot be read"),
+            // Several hosts (issue 22): each host:port well formed, none twice, for the primary.
+            ("postgres://u@127.0.0.1:1,/db", "host1:port1,host2:port2"),
+            ("postgres://u@127.0.0.1:1,127.0.0.1:x/db", "host1:port1,host2:port2"),
+            ("postgres://u@127.0.0.1:1,127.0.0.1:70000/db", "host1:port1,host2:port2"),
+            ("postgres://u@127.0.0.1:1,127.0.0.1:1/db", "a host is named twice"),
+            ("postgres://u@127.0.0.1:1,127.0.0.1:2/db?target_session_attrs=read-only", "target_session_attrs"),
+            (
+                "postgres://u@"
+                    + Array(repeating: "127.0.0.1:1", count: 9).enumerated().map { "\($0.element)\($0.offset)" }
+                    .joined(separator: ",") + "/db", "at most 8 hosts"
+            ),
         ] {
             let refused = try scratch.run(["migrate", "--data", data, "--database", url])
             #expect(refused.status != 0 && refused.errors.contains(reason), "\(url): \(refused.errors)")
@@ -261,6 +272,15 @@ struct EndToEndTests {
                 "migrate", "--data", data, "--database", url + "&sslmode=require",
             ])
             #expect(encrypted.status != 0 && encrypted.errors.contains("does the server offer TLS"))
+            // Several hosts, one of them dead: the primary is found among them.
+            let components = try #require(URLComponents(string: url))
+            let host = "\(components.host ?? ""):\(components.port ?? 5432)"
+            let dead = try FakeVPCD.unusedPort()
+            let pair = url.replacingOccurrences(of: host, with: "127.0.0.1:\(dead),\(host)")
+            let found = try scratch.run([
+                "migrate", "--data", data, "--database", pair + "&target_session_attrs=read-write",
+            ])
+            #expect(found.status == 0 && found.output.contains(",\(host)/"), "\(found.output)\(found.errors)")
         }
     }
 }
