@@ -14,22 +14,7 @@
 set -euo pipefail
 command=${1:?start|kill|promote|stop}
 dir=${2:?directory}
-bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-[ -x "$bin/pg_ctl" ] || { echo "PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 1; }
-
-as_owner() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-# Starts a server with no descriptor of the caller's but 0-2 (a test harness waits for this
-# script, not for the server).
-detached() {
-    (
-        for fd in $(ls /proc/$BASHPID/fd); do
-            if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
-        done
-        "$@"
-    )
-}
+. "$(dirname "$0")/pg-lib.sh"
 
 case "$command" in
 start)

@@ -20,23 +20,8 @@
 set -euo pipefail
 command=${1:?start|backup|archive|now|restore|stop}
 dir=${2:?directory}
-bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-[ -x "$bin/pg_ctl" ] || { echo "PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 1; }
+. "$(dirname "$0")/pg-lib.sh"
 command -v pgbackrest >/dev/null || { echo "pgbackrest not found (apt-get install pgbackrest)" >&2; exit 1; }
-
-as_owner() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-# Starts a server with no descriptor of the caller's but 0-2: a test harness that waits for this
-# script must not wait for the server too, through a descriptor the server inherited.
-detached() {
-    (
-        for fd in $(ls /proc/$BASHPID/fd); do
-            if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
-        done
-        "$@"
-    )
-}
 backrest() { as_owner pgbackrest --config="$dir/pgbackrest.conf" --stanza=citizencard "$@"; }
 port() { cat "$dir/port"; }
 sql() { as_owner "$bin/psql" -h 127.0.0.1 -p "$(port)" -U citizencard -d citizencard -qAt -c "$1"; }

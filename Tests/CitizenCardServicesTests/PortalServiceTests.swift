@@ -23,23 +23,6 @@ struct PortalServiceTests {
         fixtures = Fixtures(world: world, staff: staff)
     }
 
-    @discardableResult
-    func expectError(
-        _ code: CitizenCardError.Code, _ body: () async throws -> some Any,
-        sourceLocation: SourceLocation = #_sourceLocation
-    ) async -> CitizenCardError? {
-        do {
-            _ = try await body()
-            Issue.record("expected \(code.rawValue)", sourceLocation: sourceLocation)
-        } catch let error as CitizenCardError {
-            #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
-            return error
-        } catch {
-            Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
-        }
-        return nil
-    }
-
     /// An active card whose holder has the query password `password`.
     func holder(password: String = Self.password) async throws -> (Fixtures.Resident, CardView) {
         let (resident, card) = try await fixtures.activeCard()

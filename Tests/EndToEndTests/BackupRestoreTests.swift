@@ -99,28 +99,7 @@ struct BackupRestoreTests {
     }
 
     /// `scripts/pg-pitr.sh` with `arguments`; its standard output, trimmed.
-    static func pitr(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [Binary.packageRoot.appendingPathComponent("scripts/pg-pitr.sh").path] + arguments
-        // Files, not pipes: the PostgreSQL server the script starts would hold a pipe open.
-        let directory = TemporaryDirectory("citizencard-pitr-script")
-        let output = directory.file("out")
-        let errors = directory.file("err")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        FileManager.default.createFile(atPath: errors.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        process.standardError = try FileHandle(forWritingTo: errors)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-        let problems = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            throw Server.ServerFailure(description: "pg-pitr.sh \(arguments.joined(separator: " ")): \(problems)")
-        }
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
+    static func pitr(_ arguments: [String]) throws -> String { try Scripts.run("pg-pitr.sh", arguments) }
 
     @Test(
         "PostgreSQL: pgBackRest restores to a moment between two operations and finds exactly the first",

@@ -9,6 +9,35 @@ import Testing
     import FoundationNetworking
 #endif
 
+/// The repository's shell scripts (`scripts/pg-pitr.sh`, `scripts/pg-pair.sh`), run by tests.
+enum Scripts {
+    struct Failure: Error, CustomStringConvertible { var description: String }
+
+    /// Runs `scripts/NAME` with `arguments`; its standard output, trimmed. Output goes to files,
+    /// not pipes: a PostgreSQL server the script starts would hold a pipe open.
+    static func run(_ name: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [Binary.packageRoot.appendingPathComponent("scripts/\(name)").path] + arguments
+        let directory = TemporaryDirectory("citizencard-script")
+        let output = directory.file("out")
+        let errors = directory.file("err")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = try FileHandle(forWritingTo: errors)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            let problems = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+            throw Failure(description: "\(name) \(arguments.joined(separator: " ")): \(problems)")
+        }
+        return ((try? String(contentsOf: output, encoding: .utf8)) ?? "").trimmingCharacters(
+            in: .whitespacesAndNewlines)
+    }
+}
+
 /// The real `citizencard` executable, as built by `swift build` / `swift test`.
 enum Binary {
     static var packageRoot: URL {

@@ -15,28 +15,7 @@ struct FailoverTests {
     }
 
     /// `scripts/pg-pair.sh` with `arguments`; its standard output, trimmed.
-    static func pair(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [Binary.packageRoot.appendingPathComponent("scripts/pg-pair.sh").path] + arguments
-        // Files, not pipes: the PostgreSQL servers the script starts would hold a pipe open.
-        let directory = TemporaryDirectory("citizencard-pair-script")
-        let output = directory.file("out")
-        let errors = directory.file("err")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        process.standardError = try FileHandle(forWritingTo: errors)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let problems = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
-            throw Server.ServerFailure(description: "pg-pair.sh \(arguments.joined(separator: " ")): \(problems)")
-        }
-        return ((try? String(contentsOf: output, encoding: .utf8)) ?? "")
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-    }
+    static func pair(_ arguments: [String]) throws -> String { try Scripts.run("pg-pair.sh", arguments) }
 
     @Test(
         "SIGKILL of the primary: 503 with Retry-After during the switch, then the promoted standby with every acknowledged write",
